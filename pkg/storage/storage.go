@@ -1,0 +1,102 @@
+// Package storage defines the contract every backup destination implements:
+// local disk, S3 and S3-compatible stores, Google Cloud Storage and Azure Blob.
+//
+// Keys are slash-separated relative paths ("backup_20261123/manifest.json").
+// They never start with "/" and never contain "." or ".." segments; a backend
+// maps them below its own root (a directory or a bucket prefix). The engine in
+// pkg/backup only ever talks to a Store, so every guarantee it relies on is
+// written down here and checked by the conformance suite in storagetest.
+package storage
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// ErrNotFound is wrapped by every error that means "no object under this key".
+// Backends map their provider's error onto it (S3 NoSuchKey/404, GCS
+// ErrObjectNotExist, Azure BlobNotFound, fs.ErrNotExist).
+var ErrNotFound = errors.New("object not found")
+
+// ErrPreconditionFailed is wrapped by every error that means a conditional
+// write or delete lost: the key already existed (PutOptions.IfNotExists), or its
+// current version was not the expected one (PutOptions.IfVersion,
+// DeleteOptions.IfVersion). The object is left unchanged.
+var ErrPreconditionFailed = errors.New("precondition failed")
+
+// ObjectInfo describes one stored object.
+type ObjectInfo struct {
+	// Key is the object's key relative to the store's root.
+	Key string
+	// Size is the object's length in bytes.
+	Size int64
+	// ModTime is when the object was last written, as the store reports it.
+	ModTime time.Time
+	// Version is an opaque token that changes whenever the object's content is
+	// replaced (S3 ETag, GCS generation, Azure ETag, a content hash locally).
+	// It is what PutOptions.IfVersion and DeleteOptions.IfVersion compare.
+	// List may leave it empty; Get and Stat always fill it in.
+	Version string
+}
+
+// PutOptions make a Put conditional. The zero value is an unconditional write.
+type PutOptions struct {
+	// IfNotExists makes Put fail with ErrPreconditionFailed when the key exists.
+	// Of several concurrent callers at most one succeeds.
+	IfNotExists bool
+	// IfVersion, when not empty, makes Put fail with ErrPreconditionFailed unless
+	// the object exists and its current Version equals IfVersion
+	// (compare-and-swap). Of several concurrent callers at most one succeeds.
+	IfVersion string
+	// ContentType is stored where the backend supports it (optional).
+	ContentType string
+}
+
+// DeleteOptions make a Delete conditional.
+type DeleteOptions struct {
+	// IfVersion, when not empty, deletes only if the current Version matches;
+	// otherwise Delete fails with ErrPreconditionFailed.
+	IfVersion string
+}
+
+// Store is a flat key/value object store. All methods take ctx first and stop
+// early with ctx.Err() (wrapped) when it is cancelled. All methods are safe for
+// concurrent use.
+type Store interface {
+	// Put stores exactly size bytes read from r under key, replacing any object
+	// there (unless opts says otherwise). It is atomic: a reader sees either the
+	// old object, or the complete new one, never a partial one, also when the
+	// process dies mid-write. When Put returns nil the object is durable. It
+	// returns the stored object's info (Version filled in). If r yields more or
+	// fewer than size bytes, Put fails and stores nothing. Put does not close r.
+	Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (ObjectInfo, error)
+
+	// Get opens the object under key. The caller must Close the reader. The
+	// returned ObjectInfo describes the content the reader yields. A missing key
+	// gives an error wrapping ErrNotFound.
+	Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error)
+
+	// Stat returns the object's info without its content, or an error wrapping
+	// ErrNotFound.
+	Stat(ctx context.Context, key string) (ObjectInfo, error)
+
+	// List calls fn once for every object whose key starts with prefix
+	// (recursively: "a/" lists "a/b" and "a/c/d"), in ascending byte order of
+	// key. prefix "" lists everything. If fn returns an error, List stops and
+	// returns that error unchanged. Listing a prefix with no objects is not an
+	// error.
+	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
+
+	// Delete removes the object under key. Deleting a missing key returns an
+	// error wrapping ErrNotFound.
+	Delete(ctx context.Context, key string, opts DeleteOptions) error
+
+	// String describes the destination for messages and logs, e.g.
+	// "s3://bucket/prefix" or "/var/backups/sfmc". It never contains a secret.
+	String() string
+
+	// Close releases the store's resources.
+	Close() error
+}
