@@ -52,7 +52,6 @@ type lock struct {
 	version string
 }
 
-
 func acquireLock(ctx context.Context, st storage.Store, me LockInfo, now time.Time, staleAfter time.Duration) (*lock, error) {
 	me.AcquiredAt, me.RefreshedAt = now, now
 	b, _ := json.Marshal(me)

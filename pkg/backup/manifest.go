@@ -245,4 +245,3 @@ func (s *spool) writeManifest(m *Manifest) (*os.File, int64, error) {
 	}
 	return out, size, nil
 }
-

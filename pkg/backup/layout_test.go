@@ -1,0 +1,169 @@
+package backup
+
+import (
+	"path"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+func TestSanitizeNameHostile(t *testing.T) {
+	hostile := []string{
+		"", ".", "..", "../../etc/passwd", `..\..\windows\system32`, "/abs/path", `C:\x`, "a/b\\c:d*e?f\"g<h>i|j",
+		"CON", "nul", " lead and trail ", "tab\there\nnewline\x00nul", "emoji 🎉 party", "Überschrift äöü", "日本語の名前",
+		strings.Repeat("x", 300), strings.Repeat("é", 200), "....", "-._", "%2e%2e%2f", "name.", "a..b",
+	}
+	seen := map[string]string{}
+	for i, name := range hostile {
+		got := SanitizeName(name)
+		if got == "" || got == "." || got == ".." {
+			t.Errorf("SanitizeName(%q) = %q: must be a real name", name, got)
+		}
+		if len(got) > maxNameBytes {
+			t.Errorf("SanitizeName(%q) is %d bytes, max %d", name, len(got), maxNameBytes)
+		}
+		if !utf8.ValidString(got) {
+			t.Errorf("SanitizeName(%q) = %q: invalid UTF-8", name, got)
+		}
+		if strings.ContainsAny(got, "/\\:*?\"<>|\x00\t\n ") || strings.Contains(got, "..") {
+			t.Errorf("SanitizeName(%q) = %q: contains a character that is not portable", name, got)
+		}
+		if strings.HasPrefix(got, ".") || strings.HasSuffix(got, ".") {
+			t.Errorf("SanitizeName(%q) = %q: leading or trailing dot", name, got)
+		}
+		// The full key stays inside the folder and is unique by id.
+		key := path.Join("backup_20261123", BlocksDir, BlockBaseName(int64(i+1), name, 0)+".json")
+		if path.Clean(key) != key || !strings.HasPrefix(key, "backup_20261123/blocks/") || strings.Count(key, "/") != 2 {
+			t.Errorf("key %q for name %q escapes or nests", key, name)
+		}
+		if prev, dup := seen[key]; dup {
+			t.Errorf("key %q for %q collides with %q", key, name, prev)
+		}
+		seen[key] = name
+	}
+}
+
+func TestSanitizeNameKeepsReadableNames(t *testing.T) {
+	cases := map[string]string{
+		"Footer legal DE":        "Footer_legal_DE",
+		"Überschrift äöü":        "Überschrift_äöü",
+		"hero-banner.png":        "hero-banner.png",
+		"a / b":                  "a_b",
+		"  spaced   out  ":       "spaced_out",
+		"emoji 🎉 party":          "emoji_party",
+		"Header (1)":             "Header_1",
+		strings.Repeat("ab", 50): strings.Repeat("ab", 40),
+	}
+	for in, want := range cases {
+		if got := SanitizeName(in); got != want {
+			t.Errorf("SanitizeName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestBlockBaseNameVersions(t *testing.T) {
+	a, b := BlockBaseName(42, "x", 0), BlockBaseName(42, "x", 1)
+	if a == b {
+		t.Fatalf("a second version of a block in one run must get another name, both %q", a)
+	}
+	if a != "42_x" || b != "42_x_v2" {
+		t.Errorf("got %q, %q", a, b)
+	}
+}
+
+func TestFolderName(t *testing.T) {
+	start := time.Date(2026, 11, 23, 23, 30, 5, 0, time.FixedZone("CST", -6*3600)) // 2026-11-24 05:30:05 UTC
+	if got := FolderName(start, 0); got != "backup_20261124" {
+		t.Errorf("FolderName = %q, want the UTC date", got)
+	}
+	if got := FolderName(start, 1); got != "backup_20261124_053005" {
+		t.Errorf("FolderName seq 1 = %q", got)
+	}
+	if got := FolderName(start, 2); got != "backup_20261124_053005_2" {
+		t.Errorf("FolderName seq 2 = %q", got)
+	}
+	for _, n := range []string{"backup_20261124", "backup_20261124_053005", "backup_20261124_053005_2"} {
+		if !IsFolderName(n) {
+			t.Errorf("IsFolderName(%q) = false", n)
+		}
+	}
+	for _, n := range []string{"backup_", "backup_x", "backups", "backup-creator.lock", "backup_2026112"} {
+		if IsFolderName(n) {
+			t.Errorf("IsFolderName(%q) = true", n)
+		}
+	}
+}
+
+func TestContentExt(t *testing.T) {
+	cases := []struct{ typ, content, want string }{
+		{"htmlblock", "<p>x</p>", ".html"},
+		{"htmlblock", `<script runat="server">Platform.Load("core","1")</script>`, ".ssjs"},
+		{"codesnippetblock", "%%[ set @a = 1 ]%%", ".amp"},
+		{"codesnippetblock", "plain text", ".txt"},
+		{"codesnippetblock", "<div>%%=v(@a)=%%</div>", ".html"},
+		{"textblock", "Hello", ".txt"},
+		{"freeformblock", "", ".html"},
+	}
+	for _, c := range cases {
+		if got := ContentExt(c.typ, c.content); got != c.want {
+			t.Errorf("ContentExt(%q, %q) = %q, want %q", c.typ, c.content, got, c.want)
+		}
+	}
+}
+
+func TestFileExt(t *testing.T) {
+	cases := map[[2]string]string{
+		{"png", "png"}:      ".png",
+		{"png (4) ", "png"}: ".png",
+		{"", "jpeg"}:        ".jpeg",
+		{"../../x", ""}:     ".x",
+		{"", ""}:            ".bin",
+	}
+	for in, want := range cases {
+		if got := FileExt(in[0], in[1]); got != want {
+			t.Errorf("FileExt(%q, %q) = %q, want %q", in[0], in[1], got, want)
+		}
+	}
+}
+
+func TestCategoryPathRoundTrip(t *testing.T) {
+	cases := [][]string{
+		{"Content Builder"},
+		{"Content Builder", "bla/blub", `back\slash`, "x"},
+		{"Content Builder", "/", "//", `\`},
+	}
+	for _, segs := range cases {
+		p := CategoryPath(segs)
+		back := SplitCategoryPath(p)
+		if strings.Join(back, "\x00") != strings.Join(segs, "\x00") {
+			t.Errorf("round trip %q -> %q -> %q", segs, p, back)
+		}
+	}
+	if got := CategoryPath([]string{"Content Builder", "bla/blub"}); got != `Content Builder/bla\/blub` {
+		t.Errorf("CategoryPath = %q", got)
+	}
+}
+
+func TestParseTypes(t *testing.T) {
+	ids, err := ParseTypes(nil)
+	if err != nil || len(ids) != len(DefaultBlockTypes) {
+		t.Fatalf("default: %v %v", ids, err)
+	}
+	ids, err = ParseTypes([]string{"htmlblock,197", " 220 ", "CodeSnippetBlock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 2 || ids[0] != 197 || ids[1] != 220 {
+		t.Errorf("got %v, want [197 220]", ids)
+	}
+	ids, err = ParseTypes([]string{"default", "extra-blocks"})
+	if err != nil || len(ids) != len(DefaultBlockTypes)+len(ExtraBlockTypes) {
+		t.Errorf("default+extra: %v %v", ids, err)
+	}
+	for _, bad := range []string{"htmlblok", "-3", "0"} {
+		if _, err := ParseTypes([]string{bad}); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(bad, "-")) {
+			t.Errorf("ParseTypes(%q) error = %v, want one naming it", bad, err)
+		}
+	}
+}

@@ -1,0 +1,341 @@
+// Package config composes, defaults and validates backup-creator's
+// configuration. It is the only package besides cmd that knows viper: every
+// other package receives a typed Config.
+//
+// Precedence is flags > environment > config file > defaults. Every key can be
+// set in the environment as BACKUP_CREATOR_<KEY> (dots become underscores:
+// s3.region → BACKUP_CREATOR_S3_REGION); the SFMC credentials also read the
+// conventional SFMC_CLIENT_ID, SFMC_CLIENT_SECRET, SFMC_CLIENT_SECRET_FILE,
+// SFMC_AUTH_URL and SFMC_ACCOUNT_ID.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+)
+
+// EnvPrefix prefixes the environment variable of every key.
+const EnvPrefix = "BACKUP_CREATOR"
+
+// SFMC holds the Marketing Cloud connection settings.
+type SFMC struct {
+	AuthURL  string `mapstructure:"auth_url"`
+	ClientID string `mapstructure:"client_id"`
+	// ClientSecret is never printed. Prefer ClientSecretFile or the environment.
+	ClientSecret     Secret        `mapstructure:"client_secret"`
+	ClientSecretFile string        `mapstructure:"client_secret_file"`
+	AccountID        string        `mapstructure:"account_id"`
+	AllowAnyEndpoint bool          `mapstructure:"allow_any_endpoint"`
+	PageSize         int           `mapstructure:"page_size"`
+	MaxAttempts      int           `mapstructure:"max_attempts"`
+	RequestTimeout   time.Duration `mapstructure:"request_timeout"`
+}
+
+// Log holds the logging settings.
+type Log struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// Lock holds the destination lock settings.
+type Lock struct {
+	StaleAfter time.Duration `mapstructure:"stale_after"`
+}
+
+// Config is backup-creator's whole configuration.
+type Config struct {
+	SFMC        SFMC          `mapstructure:"sfmc"`
+	Dest        string        `mapstructure:"dest"`
+	Types       []string      `mapstructure:"types"`
+	Concurrency int           `mapstructure:"concurrency"`
+	Timeout     time.Duration `mapstructure:"timeout"`
+	Overlap     time.Duration `mapstructure:"overlap"`
+	Lock        Lock          `mapstructure:"lock"`
+	Log         Log           `mapstructure:"log"`
+	// Storage holds each backend's options, keyed by scheme ("s3", "gcs",
+	// "azblob"); cmd decodes the section of the backend in use.
+	S3     map[string]any `mapstructure:"s3"`
+	GCS    map[string]any `mapstructure:"gcs"`
+	Azblob map[string]any `mapstructure:"azblob"`
+}
+
+// Secret is a string that never prints its value.
+type Secret string
+
+// String redacts the value.
+func (s Secret) String() string {
+	if s == "" {
+		return "(unset)"
+	}
+	return "(set)"
+}
+
+// GoString redacts the value in %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalText redacts the value when a Config is encoded.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Value returns the secret itself, for the one place that needs it.
+func (s Secret) Value() string { return string(s) }
+
+// Defaults returns every key with its default value. Registering all keys is
+// also what lets viper read keys that are set only in the environment.
+func Defaults() map[string]any {
+	return map[string]any{
+		"sfmc.auth_url":             "",
+		"sfmc.client_id":            "",
+		"sfmc.client_secret":        "",
+		"sfmc.client_secret_file":   "",
+		"sfmc.account_id":           "",
+		"sfmc.allow_any_endpoint":   false,
+		"sfmc.page_size":            500,
+		"sfmc.max_attempts":         6,
+		"sfmc.request_timeout":      "60s",
+		"dest":                      "./backups",
+		"types":                     []string{"default"},
+		"concurrency":               8,
+		"timeout":                   "6h",
+		"overlap":                   "1h",
+		"lock.stale_after":          "30m",
+		"log.level":                 "info",
+		"log.format":                "auto",
+		"s3.region":                 "",
+		"s3.endpoint":               "",
+		"s3.path_style":             false,
+		"s3.sse":                    "",
+		"s3.kms_key_id":             "",
+		"s3.storage_class":          "",
+		"s3.checksum_when_required": false,
+		"gcs.storage_class":         "",
+		"gcs.kms_key_name":          "",
+		"azblob.account_name":       "",
+		"azblob.service_url":        "",
+		"azblob.access_tier":        "",
+	}
+}
+
+// conventional environment variables, besides BACKUP_CREATOR_<KEY>.
+var extraEnv = map[string]string{
+	"sfmc.auth_url":           "SFMC_AUTH_URL",
+	"sfmc.client_id":          "SFMC_CLIENT_ID",
+	"sfmc.client_secret":      "SFMC_CLIENT_SECRET",
+	"sfmc.client_secret_file": "SFMC_CLIENT_SECRET_FILE",
+	"sfmc.account_id":         "SFMC_ACCOUNT_ID",
+}
+
+// SecretKeys are the keys whose values are never shown.
+var SecretKeys = map[string]bool{"sfmc.client_secret": true}
+
+// EnvVars returns the environment variables that set key, in the order viper
+// consults them.
+func EnvVars(key string) []string {
+	own := EnvPrefix + "_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
+	if e, ok := extraEnv[key]; ok {
+		return []string{e, own}
+	}
+	return []string{own}
+}
+
+// NewViper returns a viper with every key registered and the environment bound.
+func NewViper() *viper.Viper {
+	v := viper.New()
+	for k, d := range Defaults() {
+		v.SetDefault(k, d)
+		_ = v.BindEnv(append([]string{k}, EnvVars(k)...)...)
+	}
+	return v
+}
+
+// Keys returns every configuration key, sorted.
+func Keys() []string {
+	var ks []string
+	for k := range Defaults() {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// Load decodes v into a Config and resolves the secret file. It does not validate.
+func Load(v *viper.Viper) (*Config, error) {
+	var c Config
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result:           &c,
+		WeaklyTypedInput: true,
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+		),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := dec.Decode(v.AllSettings()); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	var list []string
+	for _, t := range c.Types {
+		for _, p := range strings.Split(t, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				list = append(list, p)
+			}
+		}
+	}
+	c.Types = list
+	if c.SFMC.ClientSecretFile != "" {
+		if c.SFMC.ClientSecret != "" {
+			return nil, errors.New("sfmc.client_secret and sfmc.client_secret_file (SFMC_CLIENT_SECRET / SFMC_CLIENT_SECRET_FILE) are both set: set only one")
+		}
+		b, err := os.ReadFile(c.SFMC.ClientSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("sfmc.client_secret_file: %w", err)
+		}
+		c.SFMC.ClientSecret = Secret(strings.TrimRight(string(b), "\r\n"))
+		if c.SFMC.ClientSecret == "" {
+			return nil, fmt.Errorf("sfmc.client_secret_file %s is empty", c.SFMC.ClientSecretFile)
+		}
+	}
+	return &c, nil
+}
+
+// Problems lists every problem with c at once (empty: valid). needSFMC asks
+// for the SFMC credentials too (commands that talk to SFMC).
+func (c *Config) Problems(needSFMC bool) []string {
+	var p []string
+	add := func(format string, a ...any) { p = append(p, fmt.Sprintf(format, a...)) }
+	if needSFMC {
+		if c.SFMC.AuthURL == "" {
+			add("sfmc.auth_url is not set (SFMC_AUTH_URL): the Authentication Base URI of your Installed Package, e.g. https://<subdomain>.auth.marketingcloudapis.com/")
+		} else if u, err := url.Parse(c.SFMC.AuthURL); err != nil || u.Scheme == "" || u.Host == "" {
+			add("sfmc.auth_url %q is not a URL", c.SFMC.AuthURL)
+		}
+		if c.SFMC.ClientID == "" {
+			add("sfmc.client_id is not set (SFMC_CLIENT_ID)")
+		}
+		if c.SFMC.ClientSecret == "" {
+			add("sfmc.client_secret is not set (SFMC_CLIENT_SECRET or SFMC_CLIENT_SECRET_FILE)")
+		}
+	}
+	if c.SFMC.AccountID != "" && strings.Trim(c.SFMC.AccountID, "0123456789") != "" {
+		add("sfmc.account_id %q is not a number (the MID of a business unit)", c.SFMC.AccountID)
+	}
+	if c.SFMC.PageSize < 1 || c.SFMC.PageSize > 500 {
+		add("sfmc.page_size %d is out of range (1-500)", c.SFMC.PageSize)
+	}
+	if c.SFMC.MaxAttempts < 1 || c.SFMC.MaxAttempts > 20 {
+		add("sfmc.max_attempts %d is out of range (1-20)", c.SFMC.MaxAttempts)
+	}
+	if c.SFMC.RequestTimeout <= 0 {
+		add("sfmc.request_timeout must be positive")
+	}
+	if c.Dest == "" {
+		add("dest is empty: a directory or a URL (s3://, gs://, azblob://)")
+	} else if _, err := ParseDest(c.Dest); err != nil {
+		add("%v", err)
+	}
+	if c.Concurrency < 1 || c.Concurrency > 256 {
+		add("concurrency %d is out of range (1-256)", c.Concurrency)
+	}
+	if c.Timeout < 0 {
+		add("timeout must not be negative (0 means no limit)")
+	}
+	if c.Overlap < 0 {
+		add("overlap must not be negative")
+	}
+	if c.Lock.StaleAfter < time.Minute {
+		add("lock.stale_after %s is too short (at least 1m)", c.Lock.StaleAfter)
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		add("log.level %q: use debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "auto", "json", "console":
+	default:
+		add("log.format %q: use json, console or auto", c.Log.Format)
+	}
+	return p
+}
+
+// Dest is a parsed destination.
+type Dest struct {
+	// Scheme is "file", "s3", "gs" or "azblob".
+	Scheme string
+	// Path is the local directory (Scheme "file").
+	Path string
+	// URL is the parsed URL (cloud schemes).
+	URL *url.URL
+}
+
+// ParseDest parses a --dest value: a plain path or file:// URL (local disk),
+// s3://bucket/prefix, gs://bucket/prefix or azblob://container/prefix.
+func ParseDest(s string) (Dest, error) {
+	if !strings.Contains(s, "://") {
+		return Dest{Scheme: "file", Path: s}, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return Dest{}, fmt.Errorf("dest %q is not a valid URL: %v", s, err)
+	}
+	switch u.Scheme {
+	case "file":
+		p := u.Path
+		if u.Host != "" && u.Host != "localhost" {
+			p = u.Host + u.Path
+		}
+		if p == "" {
+			return Dest{}, fmt.Errorf("dest %q has no path", s)
+		}
+		return Dest{Scheme: "file", Path: p}, nil
+	case "s3", "gs", "azblob":
+		if u.Host == "" {
+			return Dest{}, fmt.Errorf("dest %q names no bucket: use %s://BUCKET/prefix", s, u.Scheme)
+		}
+		if u.User != nil {
+			return Dest{}, fmt.Errorf("dest %q contains credentials: never put secrets in the destination; use the cloud's credential chain", redactURL(u))
+		}
+		return Dest{Scheme: u.Scheme, URL: u}, nil
+	default:
+		return Dest{}, fmt.Errorf("dest %q has unknown scheme %q: use a path, file://, s3://, gs:// or azblob://", s, u.Scheme)
+	}
+}
+
+func redactURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	return c.String()
+}
+
+// Redacted returns the configuration as key → value strings, secrets shown
+// only as "(set)" or "(unset)".
+func (c *Config) Redacted(v *viper.Viper) map[string]string {
+	out := map[string]string{}
+	for _, k := range Keys() {
+		if SecretKeys[k] {
+			out[k] = c.SFMC.ClientSecret.String()
+			continue
+		}
+		val := v.Get(k)
+		if rv := reflect.ValueOf(val); rv.Kind() == reflect.Slice {
+			parts := make([]string, rv.Len())
+			for i := range parts {
+				parts[i] = fmt.Sprint(rv.Index(i).Interface())
+			}
+			out[k] = strings.Join(parts, ",")
+			continue
+		}
+		out[k] = fmt.Sprint(val)
+	}
+	return out
+}

@@ -1,0 +1,152 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func load(t *testing.T, file string) *Config {
+	t.Helper()
+	v := NewViper()
+	if file != "" {
+		v.SetConfigFile(file)
+		if err := v.ReadInConfig(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := Load(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func clearEnv(t *testing.T) {
+	for _, k := range Keys() {
+		for _, e := range EnvVars(k) {
+			t.Setenv(e, "")
+			os.Unsetenv(e)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	clearEnv(t)
+	c := load(t, "")
+	if c.Dest != "./backups" || c.Concurrency != 8 || c.Overlap != time.Hour || c.SFMC.PageSize != 500 {
+		t.Errorf("defaults: %+v", c)
+	}
+	if len(c.Types) != 1 || c.Types[0] != "default" {
+		t.Errorf("types default = %v", c.Types)
+	}
+}
+
+func TestEnvOnlyAndPrecedence(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yaml")
+	os.WriteFile(file, []byte("dest: /from/file\nconcurrency: 3\nsfmc:\n  client_id: file-id\n  auth_url: https://x.auth.marketingcloudapis.com/\ns3:\n  region: eu-west-1\n"), 0o600)
+
+	c := load(t, file)
+	if c.Dest != "/from/file" || c.Concurrency != 3 || c.SFMC.ClientID != "file-id" {
+		t.Errorf("file values not used: %+v", c)
+	}
+	if c.S3["region"] != "eu-west-1" {
+		t.Errorf("s3.region from file = %v", c.S3["region"])
+	}
+
+	t.Setenv("BACKUP_CREATOR_DEST", "/from/env")
+	t.Setenv("SFMC_CLIENT_ID", "env-id")
+	t.Setenv("BACKUP_CREATOR_TYPES", "htmlblock, 220")
+	t.Setenv("BACKUP_CREATOR_OVERLAP", "15m")
+	t.Setenv("BACKUP_CREATOR_S3_REGION", "us-east-2")
+	c = load(t, file)
+	if c.Dest != "/from/env" || c.SFMC.ClientID != "env-id" || c.Concurrency != 3 {
+		t.Errorf("env must beat file, file must beat defaults: %+v", c)
+	}
+	if len(c.Types) != 2 || c.Types[0] != "htmlblock" || c.Types[1] != "220" {
+		t.Errorf("types from env = %q", c.Types)
+	}
+	if c.Overlap != 15*time.Minute {
+		t.Errorf("overlap from env = %v", c.Overlap)
+	}
+	if c.S3["region"] != "us-east-2" {
+		t.Errorf("s3.region from env = %v", c.S3["region"])
+	}
+
+	// env-only, no file at all
+	c = load(t, "")
+	if c.Dest != "/from/env" || c.SFMC.ClientID != "env-id" {
+		t.Errorf("env-only configuration not read: %+v", c)
+	}
+}
+
+func TestSecretFile(t *testing.T) {
+	clearEnv(t)
+	f := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(f, []byte("s3cr3t-from-file\n"), 0o600)
+	t.Setenv("SFMC_CLIENT_SECRET_FILE", f)
+	c := load(t, "")
+	if c.SFMC.ClientSecret.Value() != "s3cr3t-from-file" {
+		t.Errorf("secret from file = %q", c.SFMC.ClientSecret.Value())
+	}
+	t.Setenv("SFMC_CLIENT_SECRET", "other")
+	if _, err := Load(NewViper()); err == nil || !strings.Contains(err.Error(), "both set") {
+		t.Errorf("both secret sources set: err = %v", err)
+	}
+	os.Unsetenv("SFMC_CLIENT_SECRET")
+	t.Setenv("SFMC_CLIENT_SECRET_FILE", filepath.Join(t.TempDir(), "missing"))
+	if _, err := Load(NewViper()); err == nil || !strings.Contains(err.Error(), "client_secret_file") {
+		t.Errorf("missing secret file: err = %v", err)
+	}
+}
+
+func TestSecretNeverFormats(t *testing.T) {
+	s := Secret("hunter2")
+	for _, got := range []string{s.String(), s.GoString(), func() string { b, _ := s.MarshalText(); return string(b) }()} {
+		if strings.Contains(got, "hunter2") {
+			t.Fatalf("secret leaked: %q", got)
+		}
+	}
+}
+
+func TestProblemsListsAll(t *testing.T) {
+	clearEnv(t)
+	c := load(t, "")
+	c.Dest = "ftp://x/y"
+	c.Concurrency = 0
+	c.SFMC.AccountID = "12a"
+	c.Log.Level = "loud"
+	p := c.Problems(true)
+	want := []string{"sfmc.auth_url", "sfmc.client_id", "sfmc.client_secret", "unknown scheme", "concurrency", "account_id", "log.level"}
+	joined := strings.Join(p, "\n")
+	for _, w := range want {
+		if !strings.Contains(joined, w) {
+			t.Errorf("problems do not mention %q:\n%s", w, joined)
+		}
+	}
+}
+
+func TestParseDest(t *testing.T) {
+	good := map[string]string{
+		"./backups": "file", "/var/b": "file", "file:///var/b": "file", "s3://bucket/pre/fix": "s3",
+		"gs://b": "gs", "azblob://container/p": "azblob", `C:\backups`: "file",
+	}
+	for in, scheme := range good {
+		d, err := ParseDest(in)
+		if err != nil || d.Scheme != scheme {
+			t.Errorf("ParseDest(%q) = %+v, %v; want scheme %s", in, d, err, scheme)
+		}
+	}
+	for _, bad := range []string{"ftp://x", "s3://", "s3://user:pass@bucket/x", "file://"} {
+		_, err := ParseDest(bad)
+		if err == nil {
+			t.Errorf("ParseDest(%q) accepted", bad)
+		} else if strings.Contains(err.Error(), "pass@") {
+			t.Errorf("ParseDest(%q) error leaks credentials: %v", bad, err)
+		}
+	}
+}
