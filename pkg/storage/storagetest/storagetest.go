@@ -48,6 +48,11 @@ type Options struct {
 	LargeSize int64
 	// Racers is how many goroutines race for a conditional write (default 16).
 	Racers int
+	// FileSystemKeys declares that a key cannot also be a "directory" of
+	// other keys ("a" and "a/b" cannot both exist), as on a file system. The
+	// suite then checks that such a Put fails cleanly instead of checking
+	// that both objects can be stored.
+	FileSystemKeys bool
 }
 
 func (o Options) withDefaults() Options {
@@ -84,6 +89,7 @@ func RunWithOptions(t *testing.T, newStore func(t *testing.T) storage.Store, opt
 		{"NotFound", s.testNotFound},
 		{"Delete", s.testDelete},
 		{"ListPrefix", s.testListPrefix},
+		{"KeyAndPrefixOverlap", s.testKeyAndPrefixOverlap},
 		{"ListOrder", s.testListOrder},
 		{"ListPaging", s.testListPaging},
 		{"ListStopsOnError", s.testListStops},
@@ -321,7 +327,7 @@ func (s *suite) testDelete(t *testing.T) {
 
 func (s *suite) testListPrefix(t *testing.T) {
 	st := s.store(t)
-	all := []string{"a/1", "a/2/x", "a/2/y/z", "ab", "ab/c", "b", "ba/a"}
+	all := []string{"a/1", "a/2/x", "a/2/y/z", "ab", "abc/d", "b", "ba/a"}
 	for i, k := range all {
 		mustPut(t, st, k, bytes.Repeat([]byte{'x'}, i+1))
 	}
@@ -332,9 +338,10 @@ func (s *suite) testListPrefix(t *testing.T) {
 		{"", all},
 		{"a/", []string{"a/1", "a/2/x", "a/2/y/z"}},
 		{"a/2/", []string{"a/2/x", "a/2/y/z"}},
-		{"a", []string{"a/1", "a/2/x", "a/2/y/z", "ab", "ab/c"}},
-		{"ab", []string{"ab", "ab/c"}},
-		{"ab/", []string{"ab/c"}},
+		{"a", []string{"a/1", "a/2/x", "a/2/y/z", "ab", "abc/d"}},
+		{"ab", []string{"ab", "abc/d"}},
+		{"ab/", nil},
+		{"abc", []string{"abc/d"}},
 		{"a/2/y/z", []string{"a/2/y/z"}},
 		{"b", []string{"b", "ba/a"}},
 		{"c", nil},
@@ -362,11 +369,40 @@ func (s *suite) testListPrefix(t *testing.T) {
 	}
 }
 
+func (s *suite) testKeyAndPrefixOverlap(t *testing.T) {
+	st := s.store(t)
+	tests := []struct {
+		name        string
+		first, then string
+	}{
+		{"object then child", "x", "x/y"},
+		{"child then object", "p/q/r", "p/q"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mustPut(t, st, tc.first, []byte(tc.first))
+			_, err := put(t, st, tc.then, []byte(tc.then), storage.PutOptions{})
+			if s.opts.FileSystemKeys {
+				if err == nil {
+					t.Fatalf("put %q next to %q succeeded on a file-system store", tc.then, tc.first)
+				}
+				wantMissing(t, st, tc.then)
+			} else {
+				if err != nil {
+					t.Fatalf("put %q next to %q: %v", tc.then, tc.first, err)
+				}
+				wantContent(t, st, tc.then, []byte(tc.then))
+			}
+			wantContent(t, st, tc.first, []byte(tc.first))
+		})
+	}
+}
+
 func (s *suite) testListOrder(t *testing.T) {
 	st := s.store(t)
 	// In byte order '-' < '.' < '/' < '0' < 'A' < '_' < 'a' < 0xC3 (é): a
 	// directory walk that visits "a/" before "a-b" gets this wrong.
-	want := []string{"A", "a-b", "a.b", "a/b", "a/b-c", "a/b/c", "a0", "a_", "aa", "é"}
+	want := []string{"A", "a-b", "a.b", "a/b-c", "a/b.c", "a/b/c", "a0", "a_", "aa", "é"}
 	shuffled := slices.Clone(want)
 	rand.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 	for _, k := range shuffled {
@@ -389,7 +425,7 @@ func (s *suite) testListPaging(t *testing.T) {
 	}
 	var g errgroup.Group
 	g.SetLimit(8)
-	for _, k := range append(slices.Clone(want), "pag/x", "pagf", "page") {
+	for _, k := range append(slices.Clone(want), "pag/x", "page-0", "pagea") {
 		g.Go(func() error {
 			_, err := put(t, st, k, []byte(k), storage.PutOptions{})
 			return err
