@@ -1,0 +1,377 @@
+package backup
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
+	"github.com/backup-creator/backup-creator/pkg/storage"
+	"github.com/backup-creator/backup-creator/pkg/storage/mem"
+)
+
+// fakeSource is a minimal in-memory Source for engine logic tests; the
+// end-to-end tests in cmd run the real client against the SFMC emulator.
+type fakeSource struct {
+	mu     sync.Mutex
+	assets map[int64]sfmc.Asset
+	// onAsset is called before each asset is handed to the engine.
+	onAsset func(n int)
+	queries int
+}
+
+var cst = time.FixedZone("", -6*3600)
+
+func newFakeSource() *fakeSource { return &fakeSource{assets: map[int64]sfmc.Asset{}} }
+
+func (f *fakeSource) put(id int64, name, content string, md time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	raw := fmt.Sprintf(`{"id":%d,"customerKey":"key-%d","name":%q,"assetType":{"id":197,"name":"htmlblock"},"category":{"id":2,"name":"Sub/Folder","parentId":1},"content":%q,"modifiedDate":%q}`,
+		id, id, name, content, md.In(cst).Format("2006-01-02T15:04:05.999-07:00"))
+	f.assets[id] = sfmc.Asset{ID: id, CustomerKey: fmt.Sprintf("key-%d", id), Name: name, Content: content,
+		AssetType: sfmc.AssetType{ID: 197, Name: "htmlblock"}, Category: sfmc.CategoryRef{ID: 2, Name: "Sub/Folder", ParentID: 1},
+		ModifiedDate: md, ModifiedDateRaw: md.In(cst).Format("2006-01-02T15:04:05.999-07:00"), Raw: json.RawMessage(raw)}
+}
+
+func (f *fakeSource) QueryAssets(ctx context.Context, q sfmc.AssetQuery, fn func(sfmc.Asset) error) error {
+	f.mu.Lock()
+	f.queries++
+	var list []sfmc.Asset
+	for _, a := range f.assets {
+		if q.ModifiedSince.IsZero() || !a.ModifiedDate.Before(q.ModifiedSince) {
+			list = append(list, a)
+		}
+	}
+	f.mu.Unlock()
+	sort.Slice(list, func(i, j int) bool {
+		if !list[i].ModifiedDate.Equal(list[j].ModifiedDate) {
+			return list[i].ModifiedDate.Before(list[j].ModifiedDate)
+		}
+		return list[i].ID < list[j].ID
+	})
+	for i, a := range list {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if f.onAsset != nil {
+			f.onAsset(i)
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fakeSource) ListCategories(ctx context.Context, fn func(sfmc.Category) error) error {
+	for _, c := range []sfmc.Category{{ID: 1, Name: "Content Builder"}, {ID: 2, Name: "Sub/Folder", ParentID: 1}} {
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fakeSource) GetAssetFile(ctx context.Context, id int64) ([]byte, error) {
+	return nil, errors.New("no files here")
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func newEngine(src Source, st storage.Store, c *clock) *Engine {
+	return &Engine{Source: src, Store: st, Log: zerolog.Nop(), Now: c.Now, Version: "test", Host: "test-host", PID: 1 << 30}
+}
+
+var base = time.Date(2024, 7, 15, 10, 0, 0, 0, cst)
+
+func readObj(t *testing.T, st storage.Store, key string) []byte {
+	t.Helper()
+	rc, _, err := st.Get(t.Context(), key)
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestRunFullThenIncremental(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 20; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), fmt.Sprintf("<p>%d</p>", i), base.Add(time.Duration(i)*time.Minute))
+	}
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+
+	sum, err := e.Run(t.Context(), RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Status != StatusComplete || sum.Blocks != 20 || sum.Backup != "backup_20261123" {
+		t.Fatalf("first run summary %+v", sum)
+	}
+	m, err := ReadManifest(t.Context(), st, "backup_20261123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Blocks) != 20 || m.Counts.Blocks != 20 || m.Counts.Files != 40 {
+		t.Fatalf("manifest counts %+v, %d entries", m.Counts, len(m.Blocks))
+	}
+	for _, b := range m.Blocks {
+		if b.Category.Path != `Content Builder/Sub\/Folder` {
+			t.Errorf("block %d category path %q", b.ID, b.Category.Path)
+		}
+		for _, f := range b.Files {
+			data := readObj(t, st, path.Join(m.Name, f.Path))
+			h := sha256.Sum256(data)
+			if hex.EncodeToString(h[:]) != f.SHA256 || int64(len(data)) != f.Size {
+				t.Errorf("%s: manifest size/hash do not match the file", f.Path)
+			}
+			if f.Role == RoleJSON && string(data) != string(src.assets[b.ID].Raw) {
+				t.Errorf("%s: stored JSON differs from what SFMC returned", f.Path)
+			}
+		}
+	}
+	state, err := ReadState(t.Context(), st)
+	if err != nil || state == nil {
+		t.Fatalf("state: %v %v", state, err)
+	}
+	if !state.Watermark.Equal(base.Add(20 * time.Minute)) {
+		t.Errorf("watermark %v, want the newest modifiedDate %v", state.Watermark, base.Add(20*time.Minute))
+	}
+
+	// Nothing changed: a new, empty, complete backup; nothing stored twice.
+	c.Add(time.Hour)
+	sum, err = e.Run(t.Context(), RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Blocks != 0 || sum.Backup != "backup_20261123_030000" || sum.Skipped == 0 {
+		t.Fatalf("second run %+v", sum)
+	}
+	if m, err := ReadManifest(t.Context(), st, sum.Backup); err != nil || len(m.Blocks) != 0 {
+		t.Fatalf("empty backup manifest: %v %v", m, err)
+	}
+
+	// Two changes, one sharing the watermark's timestamp (a tie), one late.
+	src.put(5, "Block 5", "<p>changed</p>", base.Add(25*time.Minute))
+	src.put(21, "Block 21", "<p>new, same instant as the watermark</p>", base.Add(20*time.Minute))
+	c.Add(time.Hour)
+	sum, err = e.Run(t.Context(), RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ = ReadManifest(t.Context(), st, sum.Backup)
+	var got []int64
+	for _, b := range m.Blocks {
+		got = append(got, b.ID)
+	}
+	if fmt.Sprint(got) != "[21 5]" {
+		t.Errorf("third run backed up %v, want exactly [21 5]", got)
+	}
+}
+
+func TestRunLateIndexedChangeIsCaughtByOverlap(t *testing.T) {
+	src := newFakeSource()
+	src.put(1, "a", "x", base)
+	src.put(2, "b", "x", base.Add(10*time.Minute))
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+	if _, err := e.Run(t.Context(), RunOptions{Overlap: 30 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	// A change stamped before the watermark shows up in the query only now.
+	src.put(3, "late", "x", base.Add(5*time.Minute))
+	c.Add(time.Hour)
+	sum, err := e.Run(t.Context(), RunOptions{Overlap: 30 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Blocks != 1 || sum.Skipped != 2 {
+		t.Fatalf("late change: %+v (want 1 block, 2 unchanged skipped)", sum)
+	}
+}
+
+func TestRunWriteFailureKeepsWatermark(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 10; i++ {
+		src.put(i, "b", "x", base.Add(time.Duration(i)*time.Second))
+	}
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+	if _, err := e.Run(t.Context(), RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := ReadState(t.Context(), st)
+
+	for i := int64(1); i <= 10; i++ {
+		src.put(i, "b", "y", base.Add(time.Hour+time.Duration(i)*time.Second))
+	}
+	st.FailPut = func(key string) error {
+		if strings.Contains(key, "/blocks/7_") {
+			return errors.New("disk full")
+		}
+		return nil
+	}
+	c.Add(time.Hour)
+	sum, err := e.Run(t.Context(), RunOptions{})
+	var pe *PartialError
+	if !errors.As(err, &pe) || pe.Failed != 1 {
+		t.Fatalf("err = %v, want PartialError with 1 failure", err)
+	}
+	if sum.Status != StatusPartial {
+		t.Errorf("status %q", sum.Status)
+	}
+	if _, err := ReadManifest(t.Context(), st, sum.Backup); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a partial backup must have no manifest, got %v", err)
+	}
+	after, _ := ReadState(t.Context(), st)
+	if !after.Watermark.Equal(before.Watermark) {
+		t.Errorf("watermark moved from %v to %v after a failure", before.Watermark, after.Watermark)
+	}
+	if _, _, err := st.Get(t.Context(), LockKey); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("lock not released after a failed run: %v", err)
+	}
+
+	// The next run picks everything up.
+	st.FailPut = nil
+	c.Add(time.Hour)
+	sum, err = e.Run(t.Context(), RunOptions{})
+	if err != nil || sum.Blocks != 10 {
+		t.Fatalf("recovery run: %+v %v", sum, err)
+	}
+}
+
+func TestRunCancelledKeepsWatermark(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 50; i++ {
+		src.put(i, "b", "x", base.Add(time.Duration(i)*time.Second))
+	}
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+	ctx, cancel := context.WithCancel(t.Context())
+	src.onAsset = func(n int) {
+		if n == 25 {
+			cancel()
+		}
+	}
+	_, err := e.Run(ctx, RunOptions{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if s, _ := ReadState(t.Context(), st); s != nil {
+		t.Fatalf("state written by a cancelled run: %+v", s)
+	}
+	if _, _, err := st.Get(t.Context(), LockKey); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("lock not released after cancel: %v", err)
+	}
+	src.onAsset = nil
+	c.Add(time.Minute)
+	sum, err := e.Run(t.Context(), RunOptions{})
+	if err != nil || sum.Blocks != 50 {
+		t.Fatalf("next run: %+v %v", sum, err)
+	}
+}
+
+func TestRunRefusesWhileLockedAndTakesOverStaleLock(t *testing.T) {
+	src := newFakeSource()
+	src.put(1, "a", "x", base)
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	holder := LockInfo{Host: "other-host", PID: 4242, RunID: "abc", AcquiredAt: c.Now(), RefreshedAt: c.Now()}
+	b, _ := json.Marshal(holder)
+	if _, err := st.Put(t.Context(), LockKey, strings.NewReader(string(b)), int64(len(b)), storage.PutOptions{IfNotExists: true}); err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(src, st, c)
+	_, err := e.Run(t.Context(), RunOptions{})
+	var le *LockedError
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), "other-host") || !strings.Contains(err.Error(), "4242") {
+		t.Fatalf("err = %v, want LockedError naming the holder", err)
+	}
+	if s, _ := ReadState(t.Context(), st); s != nil {
+		t.Fatal("a refused run wrote state")
+	}
+	if got := readObj(t, st, LockKey); string(got) != string(b) {
+		t.Fatal("a refused run changed the holder's lock")
+	}
+
+	c.Add(31 * time.Minute) // past lock.stale_after
+	sum, err := e.Run(t.Context(), RunOptions{LockStaleAfter: 30 * time.Minute})
+	if err != nil || sum.Blocks != 1 {
+		t.Fatalf("stale lock not taken over: %+v %v", sum, err)
+	}
+}
+
+func TestConcurrentRunsOneWins(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 30; i++ {
+		src.put(i, "b", "x", base.Add(time.Duration(i)*time.Second))
+	}
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	release := make(chan struct{})
+	started := make(chan struct{})
+	var once sync.Once
+	src.onAsset = func(n int) {
+		once.Do(func() { close(started) })
+		<-release
+	}
+	e1 := newEngine(src, st, c)
+	errc := make(chan error, 1)
+	go func() { _, err := e1.Run(t.Context(), RunOptions{}); errc <- err }()
+	<-started
+	e2 := newEngine(src, st, c)
+	e2.Host = "second-host"
+	_, err := e2.Run(t.Context(), RunOptions{})
+	var le *LockedError
+	if !errors.As(err, &le) {
+		t.Errorf("second concurrent run: err = %v, want LockedError", err)
+	}
+	close(release)
+	if err := <-errc; err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	src := newFakeSource()
+	src.put(1, "a", "x", base)
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	sum, err := newEngine(src, st, c).Run(t.Context(), RunOptions{DryRun: true})
+	if err != nil || sum.Blocks != 1 || sum.Status != StatusDryRun {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	n := 0
+	st.List(t.Context(), "", func(storage.ObjectInfo) error { n++; return nil })
+	if n != 0 {
+		t.Fatalf("dry run stored %d objects", n)
+	}
+}
