@@ -38,6 +38,9 @@ type SFMC struct {
 	PageSize         int           `mapstructure:"page_size"`
 	MaxAttempts      int           `mapstructure:"max_attempts"`
 	RequestTimeout   time.Duration `mapstructure:"request_timeout"`
+	RetryBaseDelay   time.Duration `mapstructure:"retry_base_delay"`
+	RetryMaxDelay    time.Duration `mapstructure:"retry_max_delay"`
+	MaxRetryAfter    time.Duration `mapstructure:"max_retry_after"`
 }
 
 // Log holds the logging settings.
@@ -237,6 +240,12 @@ func (c *Config) Problems(needSFMC bool) []string {
 	}
 	if c.SFMC.RequestTimeout <= 0 {
 		add("sfmc.request_timeout must be positive")
+	}
+	if c.SFMC.RetryBaseDelay <= 0 || c.SFMC.RetryMaxDelay < c.SFMC.RetryBaseDelay {
+		add("sfmc.retry_base_delay must be positive and at most sfmc.retry_max_delay")
+	}
+	if c.SFMC.MaxRetryAfter <= 0 {
+		add("sfmc.max_retry_after must be positive")
 	}
 	if c.Dest == "" {
 		add("dest is empty: a directory or a URL (s3://, gs://, azblob://)")
