@@ -1,0 +1,565 @@
+package sfmc
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultPageSize       = 500
+	MaxPageSize           = 500
+	DefaultMaxAttempts    = 6
+	DefaultRequestTimeout = 60 * time.Second
+	DefaultRetryBaseDelay = 500 * time.Millisecond
+	DefaultRetryMaxDelay  = 30 * time.Second
+	DefaultMaxRetryAfter  = 60 * time.Second
+	DefaultRefreshMargin  = 60 * time.Second
+	DefaultKeysetEpsilon  = 10 * time.Millisecond
+	DefaultMaxFileSize    = 64 << 20
+	DefaultUserAgent      = "backup-creator/dev"
+)
+
+// Config configures a Client. Zero fields take the defaults above.
+type Config struct {
+	// AuthURL is the package's Authentication Base URI,
+	// https://<subdomain>.auth.marketingcloudapis.com/ (see ValidateAuthURL).
+	AuthURL string
+	// ClientID and ClientSecret are the installed package's credentials. The
+	// secret is sent only in the token request body; it is never logged or
+	// put into an error.
+	ClientID     string
+	ClientSecret string
+	// AccountID is the MID of the business unit to read; empty means the
+	// package's own BU.
+	AccountID string
+	// AllowAnyEndpoint accepts auth and REST URLs outside
+	// *.marketingcloudapis.com (config key sfmc.allow_any_endpoint), for
+	// proxies and emulators that are not on loopback.
+	AllowAnyEndpoint bool
+	// PageSize is the asset query and category page size (default and max 500).
+	PageSize int
+	// MaxAttempts bounds the tries of one request (default 6). A single
+	// token refresh after a 401 does not count as an attempt.
+	MaxAttempts int
+	// RequestTimeout bounds one attempt, body included (default 60 s).
+	RequestTimeout time.Duration
+	// RetryBaseDelay and RetryMaxDelay shape the exponential backoff with
+	// jitter used for 5xx, 429 without Retry-After and network errors
+	// (defaults 500 ms and 30 s).
+	RetryBaseDelay, RetryMaxDelay time.Duration
+	// MaxRetryAfter caps the wait a 429/503 Retry-After asks for (default 60 s).
+	MaxRetryAfter time.Duration
+	// RefreshMargin is how long before expires_in runs out the token is
+	// replaced (default 60 s; SFMC's expires_in is already 2 minutes short of
+	// the real lifetime).
+	RefreshMargin time.Duration
+	// KeysetEpsilon is how far before the last modifiedDate of a page the
+	// next keyset page starts (default 10 ms), to absorb SFMC's 1/300 s
+	// rounding and the unknown precision of its date comparisons.
+	KeysetEpsilon time.Duration
+	// MaxFileSize bounds the base64 text GetAssetFile reads (default 64 MiB).
+	MaxFileSize int64
+	// UserAgent is sent on every request, e.g. "backup-creator/1.2.3".
+	UserAgent string
+	// HTTPClient is the transport; nil builds one with sane timeouts and
+	// keep-alive (16 idle connections per host).
+	HTTPClient *http.Client
+	// Now is the clock used for token expiry; nil means time.Now.
+	Now func() time.Time
+	// Sleep waits d or until ctx is done, returning ctx.Err() in the latter
+	// case. nil uses a timer; tests inject it to observe waits without
+	// waiting.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Logger receives debug logs (requests, retries, refreshes); never
+	// tokens, secrets or bodies.
+	Logger zerolog.Logger
+}
+
+// String describes c with the secret redacted.
+func (c Config) String() string {
+	secret := "(unset)"
+	if c.ClientSecret != "" {
+		secret = "(set)"
+	}
+	return fmt.Sprintf("sfmc.Config{AuthURL:%q ClientID:%q ClientSecret:%s AccountID:%q}", c.AuthURL, c.ClientID, secret, c.AccountID)
+}
+
+// GoString is String, so %#v does not print the secret either.
+func (c Config) GoString() string { return c.String() }
+
+// Stats keys, one per endpoint family, plus the retry counters.
+const (
+	StatToken      = "token"
+	StatQuery      = "query"
+	StatAsset      = "asset"
+	StatFile       = "file"
+	StatCategories = "categories"
+	StatCreate     = "create"
+	StatUpdate     = "update"
+	StatDelete     = "delete"
+	StatRetries    = "retries"
+	StatThrottled  = "throttled"
+)
+
+var statKeys = [...]string{StatToken, StatQuery, StatAsset, StatFile, StatCategories, StatCreate, StatUpdate, StatDelete, StatRetries, StatThrottled}
+
+// Client talks to one SFMC business unit. It is safe for concurrent use; build
+// one per process and reuse it, so that its token is reused.
+type Client struct {
+	cfg      Config
+	authBase string // scheme://host[/path] without a trailing slash
+	http     *http.Client
+	log      zerolog.Logger
+	auth     tokenCache
+	stats    map[string]*atomic.Int64
+}
+
+// New validates cfg (endpoint rules of ValidateAuthURL, credentials present)
+// and returns a client. It does no network I/O.
+func New(cfg Config) (*Client, error) {
+	base, err := checkEndpoint(cfg.AuthURL, authHostSuffix, cfg.AllowAnyEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("sfmc: auth url: %w", err)
+	}
+	if cfg.ClientID == "" {
+		return nil, errors.New("sfmc: client id is empty")
+	}
+	if cfg.ClientSecret == "" {
+		return nil, errors.New("sfmc: client secret is empty")
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = DefaultPageSize
+	}
+	cfg.PageSize = min(cfg.PageSize, MaxPageSize)
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.RetryBaseDelay <= 0 {
+		cfg.RetryBaseDelay = DefaultRetryBaseDelay
+	}
+	if cfg.RetryMaxDelay <= 0 {
+		cfg.RetryMaxDelay = DefaultRetryMaxDelay
+	}
+	cfg.RetryMaxDelay = max(cfg.RetryMaxDelay, cfg.RetryBaseDelay)
+	if cfg.MaxRetryAfter <= 0 {
+		cfg.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	if cfg.RefreshMargin <= 0 {
+		cfg.RefreshMargin = DefaultRefreshMargin
+	}
+	if cfg.KeysetEpsilon <= 0 {
+		cfg.KeysetEpsilon = DefaultKeysetEpsilon
+	}
+	if cfg.MaxFileSize <= 0 {
+		cfg.MaxFileSize = DefaultMaxFileSize
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = DefaultUserAgent
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleepCtx
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = defaultHTTPClient()
+	}
+	c := &Client{cfg: cfg, authBase: base, http: hc, log: cfg.Logger, stats: map[string]*atomic.Int64{}}
+	for _, k := range statKeys {
+		c.stats[k] = new(atomic.Int64)
+	}
+	return c, nil
+}
+
+// String describes the client without credentials or token.
+func (c *Client) String() string {
+	return fmt.Sprintf("sfmc.Client{auth:%s client_id:%s}", c.authBase, c.cfg.ClientID)
+}
+
+// GoString is String.
+func (c *Client) GoString() string { return c.String() }
+
+// Stats returns the number of HTTP requests sent so far per endpoint family
+// (keys StatToken … StatDelete; retries included), plus StatRetries (attempts
+// after the first) and StatThrottled (429 responses).
+func (c *Client) Stats() map[string]int64 {
+	m := make(map[string]int64, len(c.stats))
+	for k, v := range c.stats {
+		m[k] = v.Load()
+	}
+	return m
+}
+
+func (c *Client) count(key string) { c.stats[key].Add(1) }
+
+func defaultHTTPClient() *http.Client {
+	var t *http.Transport
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		t = dt.Clone()
+	} else {
+		t = &http.Transport{Proxy: http.ProxyFromEnvironment}
+	}
+	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.MaxIdleConns = 64
+	t.MaxIdleConnsPerHost = 16
+	t.IdleConnTimeout = 90 * time.Second
+	t.TLSHandshakeTimeout = 15 * time.Second
+	t.ResponseHeaderTimeout = 2 * time.Minute
+	t.ExpectContinueTimeout = time.Second
+	return &http.Client{Transport: t}
+}
+
+// sleepCtx waits d, or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// call describes one logical API request.
+type call struct {
+	method string
+	// url is absolute for the token endpoint; otherwise path (starting with
+	// "/") is joined to the REST base of the current token.
+	url   string
+	path  string
+	query url.Values
+	body  []byte // kept so that every attempt can resend it
+	stat  string // Stats key
+	name  string // endpoint description for errors and logs
+	// noAuth marks the token request itself.
+	noAuth bool
+	// unsafe marks a request that must not be repeated when the server may
+	// have acted on it (create): it is retried only on 429, 503 and errors
+	// before the connection was made.
+	unsafe bool
+	// accept, when not nil, decides which statuses count as success; the
+	// default is any 2xx.
+	accept func(status int) bool
+}
+
+// do runs cl with retries. For a successful response it calls handle with the
+// body (which do closes); an error from handle is retried when it looks like
+// a transport failure (connection reset, unexpected EOF, timeout), so handle
+// must not have side effects visible to the caller before it returns nil.
+func (c *Client) do(ctx context.Context, cl call, handle func(*http.Response) error) error {
+	var last error
+	refreshed := false
+	attempt := 0
+	for attempt < c.cfg.MaxAttempts {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("sfmc: %s: %w", cl.name, err)
+		}
+		attempt++
+		if attempt > 1 {
+			c.count(StatRetries)
+		}
+		var tok *token
+		if !cl.noAuth {
+			t, err := c.token(ctx, "")
+			if err != nil {
+				return err
+			}
+			tok = t
+		}
+		status, retryAfter, err := c.attempt(ctx, cl, tok, handle)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("sfmc: %s: %w", cl.name, ctx.Err())
+		}
+		last = err
+		var apiErr *APIError
+		isAPI := errors.As(err, &apiErr)
+		if isAPI && status == http.StatusUnauthorized && !cl.noAuth {
+			if refreshed {
+				return err
+			}
+			refreshed = true
+			attempt-- // the refresh retry is free
+			c.log.Debug().Str("endpoint", cl.name).Msg("sfmc: 401, refreshing the token")
+			if _, terr := c.token(ctx, tok.access); terr != nil {
+				return terr
+			}
+			continue
+		}
+		delay, retry := c.retryDelay(cl, status, retryAfter, err, attempt)
+		if !retry {
+			return err
+		}
+		if status == http.StatusTooManyRequests {
+			c.count(StatThrottled)
+		}
+		if attempt >= c.cfg.MaxAttempts {
+			break
+		}
+		c.log.Debug().Str("endpoint", cl.name).Int("attempt", attempt).Int("status", status).
+			Int64("delay_ms", delay.Milliseconds()).Err(redactErr(err)).Msg("sfmc: retrying")
+		if err := c.cfg.Sleep(ctx, delay); err != nil {
+			return fmt.Errorf("sfmc: %s: waiting to retry: %w", cl.name, err)
+		}
+	}
+	return fmt.Errorf("sfmc: %s: gave up after %d attempts: %w", cl.name, attempt, last)
+}
+
+// redactErr is err for logging; errors here never carry secrets, but the
+// helper keeps the one place to change if that ever changes.
+func redactErr(err error) error { return err }
+
+// retryDelay classifies a failed attempt: whether to retry it and after how
+// long.
+func (c *Client) retryDelay(cl call, status int, retryAfter time.Duration, err error, attempt int) (time.Duration, bool) {
+	switch {
+	case status == http.StatusTooManyRequests:
+		if retryAfter > 0 {
+			return min(retryAfter, c.cfg.MaxRetryAfter), true
+		}
+		return c.backoff(attempt), true
+	case status == http.StatusServiceUnavailable:
+		if retryAfter > 0 {
+			return min(retryAfter, c.cfg.MaxRetryAfter), true
+		}
+		return c.backoff(attempt), true
+	case status == http.StatusInternalServerError || status == http.StatusBadGateway || status == http.StatusGatewayTimeout:
+		return c.backoff(attempt), !cl.unsafe
+	case status != 0:
+		return 0, false
+	}
+	// No status: a transport error or a failure reading the body.
+	if !retryableNetErr(err) {
+		return 0, false
+	}
+	if cl.unsafe && !isDialErr(err) {
+		return 0, false
+	}
+	return c.backoff(attempt), true
+}
+
+// backoff is the capped exponential delay before retry number attempt (1 =
+// first retry), with "equal jitter": half fixed, half random, so a wait is
+// never shorter than half its nominal value.
+func (c *Client) backoff(attempt int) time.Duration {
+	d := c.cfg.RetryBaseDelay
+	for i := 1; i < attempt && d < c.cfg.RetryMaxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, c.cfg.RetryMaxDelay)
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// retryableNetErr reports whether a transport error is worth retrying:
+// resets, EOFs and timeouts are; TLS certificate problems and malformed
+// requests are not.
+func retryableNetErr(err error) bool {
+	var (
+		unknownAuth x509.UnknownAuthorityError
+		hostErr     x509.HostnameError
+		certInvalid x509.CertificateInvalidError
+		recordErr   tls.RecordHeaderError
+		certVerify  *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &certInvalid),
+		errors.As(err, &recordErr), errors.As(err, &certVerify):
+		return false
+	case errors.Is(err, errBadResponse):
+		return false
+	}
+	return true
+}
+
+// isDialErr reports an error raised before a connection existed, so the
+// server cannot have seen the request.
+func isDialErr(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// errBadResponse marks a 2xx response whose body is not what the API
+// documents (not JSON, wrong shape): retrying will not help.
+var errBadResponse = errors.New("unexpected response body")
+
+// attempt sends cl once. It returns the HTTP status (0 when none was
+// received), the Retry-After the server asked for, and an error: an *APIError
+// for a non-success status, or a transport/decoding error.
+func (c *Client) attempt(ctx context.Context, cl call, tok *token, handle func(*http.Response) error) (int, time.Duration, error) {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	target := cl.url
+	if tok != nil {
+		target = tok.restBase + cl.path
+	}
+	if len(cl.query) > 0 {
+		target += "?" + cl.query.Encode()
+	}
+	var body io.Reader
+	if cl.body != nil {
+		body = bytes.NewReader(cl.body)
+	}
+	req, err := http.NewRequestWithContext(actx, cl.method, target, body)
+	if err != nil {
+		return 0, 0, fmt.Errorf("sfmc: %s: %w", cl.name, err)
+	}
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	req.Header.Set("Accept", "application/json")
+	if cl.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok != nil {
+		req.Header.Set("Authorization", "Bearer "+tok.access)
+	}
+	c.count(cl.stat)
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, 0, fmt.Errorf("sfmc: %s: %w", cl.name, stripURL(err))
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		_ = resp.Body.Close()
+	}()
+	c.log.Debug().Str("endpoint", cl.name).Int("status", resp.StatusCode).
+		Int64("duration_ms", time.Since(start).Milliseconds()).Msg("sfmc: response")
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	if cl.accept != nil {
+		ok = cl.accept(resp.StatusCode)
+	}
+	if !ok {
+		apiErr := readAPIError(resp, cl.name)
+		return resp.StatusCode, apiErr.RetryAfter, apiErr
+	}
+	if handle == nil {
+		return resp.StatusCode, 0, nil
+	}
+	if err := handle(resp); err != nil {
+		if errors.Is(err, errBadResponse) {
+			return 0, 0, fmt.Errorf("sfmc: %s: %w", cl.name, err)
+		}
+		// A body that breaks off mid-way is a transport failure: status 0
+		// so that it is classified (and retried) as one.
+		return 0, 0, fmt.Errorf("sfmc: %s: reading response: %w", cl.name, err)
+	}
+	return resp.StatusCode, 0, nil
+}
+
+// stripURL drops the *url.Error wrapper, whose text repeats the full URL,
+// keeping the underlying cause (which errors.Is/As still reach).
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// readAPIError builds an *APIError from a failed response, reading at most
+// 1 MiB of its body.
+func readAPIError(resp *http.Response, name string) *APIError {
+	e := &APIError{StatusCode: resp.StatusCode, Endpoint: name}
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(io.LimitReader(resp.Body, 1<<20))
+	var b errorBody
+	if json.Unmarshal(buf.Bytes(), &b) == nil {
+		e.Message = b.Message
+		e.Code = intOf(b.ErrorCode)
+		e.ValidationErrors = b.ValidationErrors
+		if len(e.ValidationErrors) == 0 {
+			e.ValidationErrors = b.Errors
+		}
+		e.OAuthError = b.OAuthError
+		if e.Message == "" {
+			e.Message = b.OAuthDescription
+		}
+		if s := intOf(b.RetryAfter); s > 0 {
+			e.RetryAfter = time.Duration(s) * time.Second
+		}
+	} else {
+		text := strings.TrimSpace(buf.String())
+		if len(text) > 200 {
+			text = text[:200] + "…"
+		}
+		e.Message = text
+	}
+	if e.Message == "" {
+		e.Message = http.StatusText(resp.StatusCode)
+	}
+	if ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > 0 {
+		e.RetryAfter = ra
+	}
+	return e
+}
+
+// intOf reads a JSON number or numeric string.
+func intOf(v any) int {
+	switch x := v.(type) {
+	case float64:
+		return int(x)
+	case string:
+		n, _ := strconv.Atoi(strings.TrimSpace(x))
+		return n
+	}
+	return 0
+}
+
+// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration(n * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
+}
+
+// decodeJSON decodes a response body into v with a streaming decoder.
+func decodeJSON(resp *http.Response, v any) error {
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &syn) || errors.As(err, &typ) {
+			return fmt.Errorf("%w: %w", errBadResponse, err)
+		}
+		return err
+	}
+	return nil
+}
