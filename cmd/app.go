@@ -1,0 +1,55 @@
+package cmd
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/viper"
+
+	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/backup-creator/backup-creator/pkg/config"
+	"github.com/backup-creator/backup-creator/pkg/storage"
+)
+
+// BuildInfo is set by the linker in release builds (see .goreleaser.yaml).
+type BuildInfo struct {
+	Version, Commit, Date string
+}
+
+// Source is the SFMC client as the commands use it: the engine's Source plus
+// the request counters for the run summary.
+type Source interface {
+	backup.Source
+	Stats() map[string]int64
+}
+
+// App is the composition root: every real dependency is built here, and tests
+// swap the factories and streams.
+type App struct {
+	Out, Err io.Writer
+	// ErrIsTTY tells whether Err is a terminal (console logs, progress).
+	ErrIsTTY bool
+	// OutIsTTY tells whether Out is a terminal (tables vs plain output).
+	OutIsTTY bool
+	Build    BuildInfo
+	Now      func() time.Time
+
+	// NewSource builds the SFMC client from the configuration.
+	NewSource func(cfg *config.Config, log zerolog.Logger, userAgent string) (Source, error)
+	// NewStore opens the destination.
+	NewStore func(ctx context.Context, cfg *config.Config) (storage.Store, error)
+
+	// Set by the root command's PersistentPreRunE.
+	v   *viper.Viper
+	cfg *config.Config
+	log zerolog.Logger
+}
+
+func (a *App) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}

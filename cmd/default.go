@@ -1,0 +1,77 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/rs/zerolog"
+
+	"github.com/backup-creator/backup-creator/pkg/config"
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
+	"github.com/backup-creator/backup-creator/pkg/storage"
+	"github.com/backup-creator/backup-creator/pkg/storage/local"
+)
+
+// DefaultApp wires the real dependencies.
+func DefaultApp(stdout, stderr io.Writer, build BuildInfo) *App {
+	return &App{
+		Out: stdout, Err: stderr,
+		ErrIsTTY: isTerminal(stderr), OutIsTTY: isTerminal(stdout),
+		Build:     build,
+		NewSource: newSFMCSource,
+		NewStore:  openStore,
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func newSFMCSource(cfg *config.Config, log zerolog.Logger, userAgent string) (Source, error) {
+	c, err := sfmc.New(sfmcConfig(cfg, log, userAgent))
+	if err != nil {
+		return nil, fmt.Errorf("sfmc: %w", err)
+	}
+	return c, nil
+}
+
+// sfmcConfig maps the configuration onto the client's.
+func sfmcConfig(cfg *config.Config, log zerolog.Logger, userAgent string) sfmc.Config {
+	return sfmc.Config{
+		AuthURL:          cfg.SFMC.AuthURL,
+		ClientID:         cfg.SFMC.ClientID,
+		ClientSecret:     cfg.SFMC.ClientSecret.Value(),
+		AccountID:        cfg.SFMC.AccountID,
+		AllowAnyEndpoint: cfg.SFMC.AllowAnyEndpoint,
+		PageSize:         cfg.SFMC.PageSize,
+		MaxAttempts:      cfg.SFMC.MaxAttempts,
+		RequestTimeout:   cfg.SFMC.RequestTimeout,
+		RetryBaseDelay:   cfg.SFMC.RetryBaseDelay,
+		RetryMaxDelay:    cfg.SFMC.RetryMaxDelay,
+		MaxRetryAfter:    cfg.SFMC.MaxRetryAfter,
+		UserAgent:        userAgent,
+		Logger:           log,
+	}
+}
+
+// openStore opens the destination named by cfg.Dest: a plain switch on the
+// scheme, the only place that knows the concrete backends.
+func openStore(ctx context.Context, cfg *config.Config) (storage.Store, error) {
+	d, err := config.ParseDest(cfg.Dest)
+	if err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	switch d.Scheme {
+	case "file":
+		return local.New(ctx, local.Config{Root: d.Path})
+	default:
+		return nil, &UsageError{Err: fmt.Errorf("dest %s: the %s backend is not available in this build", cfg.Dest, d.Scheme)}
+	}
+}

@@ -1,0 +1,70 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
+)
+
+// Exit codes. They are a contract with cron jobs and scripts: see README.md
+// "Exit codes" and the EXIT STATUS section of every command's help.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1
+	ExitUsage       = 2
+	ExitPartial     = 3
+	ExitAuth        = 4
+	ExitInterrupted = 130
+)
+
+const exitStatusHelp = `EXIT STATUS
+  0    success (also when nothing changed)
+  1    failure (nothing claims completeness; watermark not advanced)
+  2    usage or configuration error (nothing was done)
+  3    partial: some blocks could not be backed up (watermark not advanced)
+  4    SFMC authentication failed (check client id, secret, auth URL, account id)
+  130  interrupted by SIGINT/SIGTERM or --timeout (watermark not advanced)`
+
+// UsageError is a bad flag, argument or configuration value: exit code 2.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usageErrorf(format string, a ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, a...)}
+}
+
+// InterruptedError wraps the error of a run stopped by a signal or --timeout.
+type InterruptedError struct{ Err error }
+
+func (e *InterruptedError) Error() string { return e.Err.Error() }
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// ExitCode maps an error returned by a command to the process exit code.
+func ExitCode(err error) int {
+	var (
+		usage   *UsageError
+		intr    *InterruptedError
+		partial *backup.PartialError
+	)
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &intr):
+		return ExitInterrupted
+	case errors.As(err, &usage):
+		return ExitUsage
+	case errors.Is(err, sfmc.ErrUnauthorized):
+		return ExitAuth
+	case errors.As(err, &partial):
+		return ExitPartial
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	default:
+		return ExitFailure
+	}
+}

@@ -1,0 +1,200 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/backup-creator/backup-creator/pkg/backup"
+)
+
+// RunOptions are the parsed flags of `run`.
+type RunOptions struct {
+	Since  string
+	Full   bool
+	DryRun bool
+	JSON   bool
+}
+
+func newRunCmd(a *App, runF func(*RunOptions) error) *cobra.Command {
+	opts := &RunOptions{}
+	c := &cobra.Command{
+		Use:   "run",
+		Short: "Back up every content block changed since the last successful run",
+		Long: `Back up every content block created or changed since the last successful run into a new
+backup_YYYYMMDD folder of the destination (backup_YYYYMMDD_HHMMSS for a second run the
+same UTC day). The first run, and a run with --full, backs up every block. The watermark
+is stored in the destination and advanced only after the manifest is written.
+
+` + exitStatusHelp,
+		Example: `  backup-creator run
+  backup-creator run --dest s3://my-bucket/sfmc --json
+  backup-creator run --since 2026-11-01 --types htmlblock,codesnippetblock`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if opts.Full && opts.Since != "" {
+				return usageErrorf("--full and --since cannot be used together")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return a.runRun(c.Context(), opts)
+		},
+	}
+	f := c.Flags()
+	f.String("dest", "./backups", "destination: a directory, file://PATH, s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or azblob://CONTAINER/PREFIX")
+	f.StringVar(&opts.Since, "since", "", "back up blocks changed since this time (RFC 3339, or a date YYYY-MM-DD meaning 00:00 UTC); overrides the stored watermark for this run")
+	f.BoolVar(&opts.Full, "full", false, "back up every block, ignoring the watermark")
+	f.BoolVar(&opts.DryRun, "dry-run", false, "query SFMC and report what would be backed up; write nothing")
+	f.StringSlice("types", []string{"default"}, "asset types to back up: names (htmlblock), ids (197), or 'default' (all content-block types) and 'extra-blocks'")
+	f.Int("concurrency", 8, "blocks written in parallel")
+	f.Duration("timeout", 6*time.Hour, "stop the whole run after this long (exit 130, watermark not advanced); 0 = no limit")
+	f.BoolVar(&opts.JSON, "json", false, "print the run summary as one JSON object on stdout")
+	return c
+}
+
+// ParseSince parses --since: RFC 3339 (with or without fractional seconds) or
+// a date (YYYY-MM-DD, 00:00 UTC).
+func ParseSince(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: use RFC 3339 (2026-11-01T08:00:00Z, 2026-11-01T02:00:00-06:00) or a date (2026-11-01)", s)
+}
+
+func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
+	cfg := a.cfg
+	if p := cfg.Problems(true); len(p) > 0 {
+		return usageErrorf("invalid configuration:\n  - %s", strings.Join(p, "\n  - "))
+	}
+	var since time.Time
+	if opts.Since != "" {
+		t, err := ParseSince(opts.Since)
+		if err != nil {
+			return &UsageError{Err: err}
+		}
+		since = t
+	}
+	types, err := backup.ParseTypes(cfg.Types)
+	if err != nil {
+		return &UsageError{Err: fmt.Errorf("--types: %w", err)}
+	}
+
+	if cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, cfg.Timeout, fmt.Errorf("--timeout %s reached", cfg.Timeout))
+		defer cancel()
+	}
+
+	src, err := a.NewSource(cfg, a.log, "backup-creator/"+a.versionOrDev())
+	if err != nil {
+		return &UsageError{Err: err}
+	}
+	store, err := a.NewStore(ctx, cfg)
+	if err != nil {
+		return a.interrupted(ctx, fmt.Errorf("destination: %w", err))
+	}
+	defer store.Close()
+
+	eng := &backup.Engine{Source: src, Store: store, Log: a.log, Now: a.Now, Version: a.versionOrDev()}
+	sum, err := eng.Run(ctx, backup.RunOptions{
+		TypeIDs: types, Since: since, Full: opts.Full, DryRun: opts.DryRun,
+		Concurrency: cfg.Concurrency, Overlap: cfg.Overlap, LockStaleAfter: cfg.Lock.StaleAfter,
+		AccountID: cfg.SFMC.AccountID,
+	})
+	sum.Requests = src.Stats()
+	err = a.interrupted(ctx, err)
+	if err != nil && sum.Status == backup.StatusFailed && ExitCode(err) == ExitInterrupted {
+		sum.Status = "interrupted"
+	}
+	a.logSummary(sum, err)
+	if opts.JSON {
+		enc := json.NewEncoder(a.Out)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(sum); jerr != nil && err == nil {
+			err = jerr
+		}
+	} else if err == nil {
+		a.printSummary(sum)
+	}
+	return err
+}
+
+// interrupted marks err as an interruption when the run's context ended
+// (signal or --timeout), whatever the error it surfaced as.
+func (a *App) interrupted(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+			err = fmt.Errorf("%w (%v)", err, cause)
+		}
+		return &InterruptedError{Err: err}
+	}
+	return err
+}
+
+func (a *App) versionOrDev() string {
+	if a.Build.Version == "" {
+		return "dev"
+	}
+	return a.Build.Version
+}
+
+func (a *App) logSummary(s *backup.Summary, err error) {
+	ev := a.log.Info()
+	if err != nil {
+		ev = a.log.Warn()
+	}
+	ev = ev.Str("backup", s.Backup).Str("dest", s.Destination).Str("status", s.Status).
+		Int("blocks", s.Blocks).Int("files", s.Files).Int64("bytes", s.Bytes).
+		Int("skipped_unchanged", s.Skipped).Int("failed", s.Failed).Int64("duration_ms", s.DurationMS)
+	var total int64
+	for k, n := range s.Requests {
+		if k != "retries" && k != "throttled" {
+			total += n
+		}
+	}
+	ev = ev.Int64("requests", total)
+	if s.WatermarkFrom != nil {
+		ev = ev.Time("watermark_from", *s.WatermarkFrom)
+	}
+	if s.WatermarkTo != nil {
+		ev = ev.Time("watermark_to", *s.WatermarkTo)
+	}
+	ev.Msg("backup summary")
+}
+
+func (a *App) printSummary(s *backup.Summary) {
+	switch s.Status {
+	case backup.StatusDryRun:
+		fmt.Fprintf(a.Out, "dry run: %d blocks (%s) would be backed up to %s; %d unchanged skipped\n",
+			s.Blocks, humanBytes(s.Bytes), s.Destination, s.Skipped)
+	default:
+		w := "none"
+		if s.WatermarkTo != nil {
+			w = s.WatermarkTo.Format(time.RFC3339Nano)
+		}
+		fmt.Fprintf(a.Out, "%s: %d blocks, %d files, %s in %s to %s (watermark %s)\n",
+			s.Backup, s.Blocks, s.Files, humanBytes(s.Bytes), time.Duration(s.DurationMS)*time.Millisecond, s.Destination, w)
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
