@@ -166,7 +166,6 @@ func (c *Client) queryChunk(ctx context.Context, typeIDs []int, since time.Time,
 		if err != nil {
 			return err
 		}
-		fresh := 0
 		for _, a := range assets {
 			if !horizon.IsZero() && a.ModifiedDate.Before(horizon) {
 				continue // emitted before the keyset moved past it
@@ -176,7 +175,6 @@ func (c *Client) queryChunk(ctx context.Context, typeIDs []int, since time.Time,
 				continue
 			}
 			seen[k] = struct{}{}
-			fresh++
 			if err := fn(a); err != nil {
 				return err
 			}
@@ -190,9 +188,10 @@ func (c *Client) queryChunk(ctx context.Context, typeIDs []int, since time.Time,
 			return nil
 		}
 		next := lastMD.Add(-eps).Truncate(time.Millisecond)
-		if fresh == 0 || (!lower.IsZero() && !next.After(lower)) {
-			// A cluster of equal timestamps wider than a page: offset paging
-			// on the same bound until the keyset can move again.
+		if !lower.IsZero() && !next.After(lower) {
+			// The whole page shares (within epsilon) the bound's timestamp:
+			// a tie cluster wider than a page. Page by offset on the same
+			// bound until the keyset can move again.
 			pageNo++
 			continue
 		}
