@@ -104,12 +104,13 @@ func versionString(b BuildInfo) string {
 
 // flagKeys maps flag names to configuration keys.
 var flagKeys = map[string]string{
-	"log-level":   "log.level",
-	"log-format":  "log.format",
-	"dest":        "dest",
-	"types":       "types",
-	"concurrency": "concurrency",
-	"timeout":     "timeout",
+	"log-level":       "log.level",
+	"log-format":      "log.format",
+	"dest":            "dest",
+	"types":           "types",
+	"concurrency":     "concurrency",
+	"timeout":         "timeout",
+	"track-deletions": "track_deletions",
 }
 
 // setup loads the .env file and the configuration (flags > env > file >

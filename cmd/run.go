@@ -53,6 +53,7 @@ is stored in the destination and advanced only after the manifest is written.
 	f.StringSlice("types", []string{"default"}, "asset types to back up: names (htmlblock), ids (197), or 'default' (all content-block types) and 'extra-blocks'")
 	f.Int("concurrency", 8, "blocks written in parallel")
 	f.Duration("timeout", 6*time.Hour, "stop the whole run after this long (exit 130, watermark not advanced); 0 = no limit")
+	f.Bool("track-deletions", true, "list all block ids after the backup and record blocks deleted in SFMC since the last run (costs about one request per 500 blocks on incremental runs)")
 	f.BoolVar(&opts.JSON, "json", false, "print the run summary as one JSON object on stdout")
 	return c
 }
@@ -108,7 +109,7 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 	sum, err := eng.Run(ctx, backup.RunOptions{
 		TypeIDs: types, Since: since, Full: opts.Full, DryRun: opts.DryRun,
 		Concurrency: cfg.Concurrency, Overlap: cfg.Overlap, LockStaleAfter: cfg.Lock.StaleAfter,
-		AccountID: cfg.SFMC.AccountID,
+		AccountID: cfg.SFMC.AccountID, TrackDeletions: cfg.TrackDeletions,
 	})
 	sum.Requests = src.Stats()
 	err = a.interrupted(ctx, err)
@@ -154,7 +155,8 @@ func (a *App) logSummary(s *backup.Summary, err error) {
 	}
 	ev = ev.Str("backup", s.Backup).Str("dest", s.Destination).Str("status", s.Status).
 		Int("blocks", s.Blocks).Int("files", s.Files).Int64("bytes", s.Bytes).
-		Int("skipped_unchanged", s.Skipped).Int("failed", s.Failed).Int64("duration_ms", s.DurationMS)
+		Int("skipped_unchanged", s.Skipped).Int("failed", s.Failed).Int("deleted", s.Deleted).
+		Int64("deletion_check_requests", s.DeletionCheckRequests).Int64("duration_ms", s.DurationMS)
 	var total int64
 	for k, n := range s.Requests {
 		if k != "retries" && k != "throttled" {

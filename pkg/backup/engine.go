@@ -68,6 +68,11 @@ type RunOptions struct {
 	LockStaleAfter time.Duration
 	// AccountID is recorded in the manifest (informational).
 	AccountID string
+	// TrackDeletions lists the ids of all blocks of the selected types after
+	// the backup and records the blocks that disappeared since the previous
+	// run as tombstones in the manifest. A full run gets the listing for free;
+	// an incremental run pays about one request per 500 blocks.
+	TrackDeletions bool
 }
 
 // Status values of a Summary.
@@ -80,21 +85,24 @@ const (
 
 // Summary reports a run. It is logged as one line and printed with --json.
 type Summary struct {
-	Backup        string     `json:"backup,omitempty"`
-	Destination   string     `json:"destination"`
-	Status        string     `json:"status"`
-	StartedAt     time.Time  `json:"startedAt"`
-	FinishedAt    time.Time  `json:"finishedAt"`
-	DurationMS    int64      `json:"durationMs"`
-	Blocks        int        `json:"blocks"`
-	Files         int        `json:"files"`
-	Bytes         int64      `json:"bytes"`
-	Skipped       int        `json:"skippedUnchanged"`
-	Failed        int        `json:"failed"`
-	WatermarkFrom *time.Time `json:"watermarkFrom,omitempty"`
-	WatermarkTo   *time.Time `json:"watermarkTo,omitempty"`
-	QueryFrom     *time.Time `json:"queryFrom,omitempty"`
-	Full          bool       `json:"full"`
+	Backup      string    `json:"backup,omitempty"`
+	Destination string    `json:"destination"`
+	Status      string    `json:"status"`
+	StartedAt   time.Time `json:"startedAt"`
+	FinishedAt  time.Time `json:"finishedAt"`
+	DurationMS  int64     `json:"durationMs"`
+	Blocks      int       `json:"blocks"`
+	Files       int       `json:"files"`
+	Bytes       int64     `json:"bytes"`
+	Skipped     int       `json:"skippedUnchanged"`
+	Failed      int       `json:"failed"`
+	Deleted     int       `json:"deleted"`
+	// DeletionCheckRequests is what the id listing for deletion tracking cost.
+	DeletionCheckRequests int64      `json:"deletionCheckRequests"`
+	WatermarkFrom         *time.Time `json:"watermarkFrom,omitempty"`
+	WatermarkTo           *time.Time `json:"watermarkTo,omitempty"`
+	QueryFrom             *time.Time `json:"queryFrom,omitempty"`
+	Full                  bool       `json:"full"`
 	// Requests is filled in by the caller from the SFMC client's counters.
 	Requests map[string]int64 `json:"requests,omitempty"`
 	Error    string           `json:"error,omitempty"`
@@ -248,6 +256,12 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (sum *Summary, err er
 		return sum, &PartialError{Failed: r.failed, Total: r.blocks + r.failed, Err: errors.Join(r.failures...)}
 	}
 
+	known, deleted, err := e.trackDeletions(ctx, opts, from.IsZero(), state, r, sum)
+	if err != nil {
+		return sum, err
+	}
+	sum.Deleted = len(deleted)
+
 	newW := time.Time{}
 	if state != nil {
 		newW = state.Watermark
@@ -270,6 +284,7 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (sum *Summary, err er
 		Query:     ManifestQuery{TypeIDs: opts.TypeIDs, ModifiedSince: sum.QueryFrom, Full: from.IsZero()},
 		Watermark: ManifestWatermark{From: sum.WatermarkFrom, To: sum.WatermarkTo},
 		Counts:    ManifestCounts{Blocks: r.spool.n, Files: r.spool.files, Bytes: r.spool.bytes},
+		Deleted:   deleted,
 	}
 	m.FinishedAt = e.now().UTC()
 	if err := e.putManifest(ctx, r.spool, m); err != nil {
@@ -277,6 +292,13 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (sum *Summary, err er
 	}
 
 	next := &State{FormatVersion: StateFormatVersion, Watermark: newW.UTC(), LastBackup: r.folder, UpdatedAt: e.now().UTC()}
+	if known != nil {
+		next.Known, next.KnownTypes = known, opts.TypeIDs
+	}
+	if state != nil {
+		next.Backups = append(next.Backups, state.Backups...)
+	}
+	next.Backups = append(next.Backups, r.folder)
 	cutoff := newW.Add(-opts.Overlap)
 	keep := map[Version]bool{}
 	if state != nil && !opts.Full && opts.Since.IsZero() {
@@ -406,6 +428,7 @@ type runState struct {
 	spool  *spool
 	skip   map[Version]bool
 	seen   map[int64]int // versions of each id seen in this run
+	ids    []int64       // every id the query returned (for deletion tracking)
 	cats   map[int64]sfmc.Category
 
 	sem chan struct{}
@@ -429,6 +452,7 @@ type runState struct {
 func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
 	v := Version{ID: a.ID, Modified: a.ModifiedDate.UTC()}
 	if r.skip[v] {
+		r.ids = append(r.ids, a.ID)
 		r.mu.Lock()
 		r.skipped++
 		if v.Modified.After(r.maxSeen) {
@@ -439,6 +463,7 @@ func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
 	}
 	n := r.seen[a.ID]
 	r.seen[a.ID] = n + 1
+	r.ids = append(r.ids, a.ID)
 	if r.opts.DryRun {
 		r.mu.Lock()
 		r.blocks++

@@ -375,3 +375,53 @@ func TestDryRunWritesNothing(t *testing.T) {
 		t.Fatalf("dry run stored %d objects", n)
 	}
 }
+
+func TestRunRecordsDeletedBlocks(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 5; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
+	}
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+	opts := RunOptions{TrackDeletions: true}
+	first, err := e.Run(t.Context(), opts)
+	if err != nil || first.DeletionCheckRequests != 0 {
+		t.Fatalf("first (full) run needs no extra listing: %+v %v", first, err)
+	}
+	src.mu.Lock()
+	delete(src.assets, 2)
+	delete(src.assets, 4)
+	src.mu.Unlock()
+	queriesBefore := src.queries
+	c.Add(time.Hour)
+	sum, err := e.Run(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.queries != queriesBefore+2 {
+		t.Errorf("incremental run made %d queries, want 2 (changes + id listing)", src.queries-queriesBefore)
+	}
+	m, err := ReadManifest(t.Context(), st, sum.Backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Deleted != 2 || len(m.Deleted) != 2 || m.Deleted[0].ID != 2 || m.Deleted[1].ID != 4 {
+		t.Fatalf("tombstones %+v (summary says %d)", m.Deleted, sum.Deleted)
+	}
+	if d := m.Deleted[0]; d.Name != "Block 2" || d.CustomerKey != "key-2" || d.LastBackup != first.Backup {
+		t.Errorf("tombstone not described from the earlier manifest: %+v", d)
+	}
+	// Reported once: the next run records no new deletion.
+	c.Add(time.Hour)
+	sum, err = e.Run(t.Context(), opts)
+	if err != nil || sum.Deleted != 0 {
+		t.Errorf("deletions reported again: %+v %v", sum, err)
+	}
+	// Off: no listing.
+	queriesBefore = src.queries
+	c.Add(time.Hour)
+	if _, err := e.Run(t.Context(), RunOptions{}); err != nil || src.queries != queriesBefore+1 {
+		t.Errorf("tracking off still listed ids (%d queries) %v", src.queries-queriesBefore, err)
+	}
+}

@@ -23,13 +23,19 @@ type State struct {
 	// Watermark is the latest modifiedDate instant actually backed up (UTC).
 	Watermark time.Time `json:"watermark"`
 	// LastBackup is the folder of the backup that set the watermark.
-	LastBackup string    `json:"lastBackup"`
-	UpdatedAt  time.Time `json:"updatedAt"`
+	LastBackup string `json:"lastBackup"`
+	// Backups lists the complete backups made so far, oldest first.
+	Backups   []string  `json:"backups,omitempty"`
+	UpdatedAt time.Time `json:"updatedAt"`
 	// Recent lists the versions backed up whose modifiedDate lies within the
 	// overlap window below the watermark. The next run re-reads that window (to
 	// catch changes that reach SFMC's search index late) and skips these, so an
 	// unchanged block is not stored twice.
 	Recent []Version `json:"recent,omitempty"`
+	// Known lists, sorted, the ids of every block of KnownTypes that existed
+	// at the last run (what deletion tracking compares the next listing with).
+	Known      []int64 `json:"known,omitempty"`
+	KnownTypes []int   `json:"knownTypes,omitempty"`
 }
 
 // Version identifies one version of a block.

@@ -62,8 +62,10 @@ type Config struct {
 	Concurrency int           `mapstructure:"concurrency"`
 	Timeout     time.Duration `mapstructure:"timeout"`
 	Overlap     time.Duration `mapstructure:"overlap"`
-	Lock        Lock          `mapstructure:"lock"`
-	Log         Log           `mapstructure:"log"`
+	// TrackDeletions records blocks deleted in SFMC as tombstones.
+	TrackDeletions bool `mapstructure:"track_deletions"`
+	Lock           Lock `mapstructure:"lock"`
+	Log            Log  `mapstructure:"log"`
 	// Storage holds each backend's options, keyed by scheme ("s3", "gcs",
 	// "azblob"); cmd decodes the section of the backend in use.
 	S3     map[string]any `mapstructure:"s3"`
