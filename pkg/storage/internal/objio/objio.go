@@ -25,11 +25,12 @@ const maxZeroReads = 100
 // Content-Length, a block list commit) never sees a complete body. It reads r
 // until EOF, so r must end. Every Read first checks ctx and fails with
 // ctx.Err() once it is done.
-func Exact(ctx context.Context, r io.Reader, size int64) io.Reader {
-	return &exactReader{ctx: ctx, r: r, remaining: size, size: size}
+func Exact(ctx context.Context, r io.Reader, size int64) *ExactReader {
+	return &ExactReader{ctx: ctx, r: r, remaining: size, size: size}
 }
 
-type exactReader struct {
+// ExactReader is the reader Exact returns.
+type ExactReader struct {
 	ctx       context.Context
 	r         io.Reader
 	size      int64
@@ -38,7 +39,8 @@ type exactReader struct {
 	done      bool
 }
 
-func (e *exactReader) Read(p []byte) (int, error) {
+// Read implements io.Reader.
+func (e *ExactReader) Read(p []byte) (int, error) {
 	if e.err != nil {
 		return 0, e.err
 	}
@@ -87,8 +89,14 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Err returns the error that stopped the reader (a size mismatch, the
+// context's error, or r's own error), or nil. SDKs that fail a request
+// because the body failed report their own error ("failed to rewind
+// stream"); this recovers the cause.
+func (e *ExactReader) Err() error { return e.err }
+
 // probeEOF checks that r has no byte left.
-func (e *exactReader) probeEOF() error {
+func (e *ExactReader) probeEOF() error {
 	var b [1]byte
 	for range maxZeroReads {
 		n, err := e.r.Read(b[:])
