@@ -179,6 +179,12 @@ func wantContent(t *testing.T, st storage.Store, key string, want []byte) {
 	}
 }
 
+// isPrecondition reports whether err is a lost condition and nothing else:
+// a caller that checks ErrNotFound first must not mistake it.
+func isPrecondition(err error) bool {
+	return errors.Is(err, storage.ErrPreconditionFailed) && !errors.Is(err, storage.ErrNotFound)
+}
+
 func wantMissing(t *testing.T, st storage.Store, key string) {
 	t.Helper()
 	_, err := st.Stat(t.Context(), key)
@@ -471,7 +477,7 @@ func (s *suite) testIfNotExists(t *testing.T) {
 		t.Fatalf("first conditional create: %v", err)
 	}
 	_, err = put(t, st, "lock", []byte("theirs"), storage.PutOptions{IfNotExists: true})
-	if !errors.Is(err, storage.ErrPreconditionFailed) {
+	if !isPrecondition(err) {
 		t.Fatalf("second conditional create: %v, want ErrPreconditionFailed", err)
 	}
 	wantContent(t, st, "lock", []byte("mine"))
@@ -499,13 +505,13 @@ func (s *suite) testIfVersion(t *testing.T) {
 		t.Fatalf("version after swap = %q (was %q), want a new one", v2.Version, v1.Version)
 	}
 	_, err = put(t, st, "state.json", []byte(`{"v":3}`), storage.PutOptions{IfVersion: v1.Version})
-	if !errors.Is(err, storage.ErrPreconditionFailed) {
+	if !isPrecondition(err) {
 		t.Fatalf("swap with a stale version: %v, want ErrPreconditionFailed", err)
 	}
 	wantContent(t, st, "state.json", []byte(`{"v":2}`))
 	// IfVersion on a missing key never creates it.
 	_, err = put(t, st, "absent.json", []byte("x"), storage.PutOptions{IfVersion: v2.Version})
-	if !errors.Is(err, storage.ErrPreconditionFailed) {
+	if !isPrecondition(err) {
 		t.Fatalf("swap on a missing key: %v, want ErrPreconditionFailed", err)
 	}
 	wantMissing(t, st, "absent.json")
@@ -516,7 +522,7 @@ func (s *suite) testConditionalDelete(t *testing.T) {
 	v1 := mustPut(t, st, "d", []byte("one"))
 	v2 := mustPut(t, st, "d", []byte("two"))
 	err := st.Delete(t.Context(), "d", storage.DeleteOptions{IfVersion: v1.Version})
-	if !errors.Is(err, storage.ErrPreconditionFailed) {
+	if !isPrecondition(err) {
 		t.Fatalf("delete with a stale version: %v, want ErrPreconditionFailed", err)
 	}
 	wantContent(t, st, "d", []byte("two"))
@@ -554,8 +560,8 @@ func race(t *testing.T, n int, fn func(i int) error) int {
 			t.Errorf("racer %d and racer %d both won", winner, i)
 		case err == nil:
 			winner = i
-		case !errors.Is(err, storage.ErrPreconditionFailed):
-			t.Errorf("racer %d: %v, want nil or ErrPreconditionFailed", i, err)
+		case !isPrecondition(err):
+			t.Errorf("racer %d: %v, want nil or ErrPreconditionFailed (and not ErrNotFound)", i, err)
 		}
 	}
 	if winner < 0 {
