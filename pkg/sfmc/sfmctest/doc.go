@@ -1,0 +1,45 @@
+// Package sfmctest is a local emulator of the Salesforce Marketing Cloud
+// (SFMC) REST API parts that backup-creator uses: the OAuth2 client-credentials
+// token endpoint and the Content Builder asset and category APIs. It follows
+// the checklist of the project's SFMC API reference (§15): the observed
+// response shapes, error bodies, -06:00 timestamps, query operators, paging
+// limits (page-size clamp, the 10,000-result window, the 50-value "in" limit)
+// and validation rules.
+//
+// It deliberately does not import pkg/sfmc, so a client bug cannot hide in
+// shared code. Tests drive it with raw HTTP or through the client, and use the
+// admin methods (CreateAsset, UpdateAsset, SetModifiedDate, ...), scripted
+// faults (InjectFault) and the OnRequest hook to shape each scenario without
+// sleeping.
+//
+// Usage in a test:
+//
+//	srv := sfmctest.New(t, sfmctest.Options{Now: clock.Now})
+//	srv.Seed(sfmctest.SeedOptions{ExtraBlocks: 1200})
+//	srv.InjectFault(sfmctest.Fault{Route: "query", After: 2, Status: 429, RetryAfter: 1})
+//	cfg := sfmc.Config{AuthURL: srv.AuthURL(), ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret()}
+//	// ... run the code under test, then:
+//	st := srv.Stats() // st.ByRouteStatus["query 429"] == 1
+//
+// The same server runs standalone through scripts/sfmc-emulator, and an HTTP
+// admin API under /_emulator/ (loopback callers only, no bearer token) lets
+// shell scripts create, change and delete assets, read stats and the request
+// log, and inject faults:
+//
+//	POST   /_emulator/assets?mid=N            {"name","customerKey","content","typeId","categoryId","meta","file"(base64),"extra"}
+//	GET    /_emulator/assets/{id}?mid=N       the asset document
+//	PATCH  /_emulator/assets/{id}?mid=N       same fields; present ones replace
+//	DELETE /_emulator/assets/{id}?mid=N
+//	PUT    /_emulator/assets/{id}/modifiedDate?mid=N  {"modifiedDate":"2024-07-01T10:00:00-06:00"}
+//	GET    /_emulator/ids?mid=N, GET /_emulator/dump?mid=N
+//	POST   /_emulator/blocks?mid=N&n=100&typeId=197
+//	POST   /_emulator/seed                    {"mid","extraBlocks","largeBlocks","tieBlocks","start"}
+//	GET    /_emulator/categories?mid=N, POST /_emulator/categories?mid=N {"name","parentId"}
+//	GET|DELETE /_emulator/stats, GET|DELETE /_emulator/requests
+//	POST   /_emulator/faults                  {"route","after","times","status","retryAfter","retryAfterInBodyOnly","drop","latency":"250ms"}
+//	DELETE /_emulator/faults, POST /_emulator/expire-tokens
+//
+// Behaviour the reference marks as unconfirmed is configurable through
+// Options (page-size clamp or reject, result-window status, offset-less filter
+// zone, empty-page items, create status, file body form).
+package sfmctest

@@ -1,0 +1,104 @@
+// Command sfmc-emulator runs the SFMC API emulator (pkg/sfmc/sfmctest) as a
+// standalone server on a loopback address, seeded with the deterministic
+// fixture, so backup-creator can be run by hand or from scripts against it.
+//
+//	go run ./scripts/sfmc-emulator [--addr 127.0.0.1:0] [--blocks N] [--latency 40ms] [--no-large] [--env-file PATH]
+//
+// It prints SFMC_AUTH_URL, SFMC_CLIENT_ID and SFMC_CLIENT_SECRET lines on
+// stdout (and writes them to --env-file, mode 0600), then serves until
+// SIGINT or SIGTERM. The admin API is under /_emulator/ (see the package
+// documentation of sfmctest).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run parses args, starts the emulator and blocks until ctx ends. It returns
+// the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sfmc-emulator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback only)")
+	blocks := fs.Int("blocks", 0, "extra plain htmlblocks to seed")
+	latency := fs.Duration("latency", 0, "latency added to every request")
+	noLarge := fs.Bool("no-large", false, "do not seed the 1-3 MB blocks")
+	ties := fs.Int("ties", 600, "blocks sharing one modifiedDate (-1 for none)")
+	envFile := fs.String("env-file", "", "also write the SFMC_* lines to this file (mode 0600)")
+	mids := fs.String("mids", "", "comma-separated business unit MIDs (default 100001)")
+	maxPage := fs.Int("max-page-size", 0, "largest page size served (default 500)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	opts := sfmctest.Options{Latency: *latency, MaxPageSize: *maxPage}
+	if *mids != "" {
+		for f := range strings.SplitSeq(*mids, ",") {
+			m, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+			if err != nil {
+				fmt.Fprintf(stderr, "sfmc-emulator: invalid --mids value %q\n", f)
+				return 2
+			}
+			opts.MIDs = append(opts.MIDs, m)
+		}
+	}
+	srv, err := sfmctest.Start(opts, *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "sfmc-emulator: %v\n", err)
+		return 1
+	}
+	defer srv.Close()
+	for i, mid := range opts.MIDs {
+		so := sfmctest.SeedOptions{MID: mid, LargeBlocks: !*noLarge, TieBlocks: *ties}
+		if i == 0 {
+			so.ExtraBlocks = *blocks
+		}
+		srv.Seed(so)
+	}
+	if len(opts.MIDs) == 0 {
+		srv.Seed(sfmctest.SeedOptions{ExtraBlocks: *blocks, LargeBlocks: !*noLarge, TieBlocks: *ties})
+	}
+	env := fmt.Sprintf("SFMC_AUTH_URL=%s\nSFMC_CLIENT_ID=%s\nSFMC_CLIENT_SECRET=%s\n", srv.AuthURL(), srv.ClientID(), srv.ClientSecret())
+	if *envFile != "" {
+		if err := os.WriteFile(*envFile, []byte(env), 0o600); err != nil {
+			fmt.Fprintf(stderr, "sfmc-emulator: write env file: %v\n", err)
+			return 1
+		}
+	}
+	if _, err := io.WriteString(stdout, env); err != nil {
+		return 1
+	}
+	fmt.Fprintf(stderr, "sfmc-emulator: serving %d assets (MID %d) at %s; admin API at %s/_emulator/; Ctrl-C to stop\n",
+		srv.AssetCount(0), srv.DefaultMID(), srv.AuthURL(), srv.URL())
+	<-ctx.Done()
+	shutdown := make(chan struct{})
+	go func() {
+		srv.Close()
+		close(shutdown)
+	}()
+	select {
+	case <-shutdown:
+	case <-time.After(10 * time.Second):
+	}
+	return 0
+}
