@@ -42,6 +42,12 @@ func TestDefaults(t *testing.T) {
 	if len(c.Types) != 1 || c.Types[0] != "default" {
 		t.Errorf("types default = %v", c.Types)
 	}
+	if p := c.Problems(false); len(p) != 0 {
+		t.Errorf("the defaults are not valid: %v", p)
+	}
+	if c.SFMC.RetryBaseDelay != 500*time.Millisecond || c.SFMC.MaxRetryAfter != time.Minute || !c.TrackDeletions {
+		t.Errorf("defaults: %+v", c.SFMC)
+	}
 }
 
 func TestEnvOnlyAndPrecedence(t *testing.T) {
