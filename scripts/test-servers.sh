@@ -52,8 +52,8 @@ _free_port() { # a random loopback port nobody listens on (small race is accepta
 }
 
 _wait_ready() { # pid url name: wait until url answers with any HTTP status
-  local pid=$1 url=$2 name=$3 i
-  for i in $(seq 300); do
+  local pid=$1 url=$2 name=$3 _
+  for _ in $(seq 300); do
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "$name exited early:" >&2
       cat "$SRV_DIR/$name.log" >&2
@@ -90,11 +90,13 @@ install_test_servers() {
 }
 
 stop_test_servers() {
-  local p i alive
+  local p alive _
   for p in "${SRV_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for i in $(seq 50); do # up to 5 s for a clean exit, then SIGKILL
+  for _ in $(seq 50); do # up to 5 s for a clean exit, then SIGKILL
     alive=0
-    for p in "${SRV_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1 || true; done
+    for p in "${SRV_PIDS[@]}"; do
+      if kill -0 "$p" 2>/dev/null; then alive=1; fi
+    done
     ((alive)) || break
     sleep 0.1
   done
