@@ -1,0 +1,445 @@
+package backup
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/backup-creator/backup-creator/pkg/storage"
+)
+
+// Backup status values of a BackupInfo.
+const (
+	// BackupComplete: the folder has a readable manifest.json.
+	BackupComplete = "complete"
+	// BackupIncomplete: the folder has no manifest.json (a run that failed or
+	// is still under way). Restore and verify ignore it.
+	BackupIncomplete = "incomplete"
+	// BackupDamaged: manifest.json exists but cannot be decoded.
+	BackupDamaged = "damaged"
+)
+
+// LatestRef is the backup reference that names the newest complete backup.
+const LatestRef = "latest"
+
+// ErrNoBackup is wrapped by the errors that mean "no such backup": an unknown
+// folder name, "latest" in a destination without a complete backup, or a
+// time before the first complete backup.
+var ErrNoBackup = errors.New("no such backup")
+
+// ErrIncomplete is wrapped by the error returned for a backup folder that has
+// no manifest.json.
+var ErrIncomplete = errors.New("backup is incomplete (no manifest.json)")
+
+// BackupInfo describes one backup folder of a destination, as ListBackups
+// reports it. Its JSON form is part of `backup-creator list --json`.
+type BackupInfo struct {
+	// Name is the folder name, e.g. "backup_20261123".
+	Name string `json:"name"`
+	// Status is BackupComplete, BackupIncomplete or BackupDamaged.
+	Status string `json:"status"`
+	// StartedAt and FinishedAt come from the manifest (absent when incomplete).
+	StartedAt  *time.Time `json:"startedAt,omitempty"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	// Full tells whether the run backed up every block (no watermark).
+	Full bool `json:"full"`
+	// Blocks is the number of block versions in the backup (0 when incomplete).
+	Blocks int `json:"blocks"`
+	// Deleted is the number of tombstones the backup records.
+	Deleted int `json:"deleted"`
+	// Files and Bytes count the block files: from the manifest for a complete
+	// backup, from the folder's listing (manifest excluded) otherwise.
+	Files int   `json:"files"`
+	Bytes int64 `json:"bytes"`
+	// Watermark is the watermark the run reached (absent when incomplete).
+	Watermark *time.Time `json:"watermark,omitempty"`
+	// ToolVersion is the backup-creator version that wrote the manifest.
+	ToolVersion string `json:"toolVersion,omitempty"`
+	// Error says why a damaged manifest could not be read.
+	Error string `json:"error,omitempty"`
+}
+
+// Complete reports whether the backup has a readable manifest.
+func (b BackupInfo) Complete() bool { return b.Status == BackupComplete }
+
+// ListBackups returns every backup folder of the destination, oldest first
+// (folder names sort by their start time). It lists the destination once and
+// reads each manifest's header and tombstones; block entries are skipped
+// without being kept.
+func ListBackups(ctx context.Context, st storage.Store) ([]BackupInfo, error) {
+	type folderStat struct {
+		files       int
+		bytes       int64
+		hasManifest bool
+	}
+	folders := map[string]*folderStat{}
+	err := st.List(ctx, FolderPrefix, func(o storage.ObjectInfo) error {
+		name, rest, ok := strings.Cut(o.Key, "/")
+		if !ok || !IsFolderName(name) {
+			return nil
+		}
+		fs := folders[name]
+		if fs == nil {
+			fs = &folderStat{}
+			folders[name] = fs
+		}
+		if rest == ManifestName {
+			fs.hasManifest = true
+			return nil
+		}
+		fs.files++
+		fs.bytes += o.Size
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list backups in %s: %w", st, err)
+	}
+	out := make([]BackupInfo, 0, len(folders))
+	for name, fs := range folders {
+		out = append(out, BackupInfo{Name: name, Status: BackupIncomplete, Files: fs.files, Bytes: fs.bytes})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i := range out {
+		if !folders[out[i].Name].hasManifest {
+			continue
+		}
+		g.Go(func() error {
+			m, err := ScanBackup(gctx, st, out[i].Name, nil)
+			if err != nil {
+				if isDecodeError(err) {
+					out[i].Status = BackupDamaged
+					out[i].Error = err.Error()
+					return nil
+				}
+				return err
+			}
+			out[i] = infoFromManifest(out[i].Name, m)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func infoFromManifest(name string, m *Manifest) BackupInfo {
+	bi := BackupInfo{
+		Name: name, Status: BackupComplete, Full: m.Query.Full,
+		Blocks: m.Counts.Blocks, Deleted: len(m.Deleted), Files: m.Counts.Files, Bytes: m.Counts.Bytes,
+		ToolVersion: m.ToolVersion,
+	}
+	if !m.StartedAt.IsZero() {
+		t := m.StartedAt.UTC()
+		bi.StartedAt = &t
+	}
+	if !m.FinishedAt.IsZero() {
+		t := m.FinishedAt.UTC()
+		bi.FinishedAt = &t
+	}
+	if m.Watermark.To != nil {
+		t := m.Watermark.To.UTC()
+		bi.Watermark = &t
+	}
+	return bi
+}
+
+// isDecodeError tells a manifest that cannot be parsed apart from a failure
+// to read it.
+func isDecodeError(err error) bool {
+	var (
+		syn  *json.SyntaxError
+		typ  *json.UnmarshalTypeError
+		bad  *manifestFormatError
+		vers *manifestVersionError
+	)
+	// A truncated manifest ends the decoder with (unexpected) EOF.
+	return errors.As(err, &syn) || errors.As(err, &typ) || errors.As(err, &bad) || errors.As(err, &vers) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// manifestFormatError is a manifest whose structure is not what we write.
+type manifestFormatError struct{ msg string }
+
+func (e *manifestFormatError) Error() string { return e.msg }
+
+// manifestVersionError is a manifest written by a newer backup-creator.
+type manifestVersionError struct {
+	folder  string
+	version int
+}
+
+func (e *manifestVersionError) Error() string {
+	return fmt.Sprintf("%s/%s has format version %d; this backup-creator reads up to %d: upgrade it",
+		e.folder, ManifestName, e.version, ManifestFormatVersion)
+}
+
+// Latest returns the newest complete backup, or an error wrapping ErrNoBackup
+// when the destination has none.
+func Latest(ctx context.Context, st storage.Store) (*BackupInfo, error) {
+	list, err := ListBackups(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	return latestOf(list, st)
+}
+
+func latestOf(list []BackupInfo, st storage.Store) (*BackupInfo, error) {
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].Complete() {
+			return &list[i], nil
+		}
+	}
+	return nil, fmt.Errorf("%s holds no complete backup: %w", st, ErrNoBackup)
+}
+
+// ResolveBackup finds the backup a user named: a folder name, or "latest" (or
+// "") for the newest complete one. An unknown name gives an error wrapping
+// ErrNoBackup; an incomplete folder is returned as it is (Status tells).
+func ResolveBackup(ctx context.Context, st storage.Store, ref string) (*BackupInfo, error) {
+	list, err := ListBackups(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	return resolveIn(list, st, ref)
+}
+
+func resolveIn(list []BackupInfo, st storage.Store, ref string) (*BackupInfo, error) {
+	ref = strings.TrimSuffix(strings.TrimSpace(ref), "/")
+	if ref == "" || ref == LatestRef {
+		return latestOf(list, st)
+	}
+	for i := range list {
+		if list[i].Name == ref {
+			return &list[i], nil
+		}
+	}
+	if !IsFolderName(ref) {
+		return nil, fmt.Errorf("%q is not a backup name (backup_YYYYMMDD[_HHMMSS]) or %q: %w", ref, LatestRef, ErrNoBackup)
+	}
+	return nil, fmt.Errorf("backup %s not found in %s: %w", ref, st, ErrNoBackup)
+}
+
+// ScanBackup reads folder/manifest.json as a stream: it calls fn (when not
+// nil) for every block entry in order, without keeping them, and returns the
+// manifest with Blocks nil and everything else (tombstones included) filled
+// in. A missing manifest gives an error wrapping ErrIncomplete and
+// storage.ErrNotFound. An error from fn stops the scan and is returned
+// unchanged.
+func ScanBackup(ctx context.Context, st storage.Store, folder string, fn func(ManifestBlock) error) (*Manifest, error) {
+	key := path.Join(folder, ManifestName)
+	rc, _, err := st.Get(ctx, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, fmt.Errorf("%s: %w: %w", folder, ErrIncomplete, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer rc.Close()
+	dec := json.NewDecoder(bufio.NewReaderSize(rc, 64<<10))
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("read %s: %w", key, &manifestFormatError{msg: fmt.Sprintf(format, a...)})
+	}
+	if t, err := dec.Token(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	} else if d, ok := t.(json.Delim); !ok || d != '{' {
+		return nil, bad("not a JSON object")
+	}
+	head := map[string]json.RawMessage{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", key, err)
+		}
+		name, _ := t.(string)
+		if !strings.EqualFold(name, "blocks") {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, fmt.Errorf("read %s: %w", key, err)
+			}
+			head[name] = raw
+			continue
+		}
+		t, err = dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", key, err)
+		}
+		if t == nil {
+			continue // "blocks": null
+		}
+		if d, ok := t.(json.Delim); !ok || d != '[' {
+			return nil, bad("blocks is not an array")
+		}
+		for dec.More() {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("read %s: %w", key, err)
+			}
+			var b ManifestBlock
+			if err := dec.Decode(&b); err != nil {
+				return nil, fmt.Errorf("read %s: %w", key, err)
+			}
+			if fn != nil {
+				if err := fn(b); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if _, err := dec.Token(); err != nil { // ']'
+			return nil, fmt.Errorf("read %s: %w", key, err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // '}'
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	hb, err := json.Marshal(head)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(hb, &m); err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	if m.FormatVersion > ManifestFormatVersion {
+		return nil, &manifestVersionError{folder: folder, version: m.FormatVersion}
+	}
+	m.Blocks = nil
+	return &m, nil
+}
+
+// SnapshotBlock is one block of a point-in-time state: the newest version of
+// the block found in the backups up to the snapshot's, and the tombstone
+// recorded after it, if any.
+type SnapshotBlock struct {
+	ManifestBlock
+	// Backup is the folder that holds this version.
+	Backup string
+	// Deleted is the tombstone recorded after this version (nil: the block
+	// still existed in SFMC when the snapshot's backup ran, as far as the
+	// backups know).
+	Deleted *DeletedBlock
+	// DeletedIn is the backup whose manifest records Deleted.
+	DeletedIn string
+}
+
+// File returns the block's file of the given role, if the backup has one.
+func (b *SnapshotBlock) File(role string) (ManifestFile, bool) {
+	for _, f := range b.Files {
+		if f.Role == role {
+			return f, true
+		}
+	}
+	return ManifestFile{}, false
+}
+
+// Snapshot is the state of the backed-up blocks as of one complete backup.
+type Snapshot struct {
+	// Backup is the backup the state is as of.
+	Backup string
+	// StartedAt is when that backup's run started.
+	StartedAt time.Time
+	// Backups are the complete backups the state draws from, oldest first.
+	Backups []string
+	// Blocks holds one entry per block id, sorted by id.
+	Blocks []SnapshotBlock
+}
+
+// LoadSnapshot resolves the state of every backed-up block as of a backup:
+// ref names it (a folder name, or "latest"/"" for the newest complete one),
+// or, when at is not zero, it is the newest complete backup started at or
+// before at (ref must then be "" or "latest"). For each block id the newest
+// version by modified instant is kept (ties go to the later backup) among the
+// complete backups up to that one; a tombstone recorded in one of them after
+// that version marks the block deleted. Memory grows with the number of block
+// ids, not with their content.
+func LoadSnapshot(ctx context.Context, st storage.Store, ref string, at time.Time) (*Snapshot, error) {
+	list, err := ListBackups(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	var target *BackupInfo
+	if !at.IsZero() {
+		if r := strings.TrimSpace(ref); r != "" && r != LatestRef {
+			return nil, fmt.Errorf("give either a backup name or a time, not both")
+		}
+		for i := range list {
+			if list[i].Complete() && list[i].StartedAt != nil && !list[i].StartedAt.After(at) {
+				target = &list[i]
+			}
+		}
+		if target == nil {
+			return nil, fmt.Errorf("no complete backup in %s started at or before %s: %w", st, at.UTC().Format(time.RFC3339), ErrNoBackup)
+		}
+	} else {
+		if target, err = resolveIn(list, st, ref); err != nil {
+			return nil, err
+		}
+		if !target.Complete() {
+			if target.Status == BackupDamaged {
+				return nil, fmt.Errorf("backup %s has a damaged manifest: %s", target.Name, target.Error)
+			}
+			return nil, fmt.Errorf("backup %s: %w", target.Name, ErrIncomplete)
+		}
+	}
+	snap := &Snapshot{Backup: target.Name}
+	if target.StartedAt != nil {
+		snap.StartedAt = *target.StartedAt
+	}
+	type tomb struct {
+		d   DeletedBlock
+		idx int
+	}
+	type version struct {
+		b   SnapshotBlock
+		idx int
+	}
+	blocks := map[int64]*version{}
+	tombs := map[int64]tomb{}
+	for idx := range list {
+		bi := list[idx]
+		if bi.Name > target.Name {
+			break
+		}
+		if !bi.Complete() {
+			continue
+		}
+		snap.Backups = append(snap.Backups, bi.Name)
+		m, err := ScanBackup(ctx, st, bi.Name, func(b ManifestBlock) error {
+			cur := blocks[b.ID]
+			if cur == nil || !b.Modified.Before(cur.b.Modified) {
+				blocks[b.ID] = &version{b: SnapshotBlock{ManifestBlock: b, Backup: bi.Name}, idx: idx}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range m.Deleted {
+			if t, ok := tombs[d.ID]; !ok || !d.DetectedAt.Before(t.d.DetectedAt) {
+				tombs[d.ID] = tomb{d: d, idx: idx}
+			}
+		}
+	}
+	snap.Blocks = make([]SnapshotBlock, 0, len(blocks))
+	for id, v := range blocks {
+		if t, ok := tombs[id]; ok && (t.idx > v.idx || t.idx == v.idx && t.d.DetectedAt.After(v.b.Modified)) {
+			d := t.d
+			v.b.Deleted = &d
+			v.b.DeletedIn = list[t.idx].Name
+		}
+		snap.Blocks = append(snap.Blocks, v.b)
+	}
+	sort.Slice(snap.Blocks, func(i, j int) bool { return snap.Blocks[i].ID < snap.Blocks[j].ID })
+	return snap, nil
+}
