@@ -165,10 +165,10 @@ func (a *App) logSummary(s *backup.Summary, err error) {
 	}
 	ev = ev.Int64("requests", total)
 	if s.WatermarkFrom != nil {
-		ev = ev.Time("watermark_from", *s.WatermarkFrom)
+		ev = ev.Str("watermark_from", s.WatermarkFrom.Format(time.RFC3339Nano))
 	}
 	if s.WatermarkTo != nil {
-		ev = ev.Time("watermark_to", *s.WatermarkTo)
+		ev = ev.Str("watermark_to", s.WatermarkTo.Format(time.RFC3339Nano))
 	}
 	ev.Msg("backup summary")
 }

@@ -24,7 +24,7 @@ go build -o "$work/sfmc-emulator" ./scripts/sfmc-emulator
 printf '%-8s %-10s %-9s %-10s %-11s %-9s %s\n' blocks latency wall_s requests blocks_per_s peak_rss dest
 for n in $SIZES; do
   rm -f "$work/emu.env"
-  "$work/sfmc-emulator" --addr 127.0.0.1:0 --blocks "$n" --bare --no-large --latency "$LATENCY" \
+  "$work/sfmc-emulator" --addr 127.0.0.1:0 --blocks "$n" --no-large --latency "$LATENCY" \
       --env-file "$work/emu.env" >"$work/emu.log" 2>&1 &
   emu_pid=$!
   for _ in $(seq 600); do [[ -s "$work/emu.env" ]] && break; sleep 0.1; done

@@ -236,8 +236,11 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (sum *Summary, err er
 		defer r.spool.close()
 	}
 
-	e.Log.Info().Str("backup", sum.Backup).Str("dest", sum.Destination).
-		Time("query_from", from).Bool("full", from.IsZero()).Bool("dry_run", opts.DryRun).Msg("backup started")
+	ev := e.Log.Info().Str("backup", sum.Backup).Str("dest", sum.Destination).Bool("full", from.IsZero()).Bool("dry_run", opts.DryRun)
+	if !from.IsZero() {
+		ev = ev.Str("query_from", from.UTC().Format(time.RFC3339Nano))
+	}
+	ev.Msg("backup started")
 
 	qerr := e.Source.QueryAssets(ctx, sfmc.AssetQuery{TypeIDs: opts.TypeIDs, ModifiedSince: from}, func(a sfmc.Asset) error { return r.handle(ctx, a) })
 	r.wait()
