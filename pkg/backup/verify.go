@@ -1,0 +1,224 @@
+package backup
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/backup-creator/backup-creator/pkg/storage"
+)
+
+// Kinds of VerifyProblem.
+const (
+	ProblemMissing = "missing" // listed in the manifest, not in the store
+	ProblemSize    = "size"    // a different length than the manifest says
+	ProblemHash    = "sha256"  // the right length, a different sha256
+	ProblemExtra   = "extra"   // in the folder, not in the manifest
+	ProblemDamaged = "damaged" // manifest.json cannot be decoded
+)
+
+// verifyConcurrency bounds the files read at once.
+const verifyConcurrency = 4
+
+// VerifyProblem is one file that does not match the manifest.
+type VerifyProblem struct {
+	// Path is relative to the backup folder ("blocks/123_Footer.html").
+	Path string `json:"path"`
+	// Kind is ProblemMissing, ProblemSize, ProblemHash, ProblemExtra or ProblemDamaged.
+	Kind string `json:"kind"`
+	// BlockID is the block the file belongs to (0 for extra files).
+	BlockID int64 `json:"blockId,omitempty"`
+	// WantSize/WantSHA256 are the manifest's values, GotSize/GotSHA256 what
+	// was read (GotSHA256 is empty for a missing file).
+	WantSize   int64  `json:"wantSize,omitempty"`
+	GotSize    int64  `json:"gotSize,omitempty"`
+	WantSHA256 string `json:"wantSha256,omitempty"`
+	GotSHA256  string `json:"gotSha256,omitempty"`
+	// Detail is a human-readable explanation.
+	Detail string `json:"detail"`
+}
+
+// VerifyReport is the result of checking one backup. Its JSON form is part of
+// `backup-creator verify --json`.
+type VerifyReport struct {
+	Backup string `json:"backup"`
+	// Status is "ok", "damaged" (something is wrong) or "incomplete" (no
+	// manifest: nothing to check against).
+	Status string `json:"status"`
+	// Files and Bytes count what the manifest lists; Checked how many of those
+	// files were read and matched.
+	Files   int   `json:"files"`
+	Bytes   int64 `json:"bytes"`
+	Checked int   `json:"checked"`
+	// Missing, Corrupt (size or sha256 mismatch) and Extra list the problems,
+	// sorted by path; empty lists are [] in JSON.
+	Missing []VerifyProblem `json:"missing"`
+	Corrupt []VerifyProblem `json:"corrupt"`
+	Extra   []VerifyProblem `json:"extra"`
+}
+
+// Verify status values.
+const (
+	VerifyOK         = "ok"
+	VerifyDamaged    = "damaged"
+	VerifyIncomplete = BackupIncomplete
+)
+
+// OK reports whether every file matched and nothing was extra.
+func (r *VerifyReport) OK() bool {
+	return r.Status == VerifyOK
+}
+
+// Problems returns every problem, missing first, then corrupt, then extra.
+func (r *VerifyReport) Problems() []VerifyProblem {
+	out := make([]VerifyProblem, 0, len(r.Missing)+len(r.Corrupt)+len(r.Extra))
+	out = append(out, r.Missing...)
+	out = append(out, r.Corrupt...)
+	return append(out, r.Extra...)
+}
+
+// Verify re-reads every file of a backup folder and checks its size and
+// sha256 against the manifest, streaming (nothing is buffered beyond a copy
+// buffer per file being read). It reports missing files, corrupt files and
+// extra files (in the folder but not in the manifest). A folder without a
+// manifest returns a report with Status "incomplete" and an error wrapping
+// ErrIncomplete; a manifest that cannot be decoded gives Status "damaged".
+// The error is non-nil only when the check itself could not be done.
+func Verify(ctx context.Context, st storage.Store, folder string) (*VerifyReport, error) {
+	rep := &VerifyReport{Backup: folder, Status: VerifyOK, Missing: []VerifyProblem{}, Corrupt: []VerifyProblem{}, Extra: []VerifyProblem{}}
+	type entry struct {
+		f  ManifestFile
+		id int64
+	}
+	var files []entry
+	listed := map[string]bool{}
+	_, err := ScanBackup(ctx, st, folder, func(b ManifestBlock) error {
+		for _, f := range b.Files {
+			files = append(files, entry{f: f, id: b.ID})
+			listed[f.Path] = true
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, ErrIncomplete):
+		rep.Status = VerifyIncomplete
+		return rep, err
+	case err != nil && isDecodeError(err):
+		rep.Status = VerifyDamaged
+		rep.Corrupt = append(rep.Corrupt, VerifyProblem{Path: ManifestName, Kind: ProblemDamaged, Detail: err.Error()})
+		return rep, nil
+	case err != nil:
+		return nil, err
+	}
+	rep.Files = len(files)
+	for _, e := range files {
+		rep.Bytes += e.f.Size
+	}
+
+	var mu sync.Mutex
+	add := func(p VerifyProblem) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch p.Kind {
+		case ProblemMissing:
+			rep.Missing = append(rep.Missing, p)
+		case ProblemExtra:
+			rep.Extra = append(rep.Extra, p)
+		default:
+			rep.Corrupt = append(rep.Corrupt, p)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(verifyConcurrency)
+	for _, e := range files {
+		g.Go(func() error {
+			p, err := checkFile(gctx, st, folder, e.f)
+			if err != nil {
+				return err
+			}
+			if p != nil {
+				p.BlockID = e.id
+				add(*p)
+				return nil
+			}
+			mu.Lock()
+			rep.Checked++
+			mu.Unlock()
+			return nil
+		})
+	}
+	// Extra files, listed while the checks run.
+	g.Go(func() error {
+		prefix := folder + "/"
+		err := st.List(gctx, prefix, func(o storage.ObjectInfo) error {
+			rel := strings.TrimPrefix(o.Key, prefix)
+			if rel == ManifestName || listed[rel] {
+				return nil
+			}
+			add(VerifyProblem{Path: rel, Kind: ProblemExtra, GotSize: o.Size, Detail: "not listed in the manifest"})
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("list %s: %w", prefix, err)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("verify %s: %w", folder, err)
+	}
+	for _, l := range [][]VerifyProblem{rep.Missing, rep.Corrupt, rep.Extra} {
+		sort.Slice(l, func(i, j int) bool { return l[i].Path < l[j].Path })
+	}
+	if len(rep.Missing)+len(rep.Corrupt)+len(rep.Extra) > 0 {
+		rep.Status = VerifyDamaged
+	}
+	return rep, nil
+}
+
+// checkFile reads one file and returns the problem it has, or nil.
+func checkFile(ctx context.Context, st storage.Store, folder string, f ManifestFile) (*VerifyProblem, error) {
+	key := path.Join(folder, f.Path)
+	p := VerifyProblem{Path: f.Path, WantSize: f.Size, WantSHA256: f.SHA256}
+	rc, _, err := st.Get(ctx, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		p.Kind, p.Detail = ProblemMissing, "listed in the manifest but not stored"
+		return &p, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer rc.Close()
+	n, sum, err := hashReader(rc)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	p.GotSize, p.GotSHA256 = n, sum
+	switch {
+	case n != f.Size:
+		p.Kind, p.Detail = ProblemSize, fmt.Sprintf("%d bytes, the manifest says %d", n, f.Size)
+		return &p, nil
+	case !strings.EqualFold(sum, f.SHA256):
+		p.Kind, p.Detail = ProblemHash, "sha256 differs from the manifest"
+		return &p, nil
+	}
+	return nil, nil
+}
+
+// hashReader streams r through sha256 and returns its length and hex digest.
+func hashReader(r io.Reader) (int64, string, error) {
+	h := sha256.New()
+	n, err := io.Copy(h, r)
+	if err != nil {
+		return n, "", err
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
