@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -78,14 +77,14 @@ type assetKey struct {
 // streams page by page and never holds more than one page plus a small
 // de-duplication set.
 //
-// Paging is by keyset, so listings far beyond SFMC's 10,000-result window
-// work: each page asks for modifiedDate ≥ L sorted (modifiedDate, id), and
-// after a full page L moves to the page's last modifiedDate minus
-// Config.KeysetEpsilon. Items already emitted with the same (id,
-// modifiedDate) are skipped, so fn never sees the same version twice; an asset
-// modified during the listing may be seen again with its new modifiedDate.
-// When more assets share one modifiedDate than a page holds, the query pages
-// by offset inside that cluster.
+// Paging is by keyset, never by offset, so listings far beyond SFMC's
+// 10,000-result window work: each request asks for page 1 of
+// modifiedDate ≥ L sorted (modifiedDate, id), and after a full page L moves
+// to the page's last modifiedDate minus Config.KeysetEpsilon. Items already
+// emitted with the same (id, modifiedDate) are skipped, so fn never sees the
+// same version twice; an asset modified during the listing may be seen again
+// with its new modifiedDate. More assets with one modifiedDate than a page
+// holds are walked by id (see queryChunk).
 //
 // Each item's Raw is its JSON exactly as received. An error from fn stops the
 // query and is returned unchanged.
@@ -126,36 +125,50 @@ func uniqueInts(in []int) []int {
 	return out
 }
 
-// queryChunk runs the keyset listing for one list of type ids.
+// queryChunk runs the keyset listing for one list of type ids. Every request
+// asks for page 1; the position lives in the filter:
+//
+//   - normal mode: modifiedDate ≥ L. After a full page, L becomes the page's
+//     last modifiedDate minus KeysetEpsilon (so the boundary items come back
+//     and are skipped as already emitted).
+//   - tie mode, when moving L would return the same full page again (more
+//     assets within KeysetEpsilon of one timestamp T than a page holds):
+//     modifiedDate ≥ L AND id > lastID, which
+//     walks the cluster in id order. Once a page ends past T, or is short,
+//     every asset at T has been seen and the listing resumes in normal mode
+//     from L = T + 1 ms. (Assets after T with an id below lastID were held
+//     back by the id condition; that restart picks them up.)
+//
+// No request ever pages by offset, so SFMC's 10,000-result window never
+// applies.
 func (c *Client) queryChunk(ctx context.Context, typeIDs []int, since time.Time, size int, fields []string, fn func(Asset) error) error {
 	var (
 		lower    time.Time // L: the modifiedDate lower bound; zero = none
-		pageNo   = 1
+		afterID  int64     // > 0 in tie mode
+		tieAt    time.Time // T, the tie cluster's modifiedDate
+		lastExit time.Time // T of the last cluster left, to detect a server that cannot get past it
 		seen     = map[assetKey]struct{}{}
 		horizon  time.Time // everything modified before this has been emitted
-		lastMD   time.Time // modifiedDate of the last item received
-		haveLast bool
 	)
 	if !since.IsZero() {
 		lower = since.Truncate(time.Millisecond)
 	}
 	eps := c.cfg.KeysetEpsilon
+	advance := func(to time.Time) {
+		lower = to
+		horizon = lower.Add(-eps)
+		for k := range seen {
+			if k.md < horizon.UnixNano() {
+				delete(seen, k)
+			}
+		}
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("sfmc: asset query: %w", err)
 		}
-		p, err := c.queryPage(ctx, typeIDs, lower, pageNo, size, fields)
+		p, err := c.queryPage(ctx, typeIDs, lower, afterID, size, fields)
 		if err != nil {
-			var apiErr *APIError
-			if pageNo > 1 && haveLast && errors.As(err, &apiErr) && apiErr.allShardsFailed() {
-				next := maxTime(lower, lastMD.Add(-eps).Truncate(time.Millisecond))
-				if !next.After(lower) {
-					return fmt.Errorf("sfmc: asset query: more assets share modifiedDate %s than the result window allows: %w", FormatTime(lastMD), err)
-				}
-				c.log.Debug().Int("page", pageNo).Msg("sfmc: result window reached, restarting the keyset")
-				lower, pageNo = next, 1
-				continue
-			}
 			return err
 		}
 		effSize := size
@@ -180,40 +193,48 @@ func (c *Client) queryChunk(ctx context.Context, typeIDs []int, since time.Time,
 			}
 		}
 		n := len(assets)
+		full := n > 0 && n >= effSize
+		var last Asset
 		if n > 0 {
-			lastMD, haveLast = assets[n-1].ModifiedDate, true
+			last = assets[n-1]
 		}
-		offset := (pageNo - 1) * effSize
-		if n == 0 || n < effSize || (p.Count != nil && *p.Count <= offset+n) {
-			return nil
-		}
-		next := lastMD.Add(-eps).Truncate(time.Millisecond)
-		if !lower.IsZero() && !next.After(lower) {
-			// The whole page shares (within epsilon) the bound's timestamp:
-			// a tie cluster wider than a page. Page by offset on the same
-			// bound until the keyset can move again.
-			pageNo++
+		if afterID > 0 {
+			if full && last.ModifiedDate.Equal(tieAt) {
+				if last.ID <= afterID {
+					return fmt.Errorf("sfmc: asset query: the server ignored the filter id > %d", afterID)
+				}
+				afterID = last.ID // still inside the cluster
+				continue
+			}
+			// Cluster done: restart just after it, without the id condition.
+			lastExit, afterID = tieAt, 0
+			advance(tieAt.Add(time.Millisecond))
 			continue
 		}
-		lower, pageNo = next, 1
-		horizon = lower.Add(-eps)
-		for k := range seen {
-			if k.md < horizon.UnixNano() {
-				delete(seen, k)
-			}
+		if !full || (p.Count != nil && *p.Count <= n) {
+			return nil
 		}
+		next := last.ModifiedDate.Add(-eps).Truncate(time.Millisecond)
+		if assets[0].ModifiedDate.Before(next) {
+			advance(next)
+			continue
+		}
+		// The whole page lies within epsilon of its last timestamp, so
+		// modifiedDate ≥ next would return it again: a tie cluster.
+		if next.After(lower) {
+			advance(next)
+		}
+		if !lastExit.IsZero() && last.ModifiedDate.Equal(lastExit) {
+			return fmt.Errorf("sfmc: asset query: the server returns assets modified at %s again for modifiedDate ≥ %s: it compares dates more coarsely than milliseconds",
+				FormatTime(lastExit), FormatTime(lower))
+		}
+		c.log.Debug().Str("modified", last.ModifiedDateRaw).Msg("sfmc: walking a cluster of equal modifiedDates by id")
+		tieAt, afterID = last.ModifiedDate, last.ID
 	}
 }
 
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-// queryPage fetches one page of the asset query.
-func (c *Client) queryPage(ctx context.Context, typeIDs []int, lower time.Time, pageNo, size int, fields []string) (*page, error) {
+// queryPage fetches page 1 of the asset query for the given keyset position.
+func (c *Client) queryPage(ctx context.Context, typeIDs []int, lower time.Time, afterID int64, size int, fields []string) (*page, error) {
 	var conds []any
 	if len(typeIDs) > 0 {
 		conds = append(conds, simpleQuery{Property: "assetType.id", SimpleOperator: "in", Value: typeIDs})
@@ -221,17 +242,20 @@ func (c *Client) queryPage(ctx context.Context, typeIDs []int, lower time.Time, 
 	if !lower.IsZero() {
 		conds = append(conds, simpleQuery{Property: "modifiedDate", SimpleOperator: "greaterThanOrEqual", Value: FormatTime(lower)})
 	}
+	if afterID > 0 {
+		conds = append(conds, simpleQuery{Property: "id", SimpleOperator: "greaterThan", Value: afterID})
+	}
 	var query any
-	switch len(conds) {
-	case 0:
+	if len(conds) == 0 {
 		query = simpleQuery{Property: "id", SimpleOperator: "greaterThan", Value: 0}
-	case 1:
+	} else {
 		query = conds[0]
-	default:
-		query = complexQuery{LeftOperand: conds[0], LogicalOperator: "AND", RightOperand: conds[1]}
+		for _, c := range conds[1:] {
+			query = complexQuery{LeftOperand: query, LogicalOperator: "AND", RightOperand: c}
+		}
 	}
 	body, err := json.Marshal(queryBody{
-		Page:   queryPage{Page: pageNo, PageSize: size},
+		Page:   queryPage{Page: 1, PageSize: size},
 		Query:  query,
 		Sort:   []querySort{{"modifiedDate", "ASC"}, {"id", "ASC"}},
 		Fields: fields,

@@ -12,11 +12,13 @@ import (
 // pathCategories is the Content Builder folder API, relative to the REST base.
 const pathCategories = "/asset/v1/content/categories"
 
-// ListCategories calls fn for every folder of the business unit, page by page
+// ListCategories calls fn once for every folder of the business unit, its
+// own and those shared into it (scope=Ours,Shared), page by page
 // ($page/$pagesize, ordered by id). It stops on an empty or short page. An
 // error from fn stops the listing and is returned unchanged.
 func (c *Client) ListCategories(ctx context.Context, fn func(Category) error) error {
 	size := c.cfg.PageSize
+	seen := map[int64]bool{}
 	for pageNo := 1; ; pageNo++ {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("sfmc: categories: %w", err)
@@ -25,6 +27,7 @@ func (c *Client) ListCategories(ctx context.Context, fn func(Category) error) er
 		q.Set("$page", strconv.Itoa(pageNo))
 		q.Set("$pagesize", strconv.Itoa(size))
 		q.Set("$orderBy", "id asc")
+		q.Set("scope", "Ours,Shared")
 		var p page
 		err := c.do(ctx, call{method: http.MethodGet, path: pathCategories, query: q, stat: StatCategories,
 			name: "GET categories page " + strconv.Itoa(pageNo)},
@@ -40,6 +43,10 @@ func (c *Client) ListCategories(ctx context.Context, fn func(Category) error) er
 			if err := json.Unmarshal(raw, &cat); err != nil {
 				return fmt.Errorf("sfmc: categories: %w: %w", errBadResponse, err)
 			}
+			if seen[cat.ID] {
+				continue
+			}
+			seen[cat.ID] = true
 			if err := fn(cat); err != nil {
 				return err
 			}

@@ -100,12 +100,6 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
-// allShardsFailed reports the Elasticsearch result-window error that deep
-// offset paging produces ("all shards failed").
-func (e *APIError) allShardsFailed() bool {
-	return e.StatusCode >= 400 && e.StatusCode < 600 && strings.Contains(strings.ToLower(e.Message), "all shards failed")
-}
-
 // errorBody is the union of SFMC's REST and OAuth error shapes.
 type errorBody struct {
 	Message          string            `json:"message"`
