@@ -41,7 +41,8 @@ type AssetSpec struct {
 	Name string
 	// CustomerKey is generated (GUID) when empty.
 	CustomerKey string
-	// Content is the asset's content; file assets without content have none.
+	// Content is the asset's content. An empty Content is stored as "" on
+	// content blocks and left out on other types (emails, files).
 	Content string
 	// TypeID is the asset type (default 197, htmlblock).
 	TypeID int
@@ -93,7 +94,7 @@ func (s *Server) specInput(a AssetSpec) (assetInput, error) {
 			return in, fmt.Errorf("extra field %s: not a writable asset field", k)
 		}
 	}
-	if a.Content != "" || !isFileType(s.types, in.typeID) {
+	if a.Content != "" || isBlockType(s.types, in.typeID) {
 		in.rawSet[fContent] = true
 		in.raw[fContent] = appendString(nil, a.Content)
 	}

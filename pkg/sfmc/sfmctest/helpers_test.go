@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -191,3 +192,14 @@ func mustCreate(t *testing.T, s *Server, mid int64, a AssetSpec) int64 {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func readAll(t *testing.T, res *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func newTestRand() *mrand.Rand { return mrand.New(mrand.NewPCG(1, 2)) }

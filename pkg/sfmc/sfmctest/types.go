@@ -122,3 +122,9 @@ func titleWord(s string) string {
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
 }
+
+// isBlockType reports whether id is a content-block type (base type 3, or one
+// of the block types that SFMC files elsewhere).
+func isBlockType(types map[int]assetTypeInfo, id int) bool {
+	return inherits(types, id, 3) || (id >= 215 && id <= 228) || id == 232
+}
