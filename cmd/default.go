@@ -11,7 +11,10 @@ import (
 	"github.com/backup-creator/backup-creator/pkg/config"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/storage"
+	"github.com/backup-creator/backup-creator/pkg/storage/azblob"
+	"github.com/backup-creator/backup-creator/pkg/storage/gcs"
 	"github.com/backup-creator/backup-creator/pkg/storage/local"
+	"github.com/backup-creator/backup-creator/pkg/storage/s3"
 )
 
 // DefaultApp wires the real dependencies.
@@ -71,7 +74,25 @@ func openStore(ctx context.Context, cfg *config.Config) (storage.Store, error) {
 	switch d.Scheme {
 	case "file":
 		return local.New(ctx, local.Config{Root: d.Path})
+	case "s3":
+		c, err := s3.ParseURL(d.URL, cfg.S3)
+		if err != nil {
+			return nil, &UsageError{Err: err}
+		}
+		return s3.New(ctx, c)
+	case "gs":
+		c, err := gcs.ParseURL(d.URL, cfg.GCS)
+		if err != nil {
+			return nil, &UsageError{Err: err}
+		}
+		return gcs.New(ctx, c)
+	case "azblob":
+		c, err := azblob.ParseURL(d.URL, cfg.Azblob)
+		if err != nil {
+			return nil, &UsageError{Err: err}
+		}
+		return azblob.New(ctx, c)
 	default:
-		return nil, &UsageError{Err: fmt.Errorf("dest %s: the %s backend is not available in this build", cfg.Dest, d.Scheme)}
+		return nil, &UsageError{Err: fmt.Errorf("dest %s: unknown scheme %q", cfg.Dest, d.Scheme)}
 	}
 }

@@ -178,3 +178,5 @@ func (h *harness) assertNoSecrets(texts ...string) {
 		return nil
 	})
 }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

@@ -21,6 +21,10 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
+
+	"github.com/backup-creator/backup-creator/pkg/storage/azblob"
+	"github.com/backup-creator/backup-creator/pkg/storage/gcs"
+	"github.com/backup-creator/backup-creator/pkg/storage/s3"
 )
 
 // EnvPrefix prefixes the environment variable of every key.
@@ -66,11 +70,11 @@ type Config struct {
 	TrackDeletions bool `mapstructure:"track_deletions"`
 	Lock           Lock `mapstructure:"lock"`
 	Log            Log  `mapstructure:"log"`
-	// Storage holds each backend's options, keyed by scheme ("s3", "gcs",
-	// "azblob"); cmd decodes the section of the backend in use.
-	S3     map[string]any `mapstructure:"s3"`
-	GCS    map[string]any `mapstructure:"gcs"`
-	Azblob map[string]any `mapstructure:"azblob"`
+	// Each backend's options; the destination URL's bucket, prefix and query
+	// parameters are applied over them when the store is opened.
+	S3     s3.Config     `mapstructure:"s3"`
+	GCS    gcs.Config    `mapstructure:"gcs"`
+	Azblob azblob.Config `mapstructure:"azblob"`
 }
 
 // Secret is a string that never prints its value.
@@ -125,6 +129,7 @@ func Defaults() map[string]any {
 		"s3.kms_key_id":             "",
 		"s3.storage_class":          "",
 		"s3.checksum_when_required": false,
+		"s3.ca_file":                "",
 		"gcs.storage_class":         "",
 		"gcs.kms_key_name":          "",
 		"azblob.account_name":       "",

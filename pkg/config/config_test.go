@@ -60,8 +60,8 @@ func TestEnvOnlyAndPrecedence(t *testing.T) {
 	if c.Dest != "/from/file" || c.Concurrency != 3 || c.SFMC.ClientID != "file-id" {
 		t.Errorf("file values not used: %+v", c)
 	}
-	if c.S3["region"] != "eu-west-1" {
-		t.Errorf("s3.region from file = %v", c.S3["region"])
+	if c.S3.Region != "eu-west-1" {
+		t.Errorf("s3.region from file = %v", c.S3.Region)
 	}
 
 	t.Setenv("BACKUP_CREATOR_DEST", "/from/env")
@@ -79,8 +79,8 @@ func TestEnvOnlyAndPrecedence(t *testing.T) {
 	if c.Overlap != 15*time.Minute {
 		t.Errorf("overlap from env = %v", c.Overlap)
 	}
-	if c.S3["region"] != "us-east-2" {
-		t.Errorf("s3.region from env = %v", c.S3["region"])
+	if c.S3.Region != "us-east-2" {
+		t.Errorf("s3.region from env = %v", c.S3.Region)
 	}
 
 	// env-only, no file at all
