@@ -263,9 +263,6 @@ type call struct {
 	// have acted on it (create): it is retried only on 429, 503 and errors
 	// before the connection was made.
 	unsafe bool
-	// accept, when not nil, decides which statuses count as success; the
-	// default is any 2xx.
-	accept func(status int) bool
 }
 
 // do runs cl with retries. For a successful response it calls handle with the
@@ -325,17 +322,13 @@ func (c *Client) do(ctx context.Context, cl call, handle func(*http.Response) er
 			break
 		}
 		c.log.Debug().Str("endpoint", cl.name).Int("attempt", attempt).Int("status", status).
-			Int64("delay_ms", delay.Milliseconds()).Err(redactErr(err)).Msg("sfmc: retrying")
+			Int64("delay_ms", delay.Milliseconds()).Err(err).Msg("sfmc: retrying")
 		if err := c.cfg.Sleep(ctx, delay); err != nil {
 			return fmt.Errorf("sfmc: %s: waiting to retry: %w", cl.name, err)
 		}
 	}
 	return fmt.Errorf("sfmc: %s: gave up after %d attempts: %w", cl.name, attempt, last)
 }
-
-// redactErr is err for logging; errors here never carry secrets, but the
-// helper keeps the one place to change if that ever changes.
-func redactErr(err error) error { return err }
 
 // retryDelay classifies a failed attempt: whether to retry it and after how
 // long.
@@ -452,11 +445,7 @@ func (c *Client) attempt(ctx context.Context, cl call, tok *token, handle func(*
 	}()
 	c.log.Debug().Str("endpoint", cl.name).Int("status", resp.StatusCode).
 		Int64("duration_ms", time.Since(start).Milliseconds()).Msg("sfmc: response")
-	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
-	if cl.accept != nil {
-		ok = cl.accept(resp.StatusCode)
-	}
-	if !ok {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		apiErr := readAPIError(resp, cl.name)
 		return resp.StatusCode, apiErr.RetryAfter, apiErr
 	}

@@ -618,3 +618,11 @@ func TestListCategoriesPages(t *testing.T) {
 		t.Errorf("category requests = %d, want %d", n, (len(want)+49)/50)
 	}
 }
+
+func TestAccountIDSelectsBusinessUnit(t *testing.T) {
+	e := newEnv(t, sfmctest.Options{MIDs: []int64{100001, 100002}}, func(c *sfmc.Config) { c.AccountID = "100002" })
+	e.srv.AddBlocks(100001, 3, 197)
+	want := e.srv.AddBlocks(100002, 2, 197)
+	got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+	checkExactlyOnce(t, e, 100002, got, want)
+}

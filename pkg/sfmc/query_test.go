@@ -40,7 +40,7 @@ func sentQueries(t *testing.T, srv *sfmctest.Server) []sentQuery {
 }
 
 // setDates gives ids modifiedDates from start, step apart.
-func setDates(t *testing.T, srv *sfmctest.Server, ids []int64, start time.Time, step time.Duration) {
+func setDates(t testing.TB, srv *sfmctest.Server, ids []int64, start time.Time, step time.Duration) {
 	t.Helper()
 	for i, id := range ids {
 		if err := srv.SetModifiedDate(0, id, start.Add(time.Duration(i)*step)); err != nil {
