@@ -327,7 +327,7 @@ func (c *Client) do(ctx context.Context, cl call, handle func(*http.Response) er
 			return fmt.Errorf("sfmc: %s: waiting to retry: %w", cl.name, err)
 		}
 	}
-	return fmt.Errorf("sfmc: %s: gave up after %d attempts: %w", cl.name, attempt, last)
+	return fmt.Errorf("%w (gave up after %d attempts)", last, attempt)
 }
 
 // retryDelay classifies a failed attempt: whether to retry it and after how
