@@ -203,3 +203,19 @@ func readAll(t *testing.T, res *http.Response) string {
 }
 
 func newTestRand() *mrand.Rand { return mrand.New(mrand.NewPCG(1, 2)) }
+
+// leadingID reads the id of a document that starts with {"id":N, without
+// decoding the (possibly megabytes long) rest.
+func leadingID(t *testing.T, doc []byte) int64 {
+	t.Helper()
+	rest, ok := bytes.CutPrefix(doc, []byte(`{"id":`))
+	end := bytes.IndexByte(rest, ',')
+	if !ok || end < 0 {
+		t.Fatalf("document does not start with an id: %.40s", doc)
+	}
+	id, err := strconv.ParseInt(string(rest[:end]), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}

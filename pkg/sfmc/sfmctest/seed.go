@@ -296,12 +296,7 @@ func (s *Server) Seed(o SeedOptions) {
 	// Large blocks.
 	if o.LargeBlocks {
 		for i, mb := range []int{1, 2, 3} {
-			var b strings.Builder
-			b.Grow(mb<<20 + 200)
-			for line := 0; b.Len() < mb<<20; line++ {
-				fmt.Fprintf(&b, "<p>Line %07d of a large block: lorem ipsum dolor sit amet, ünï 😀 &amp; %%%%=v(@x)=%%%%</p>\n", line)
-			}
-			content := b.String()
+			content := largeContent(mb << 20)
 			sd.add(seedAsset{name: fmt.Sprintf("%s%d MB", SeedNameLargePrefix, mb), key: fmt.Sprintf("large-%d-%s", i, ms), typ: 197, cat: footers,
 				content: &content, extra: map[int]string{fMeta: `{"wrapperStyles":{"mobile":{"visible":true},"styling":{}}}`}})
 		}
@@ -352,4 +347,16 @@ func (s *Server) AddBlocks(mid int64, n int, typeID int) []int64 {
 		ids = append(ids, a.id)
 	}
 	return ids
+}
+
+// largeContent returns about size bytes of HTML: a 1,000-line chunk repeated.
+func largeContent(size int) string {
+	var b strings.Builder
+	for line := range 1000 {
+		b.WriteString("<p>Line ")
+		b.WriteString(strconv.Itoa(line))
+		b.WriteString(" of a large block: lorem ipsum dolor sit amet, ünï 😀 &amp; %%=v(@x)=%% \"q\"</p>\n")
+	}
+	chunk := b.String()
+	return strings.Repeat(chunk, size/len(chunk)+1)
 }

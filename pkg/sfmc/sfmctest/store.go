@@ -642,6 +642,9 @@ func decodeContent(raw json.RawMessage) string {
 	if raw == nil {
 		return ""
 	}
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && bytes.IndexByte(raw[1:n-1], '\\') < 0 && bytes.IndexByte(raw[1:n-1], '"') < 0 {
+		return string(raw[1 : n-1])
+	}
 	if s, ok := jsonString(raw); ok {
 		return s
 	}
