@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -40,6 +41,8 @@ type App struct {
 	NewSource func(cfg *config.Config, log zerolog.Logger, userAgent string) (Source, error)
 	// NewStore opens the destination.
 	NewStore func(ctx context.Context, cfg *config.Config) (storage.Store, error)
+	// HTTPClient sends notifications (nil: http.DefaultClient).
+	HTTPClient *http.Client
 
 	// Set by the root command's PersistentPreRunE.
 	v   *viper.Viper

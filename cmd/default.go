@@ -40,7 +40,7 @@ func isTerminal(w io.Writer) bool {
 func newSFMCSource(cfg *config.Config, log zerolog.Logger, userAgent string) (Source, error) {
 	c, err := sfmc.New(sfmcConfig(cfg, log, userAgent))
 	if err != nil {
-		return nil, fmt.Errorf("sfmc: %w", err)
+		return nil, err
 	}
 	return c, nil
 }

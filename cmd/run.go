@@ -4,12 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/url"
+	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/backup-creator/backup-creator/pkg/config"
+	"github.com/backup-creator/backup-creator/pkg/progress"
 )
 
 // RunOptions are the parsed flags of `run`.
@@ -73,8 +79,10 @@ func ParseSince(s string) (time.Time, error) {
 
 func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 	cfg := a.cfg
-	if p := cfg.Problems(true); len(p) > 0 {
-		return usageErrorf("invalid configuration:\n  - %s", strings.Join(p, "\n  - "))
+	problems := cfg.Problems(true)
+	problems = append(problems, notifyConfig(cfg).Problems()...)
+	if len(problems) > 0 {
+		return usageErrorf("invalid configuration:\n  - %s", strings.Join(problems, "\n  - "))
 	}
 	var since time.Time
 	if opts.Since != "" {
@@ -88,45 +96,156 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return &UsageError{Err: fmt.Errorf("--types: %w", err)}
 	}
-
 	if cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, cfg.Timeout, fmt.Errorf("--timeout %s reached", cfg.Timeout))
 		defer cancel()
 	}
+	ro := backup.RunOptions{
+		TypeIDs: types, Since: since, Full: opts.Full, DryRun: opts.DryRun,
+		Concurrency: cfg.Concurrency, Overlap: cfg.Overlap, LockStaleAfter: cfg.Lock.StaleAfter,
+		TrackDeletions: cfg.TrackDeletions,
+	}
 
+	if len(cfg.AccountIDs) == 0 {
+		sum, err := a.runOne(ctx, cfg, ro, opts)
+		a.notify(ctx, sum, err)
+		if opts.JSON {
+			if jerr := printJSON(a.Out, sum); jerr != nil && err == nil {
+				err = jerr
+			}
+		} else if err == nil {
+			a.printSummary(sum)
+		}
+		return err
+	}
+
+	// Several business units, one after another; one failing does not stop
+	// the others, and the exit code is the worst of them.
+	multi := &MultiSummary{Status: backup.StatusComplete}
+	var worst error
+	for _, mid := range cfg.AccountIDs {
+		bu := *cfg
+		bu.SFMC.AccountID = mid
+		bu.Dest = subDest(cfg.Dest, "mid-"+mid)
+		sum, err := a.runOne(ctx, &bu, ro, opts)
+		entry := BusinessUnitSummary{AccountID: mid, Summary: sum, ExitCode: ExitCode(err)}
+		multi.BusinessUnits = append(multi.BusinessUnits, entry)
+		if err != nil {
+			a.log.Error().Err(err).Str("account_id", mid).Int("exit_code", entry.ExitCode).Msg("business unit not backed up")
+			if worst == nil || severity(ExitCode(err)) > severity(ExitCode(worst)) {
+				worst = fmt.Errorf("business unit %s: %w", mid, err)
+			}
+		} else if !opts.JSON {
+			a.printSummary(sum)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	multi.ExitCode = ExitCode(worst)
+	if worst != nil {
+		multi.Status = backup.StatusFailed
+		multi.Error = worst.Error()
+	}
+	a.notifyMulti(ctx, multi, worst)
+	if opts.JSON {
+		if jerr := printJSON(a.Out, multi); jerr != nil && worst == nil {
+			worst = jerr
+		}
+	}
+	return worst
+}
+
+// MultiSummary is the --json output of a run over several business units.
+type MultiSummary struct {
+	Status        string                `json:"status"`
+	ExitCode      int                   `json:"exitCode"`
+	Error         string                `json:"error,omitempty"`
+	BusinessUnits []BusinessUnitSummary `json:"businessUnits"`
+}
+
+// BusinessUnitSummary is one business unit's part of a MultiSummary.
+type BusinessUnitSummary struct {
+	AccountID string          `json:"accountId"`
+	ExitCode  int             `json:"exitCode"`
+	Summary   *backup.Summary `json:"summary"`
+}
+
+// severity orders exit codes for "the worst of several runs".
+func severity(code int) int {
+	switch code {
+	case ExitOK:
+		return 0
+	case ExitPartial:
+		return 1
+	case ExitFailure:
+		return 2
+	case ExitAuth:
+		return 3
+	case ExitUsage:
+		return 4
+	default: // interrupted
+		return 5
+	}
+}
+
+// subDest returns dest with one more path segment (a directory or a key prefix).
+func subDest(dest, seg string) string {
+	d, err := config.ParseDest(dest)
+	if err != nil {
+		return dest
+	}
+	if d.Scheme == "file" && !strings.HasPrefix(dest, "file://") {
+		return filepath.Join(dest, seg)
+	}
+	u := *d.URL
+	if d.Scheme == "file" {
+		u2, _ := url.Parse(dest)
+		u = *u2
+	}
+	u.Path = path.Join("/", u.Path, seg)
+	return u.String()
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// runOne backs up one business unit into cfg.Dest.
+func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptions, opts *RunOptions) (*backup.Summary, error) {
+	sum := &backup.Summary{Destination: cfg.Dest, Status: backup.StatusFailed}
 	src, err := a.NewSource(cfg, a.log, "backup-creator/"+a.versionOrDev())
 	if err != nil {
-		return &UsageError{Err: err}
+		return sum, &UsageError{Err: err}
 	}
 	store, err := a.NewStore(ctx, cfg)
 	if err != nil {
-		return a.interrupted(ctx, fmt.Errorf("destination: %w", err))
+		err = a.interrupted(ctx, fmt.Errorf("destination: %w", err))
+		sum.Error = err.Error()
+		return sum, err
 	}
 	defer store.Close()
 
-	eng := &backup.Engine{Source: src, Store: store, Log: a.log, Now: a.Now, Version: a.versionOrDev()}
-	sum, err := eng.Run(ctx, backup.RunOptions{
-		TypeIDs: types, Since: since, Full: opts.Full, DryRun: opts.DryRun,
-		Concurrency: cfg.Concurrency, Overlap: cfg.Overlap, LockStaleAfter: cfg.Lock.StaleAfter,
-		AccountID: cfg.SFMC.AccountID, TrackDeletions: cfg.TrackDeletions,
-	})
+	prog := progress.New(a.Err, a.ErrIsTTY && !opts.JSON)
+	prog.Start()
+	eng := &backup.Engine{Source: src, Store: store, Log: a.log, Now: a.Now, Version: a.versionOrDev(), Progress: prog}
+	ro.AccountID = cfg.SFMC.AccountID
+	sum, err = eng.Run(ctx, ro)
+	prog.Stop()
 	sum.Requests = src.Stats()
 	err = a.interrupted(ctx, err)
-	if err != nil && sum.Status == backup.StatusFailed && ExitCode(err) == ExitInterrupted {
+	if err != nil && ExitCode(err) == ExitInterrupted {
 		sum.Status = "interrupted"
 	}
-	a.logSummary(sum, err)
-	if opts.JSON {
-		enc := json.NewEncoder(a.Out)
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(sum); jerr != nil && err == nil {
-			err = jerr
-		}
-	} else if err == nil {
-		a.printSummary(sum)
+	if err != nil {
+		sum.Error = err.Error()
 	}
-	return err
+	a.logSummary(sum, err)
+	return sum, err
 }
 
 // interrupted marks err as an interruption when the run's context ended

@@ -44,6 +44,8 @@ type Engine struct {
 	// Host and PID identify this run in the lock. Default: os.Hostname, os.Getpid.
 	Host string
 	PID  int
+	// Progress, when set, is told about every block stored (concurrently).
+	Progress interface{ Add(blocks int, bytes int64) }
 }
 
 // RunOptions select what a run backs up and how.
@@ -515,8 +517,13 @@ func (r *runState) done(seq int, v Version, entry *ManifestBlock, err error) {
 	} else {
 		r.blocks++
 		r.files += len(entry.Files)
+		var n int64
 		for _, f := range entry.Files {
-			r.bytes += f.Size
+			n += f.Size
+		}
+		r.bytes += n
+		if r.e.Progress != nil {
+			r.e.Progress.Add(1, n)
 		}
 		if v.Modified.After(r.maxSeen) {
 			r.maxSeen = v.Modified

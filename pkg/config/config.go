@@ -22,6 +22,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/storage/azblob"
 	"github.com/backup-creator/backup-creator/pkg/storage/gcs"
 	"github.com/backup-creator/backup-creator/pkg/storage/s3"
@@ -58,6 +59,27 @@ type Lock struct {
 	StaleAfter time.Duration `mapstructure:"stale_after"`
 }
 
+// Notify holds the notification settings (see pkg/notify). The webhook URLs
+// and the SMTP password are secrets.
+type Notify struct {
+	SlackWebhookURL Secret        `mapstructure:"slack_webhook_url"`
+	WebhookURL      Secret        `mapstructure:"webhook_url"`
+	On              string        `mapstructure:"on"`
+	Timeout         time.Duration `mapstructure:"timeout"`
+	SMTP            SMTP          `mapstructure:"smtp"`
+}
+
+// SMTP holds the email notification settings.
+type SMTP struct {
+	Host     string   `mapstructure:"host"`
+	Port     int      `mapstructure:"port"`
+	Username string   `mapstructure:"username"`
+	Password Secret   `mapstructure:"password"`
+	From     string   `mapstructure:"from"`
+	To       []string `mapstructure:"to"`
+	StartTLS bool     `mapstructure:"starttls"`
+}
+
 // Config is backup-creator's whole configuration.
 type Config struct {
 	SFMC        SFMC          `mapstructure:"sfmc"`
@@ -67,9 +89,13 @@ type Config struct {
 	Timeout     time.Duration `mapstructure:"timeout"`
 	Overlap     time.Duration `mapstructure:"overlap"`
 	// TrackDeletions records blocks deleted in SFMC as tombstones.
-	TrackDeletions bool `mapstructure:"track_deletions"`
-	Lock           Lock `mapstructure:"lock"`
-	Log            Log  `mapstructure:"log"`
+	TrackDeletions bool   `mapstructure:"track_deletions"`
+	Lock           Lock   `mapstructure:"lock"`
+	Notify         Notify `mapstructure:"notify"`
+	// AccountIDs, when set, backs up several business units one after
+	// another, each into <dest>/mid-<MID> with its own watermark.
+	AccountIDs []string `mapstructure:"account_ids"`
+	Log        Log      `mapstructure:"log"`
 	// Each backend's options; the destination URL's bucket, prefix and query
 	// parameters are applied over them when the store is opened.
 	S3     s3.Config     `mapstructure:"s3"`
@@ -120,6 +146,18 @@ func Defaults() map[string]any {
 		"overlap":                   "1h",
 		"track_deletions":           true,
 		"lock.stale_after":          "30m",
+		"account_ids":               []string{},
+		"notify.slack_webhook_url":  "",
+		"notify.webhook_url":        "",
+		"notify.on":                 "failure",
+		"notify.timeout":            "30s",
+		"notify.smtp.host":          "",
+		"notify.smtp.port":          0,
+		"notify.smtp.username":      "",
+		"notify.smtp.password":      "",
+		"notify.smtp.from":          "",
+		"notify.smtp.to":            []string{},
+		"notify.smtp.starttls":      true,
 		"log.level":                 "info",
 		"log.format":                "auto",
 		"s3.region":                 "",
@@ -148,7 +186,7 @@ var extraEnv = map[string]string{
 }
 
 // SecretKeys are the keys whose values are never shown.
-var SecretKeys = map[string]bool{"sfmc.client_secret": true}
+var SecretKeys = map[string]bool{"sfmc.client_secret": true, "notify.slack_webhook_url": true, "notify.webhook_url": true, "notify.smtp.password": true}
 
 // EnvVars returns the environment variables that set key, in the order viper
 // consults them.
@@ -206,6 +244,8 @@ func Load(v *viper.Viper) (*Config, error) {
 		}
 	}
 	c.Types = list
+	c.AccountIDs = splitList(c.AccountIDs)
+	c.Notify.SMTP.To = splitList(c.Notify.SMTP.To)
 	if c.SFMC.ClientSecretFile != "" {
 		if c.SFMC.ClientSecret != "" {
 			return nil, errors.New("sfmc.client_secret and sfmc.client_secret_file (SFMC_CLIENT_SECRET / SFMC_CLIENT_SECRET_FILE) are both set: set only one")
@@ -222,6 +262,18 @@ func Load(v *viper.Viper) (*Config, error) {
 	return &c, nil
 }
 
+func splitList(in []string) []string {
+	var out []string
+	for _, t := range in {
+		for _, p := range strings.Split(t, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
 // Problems lists every problem with c at once (empty: valid). needSFMC asks
 // for the SFMC credentials too (commands that talk to SFMC).
 func (c *Config) Problems(needSFMC bool) []string {
@@ -230,8 +282,8 @@ func (c *Config) Problems(needSFMC bool) []string {
 	if needSFMC {
 		if c.SFMC.AuthURL == "" {
 			add("sfmc.auth_url is not set (SFMC_AUTH_URL): the Authentication Base URI of your Installed Package, e.g. https://<subdomain>.auth.marketingcloudapis.com/")
-		} else if u, err := url.Parse(c.SFMC.AuthURL); err != nil || u.Scheme == "" || u.Host == "" {
-			add("sfmc.auth_url %q is not a URL", c.SFMC.AuthURL)
+		} else if err := sfmc.ValidateAuthURL(c.SFMC.AuthURL, c.SFMC.AllowAnyEndpoint); err != nil {
+			add("sfmc.auth_url: %v", err)
 		}
 		if c.SFMC.ClientID == "" {
 			add("sfmc.client_id is not set (SFMC_CLIENT_ID)")
@@ -262,6 +314,11 @@ func (c *Config) Problems(needSFMC bool) []string {
 		add("dest is empty: a directory or a URL (s3://, gs://, azblob://)")
 	} else if _, err := ParseDest(c.Dest); err != nil {
 		add("%v", err)
+	}
+	for _, mid := range c.AccountIDs {
+		if strings.Trim(mid, "0123456789") != "" {
+			add("account_ids: %q is not a number (the MID of a business unit)", mid)
+		}
 	}
 	if c.Concurrency < 1 || c.Concurrency > 256 {
 		add("concurrency %d is out of range (1-256)", c.Concurrency)
@@ -342,8 +399,12 @@ func redactURL(u *url.URL) string {
 func (c *Config) Redacted(v *viper.Viper) map[string]string {
 	out := map[string]string{}
 	for _, k := range Keys() {
-		if SecretKeys[k] {
+		if k == "sfmc.client_secret" {
 			out[k] = c.SFMC.ClientSecret.String()
+			continue
+		}
+		if SecretKeys[k] {
+			out[k] = Secret(fmt.Sprint(v.Get(k))).String()
 			continue
 		}
 		val := v.Get(k)
