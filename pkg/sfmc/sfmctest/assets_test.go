@@ -212,8 +212,7 @@ func TestCreateValidation(t *testing.T) {
 
 func TestUpdateAndDelete(t *testing.T) {
 	clock := newClock(time.Date(2024, 2, 1, 8, 0, 0, 0, time.UTC))
-	s := New(t, Options{})
-	s.opts.Now = clock.Now
+	s := New(t, Options{Now: clock.Now})
 	id := mustCreate(t, s, 0, AssetSpec{Name: "Orig", CustomerKey: "orig", Content: "<p>1</p>", Meta: json.RawMessage(`{"a":1}`),
 		Extra: map[string]json.RawMessage{"description": json.RawMessage(`"desc"`)}})
 	other := mustCreate(t, s, 0, AssetSpec{Name: "Other", CustomerKey: "other", Content: "x"})

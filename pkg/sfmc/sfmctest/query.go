@@ -50,6 +50,7 @@ type value struct {
 	str  string
 	t    time.Time
 	list []any
+	low  string // lower-cased str, set for sorting
 }
 
 // propDef describes a queryable or sortable property.
@@ -57,6 +58,9 @@ type propDef struct {
 	name string  // as the client spelled it
 	kind valKind // declared kind (kOther for generic)
 	get  func(*asset) value
+	// Typed accessors for the hot paths (nil when not applicable).
+	numFn  func(*asset) int64
+	dateFn func(*asset) time.Time
 }
 
 // topLevelFields are the document's top-level property names (lower-cased).
@@ -94,7 +98,12 @@ func (s *Server) resolveProp(st *store, name string) (*propDef, *apiError) {
 		def.kind, def.get = kStr, func(a *asset) value { return value{kind: kStr, str: f(a)} }
 	}
 	num := func(f func(*asset) int64) {
-		def.kind, def.get = kNum, func(a *asset) value { return value{kind: kNum, num: float64(f(a))} }
+		def.kind, def.numFn = kNum, f
+		def.get = func(a *asset) value { return value{kind: kNum, num: float64(f(a))} }
+	}
+	date := func(f func(*asset) time.Time) {
+		def.kind, def.dateFn = kDate, f
+		def.get = func(a *asset) value { return value{kind: kDate, t: f(a)} }
 	}
 	switch p {
 	case "id":
@@ -135,9 +144,9 @@ func (s *Server) resolveProp(st *store, name string) (*propDef, *apiError) {
 			return 0
 		})
 	case "createddate":
-		def.kind, def.get = kDate, func(a *asset) value { return value{kind: kDate, t: a.created} }
+		date(func(a *asset) time.Time { return a.created })
 	case "modifieddate":
-		def.kind, def.get = kDate, func(a *asset) value { return value{kind: kDate, t: a.modified} }
+		date(func(a *asset) time.Time { return a.modified })
 	case "memberid":
 		num(func(a *asset) int64 { return a.mid })
 	case "enterpriseid":
@@ -414,12 +423,8 @@ func (s *Server) compileQuery(st *store, raw json.RawMessage, depth int) (func(*
 			}
 			ops = append(ops, o)
 		}
-		if def.kind == kNum {
-			set := make(map[float64]bool, len(ops))
-			for _, o := range ops {
-				set[o.num] = true
-			}
-			return func(a *asset) bool { v := def.get(a); return v.kind == kNum && set[v.num] }, nil
+		if def.numFn != nil {
+			return numberSet(def.numFn, ops), nil
 		}
 		return func(a *asset) bool {
 			v := def.get(a)
@@ -443,6 +448,12 @@ func (s *Server) compileQuery(st *store, raw json.RawMessage, depth int) (func(*
 		return nil, aerr
 	}
 	rangeOp := func(ok func(c int) bool) func(*asset) bool {
+		if def.dateFn != nil {
+			return func(a *asset) bool { return ok(def.dateFn(a).Compare(o.t)) }
+		}
+		if def.numFn != nil {
+			return func(a *asset) bool { return ok(cmp.Compare(float64(def.numFn(a)), o.num)) }
+		}
 		return func(a *asset) bool {
 			c := compareValue(def.get(a), o)
 			return c != -2 && ok(c)
@@ -537,7 +548,7 @@ func compareForSort(x, y value) int {
 	case kDate:
 		return x.t.Compare(y.t)
 	case kStr:
-		if c := strings.Compare(strings.ToLower(x.str), strings.ToLower(y.str)); c != 0 {
+		if c := strings.Compare(x.low, y.low); c != 0 {
 			return c
 		}
 		return strings.Compare(x.str, y.str)
@@ -610,24 +621,27 @@ func (s *Server) runQuery(st *store, pred func(*asset) bool, keys []sortKey, pr 
 		}
 		return count, items
 	}
-	var matched []*asset
-	for _, a := range st.byID {
-		if pred == nil || pred(a) {
-			matched = append(matched, a)
-		}
+	type row struct {
+		a    *asset
+		vals []value
 	}
-	vals := make(map[*asset][]value, len(matched))
-	for _, a := range matched {
+	var rows []row
+	for _, a := range st.byID {
+		if pred != nil && !pred(a) {
+			continue
+		}
 		vs := make([]value, len(keys))
 		for i, k := range keys {
 			vs[i] = k.def.get(a)
+			if vs[i].kind == kStr {
+				vs[i].low = strings.ToLower(vs[i].str)
+			}
 		}
-		vals[a] = vs
+		rows = append(rows, row{a, vs})
 	}
-	slices.SortStableFunc(matched, func(x, y *asset) int {
-		vx, vy := vals[x], vals[y]
+	slices.SortStableFunc(rows, func(x, y row) int {
 		for i, k := range keys {
-			c := compareForSort(vx[i], vy[i])
+			c := compareForSort(x.vals[i], y.vals[i])
 			if k.desc {
 				c = -c
 			}
@@ -636,14 +650,15 @@ func (s *Server) runQuery(st *store, pred func(*asset) bool, keys []sortKey, pr 
 			}
 		}
 		if s.opts.UnstableTies {
-			return cmp.Compare(tieHash(x.id, reqN), tieHash(y.id, reqN))
+			return cmp.Compare(tieHash(x.a.id, reqN), tieHash(y.a.id, reqN))
 		}
-		return cmpInt64(x.id, y.id)
+		return cmpInt64(x.a.id, y.a.id)
 	})
-	if offset >= len(matched) {
-		return len(matched), nil
+	var items []*asset
+	for i := offset; i < len(rows) && i < offset+pr.size; i++ {
+		items = append(items, rows[i].a)
 	}
-	return len(matched), matched[offset:min(offset+pr.size, len(matched))]
+	return len(rows), items
 }
 
 // tieHash orders equal sort keys differently per request (UnstableTies).
@@ -757,4 +772,35 @@ func clampInt(raw json.RawMessage) (int, bool) {
 		v = math.MaxInt32
 	}
 	return int(v), true
+}
+
+// numberSet compiles "in" over an integer property: a bitmap for small
+// non-negative integers (type and folder ids), a map otherwise.
+func numberSet(get func(*asset) int64, ops []operand) func(*asset) bool {
+	const bitmapMax = 1 << 16
+	small := true
+	for _, o := range ops {
+		if o.num != math.Trunc(o.num) || o.num < 0 || o.num >= bitmapMax {
+			small = false
+		}
+	}
+	if small {
+		var top int64
+		for _, o := range ops {
+			top = max(top, int64(o.num))
+		}
+		bits := make([]bool, top+1)
+		for _, o := range ops {
+			bits[int64(o.num)] = true
+		}
+		return func(a *asset) bool {
+			v := get(a)
+			return v >= 0 && v <= top && bits[v]
+		}
+	}
+	set := make(map[float64]bool, len(ops))
+	for _, o := range ops {
+		set[o.num] = true
+	}
+	return func(a *asset) bool { return set[float64(get(a))] }
 }

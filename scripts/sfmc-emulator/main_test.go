@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunRefusesNonLoopback(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run(t.Context(), []string{"--addr", "0.0.0.0:0", "--no-large"}, io.Discard, &stderr); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(stderr.String(), "loopback") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+func TestRunBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"--bogus"}, {"--mids", "x"}} {
+		if code := run(t.Context(), args, io.Discard, io.Discard); code != 2 {
+			t.Errorf("%v: exit %d", args, code)
+		}
+	}
+}
+
+func TestRunServesUntilCancelled(t *testing.T) {
+	envFile := filepath.Join(t.TempDir(), "sfmc.env")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		code := run(ctx, []string{"--blocks", "5", "--no-large", "--ties", "-1", "--env-file", envFile}, pw, &stderr)
+		pw.Close()
+		done <- code
+	}()
+	env := map[string]string{}
+	sc := bufio.NewScanner(pr)
+	for len(env) < 3 && sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), "=")
+		env[k] = v
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if !strings.HasPrefix(env["SFMC_AUTH_URL"], "http://127.0.0.1:") || !strings.HasSuffix(env["SFMC_AUTH_URL"], "/") ||
+		env["SFMC_CLIENT_ID"] == "" || env["SFMC_CLIENT_SECRET"] == "" {
+		t.Fatalf("env lines %v", env)
+	}
+	fi, err := os.Stat(envFile)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("env file: %v %v", fi, err)
+	}
+	content, err := os.ReadFile(envFile)
+	if err != nil || !strings.Contains(string(content), "SFMC_AUTH_URL="+env["SFMC_AUTH_URL"]) {
+		t.Errorf("env file content %q", content)
+	}
+	body := `{"grant_type":"client_credentials","client_id":"` + env["SFMC_CLIENT_ID"] + `","client_secret":"` + env["SFMC_CLIENT_SECRET"] + `"}`
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, env["SFMC_AUTH_URL"]+"v2/token", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("token: %d", res.StatusCode)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if !strings.Contains(stderr.String(), "serving") {
+		t.Errorf("no hint on stderr: %q", stderr.String())
+	}
+}
