@@ -49,10 +49,3 @@ type App struct {
 	cfg *config.Config
 	log zerolog.Logger
 }
-
-func (a *App) now() time.Time {
-	if a.Now != nil {
-		return a.Now()
-	}
-	return time.Now()
-}
