@@ -143,7 +143,8 @@ func specOf(a *asset) AssetSpec {
 }
 
 // UpdateAsset edits an asset through f (which gets the current state) and
-// bumps modifiedDate to Now, as an API update would.
+// bumps modifiedDate to Now, as an API update would. f runs under the
+// server's lock and must not call Server methods.
 func (s *Server) UpdateAsset(mid int64, id int64, f func(*AssetSpec)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -41,5 +41,6 @@
 //
 // Behaviour the reference marks as unconfirmed is configurable through
 // Options (page-size clamp or reject, result-window status, offset-less filter
-// zone, empty-page items, create status, file body form).
+// zone, empty-page items, create status, file body form, unstable order of
+// equal sort keys, search-index lag).
 package sfmctest

@@ -709,6 +709,7 @@ func (s *Server) handleRestore(w http.ResponseWriter, rc *reqCtx) *apiError {
 	a.name, a.key, a.catID = name, key, cat
 	a.modified = s.stamp()
 	a.modifiedBy = rc.user
+	a.indexed = s.indexTime()
 	rc.st.assets[a.id] = a
 	rc.st.names[nameKey{cat, a.typeID, strings.ToLower(name)}] = a.id
 	s.keys[key] = keyOwner{rc.st.mid, a.id}

@@ -589,6 +589,10 @@ func (s *Server) resolvePage(page, size int) (pageRequest, *apiError) {
 // requested page. The caller holds the read lock with a fresh index.
 func (s *Server) runQuery(st *store, pred func(*asset) bool, keys []sortKey, pr pageRequest, reqN int) (int, []*asset) {
 	offset := (pr.page - 1) * pr.size
+	if s.opts.IndexLag > 0 {
+		now, inner := s.now(), pred
+		pred = func(a *asset) bool { return !now.Before(a.indexed) && (inner == nil || inner(a)) }
+	}
 	var base []*asset
 	reverse := false
 	fast := false

@@ -444,3 +444,35 @@ func TestUnstableTies(t *testing.T) {
 		t.Errorf("total sort not honoured")
 	}
 }
+
+func TestIndexLag(t *testing.T) {
+	clock := newClock(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := New(t, Options{Now: clock.Now, IndexLag: 2 * time.Second})
+	s.Seed(SeedOptions{TieBlocks: -1})
+	seeded := s.AssetCount(0)
+	r := newRest(t, s)
+	count := func() int {
+		_, q := r.query(map[string]any{"query": simple("id", "greaterThan", 0)})
+		return q.Count
+	}
+	if got := count(); got != seeded {
+		t.Fatalf("seeded assets hidden: %d of %d", got, seeded)
+	}
+	id := mustCreate(t, s, 0, AssetSpec{Name: "fresh", Content: "x"})
+	if got := count(); got != seeded {
+		t.Errorf("new asset visible before the lag: %d", got)
+	}
+	if res := r.do(http.MethodGet, "/asset/v1/content/assets/"+itoa(id), nil); res.Status != 200 {
+		t.Errorf("GET by id during lag: %d", res.Status)
+	}
+	clock.Advance(2 * time.Second)
+	if got := count(); got != seeded+1 {
+		t.Errorf("after the lag: %d", got)
+	}
+	if err := s.UpdateAsset(0, id, func(a *AssetSpec) { a.Content = "y" }); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != seeded {
+		t.Errorf("updated asset visible during lag: %d", got)
+	}
+}

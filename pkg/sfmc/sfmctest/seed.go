@@ -121,6 +121,7 @@ func (sd *seeder) add(a seedAsset) int64 {
 	if len(errs) > 0 {
 		panic(fmt.Sprintf("sfmctest: seed asset %q: %s (Seed called twice for one MID?)", a.name, strings.Join(errs, "; ")))
 	}
+	created.indexed = time.Time{} // fixture data is indexed from the start
 	created.created = mod.Add(-time.Duration(24+sd.rnd.IntN(24*90)) * time.Hour).Add(time.Duration(seedFracs[sd.rnd.IntN(len(seedFracs))]) * time.Millisecond)
 	if sd.rnd.IntN(3) == 0 {
 		created.modifiedBy = appUser()

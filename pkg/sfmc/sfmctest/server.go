@@ -89,6 +89,11 @@ type Options struct {
 	AllowDuplicateCategoryNames bool
 	// MaxLoggedRequests bounds the request log (oldest dropped). Default 100000.
 	MaxLoggedRequests int
+	// IndexLag hides assets created, changed or restored through the API or
+	// the admin methods from queries and lists until this much time (on the
+	// Now clock) has passed; GET by id sees them at once, as with SFMC's
+	// search index trailing its database.
+	IndexLag time.Duration
 }
 
 func (o *Options) setDefaults() {

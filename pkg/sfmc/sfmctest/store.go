@@ -105,8 +105,9 @@ type asset struct {
 	modifiedBy user
 	raw        [numRaw]json.RawMessage
 	file       []byte
-	content    string // decoded raw content, for queries
-	doc        []byte // the full rendered document (what GET /assets/{id} serves)
+	content    string    // decoded raw content, for queries
+	doc        []byte    // the full rendered document (what GET /assets/{id} serves)
+	indexed    time.Time // when the search index sees this version (IndexLag)
 }
 
 // category is one Content Builder folder.
@@ -541,6 +542,7 @@ func (s *Server) createAsset(st *store, in assetInput, now time.Time, by user, a
 		a.raw[fFileProperties] = s.fileProperties(a, in.raw[fFileProperties], now)
 	}
 	a.content = decodeContent(a.raw[fContent])
+	a.indexed = s.indexTime()
 	st.assets[a.id] = a
 	st.names[nameKey{a.catID, a.typeID, strings.ToLower(a.name)}] = a.id
 	s.keys[a.key] = keyOwner{st.mid, a.id}
@@ -624,6 +626,7 @@ func (s *Server) updateAsset(st *store, a *asset, in assetInput, replace bool, n
 	a.content = decodeContent(a.raw[fContent])
 	a.modified = now
 	a.modifiedBy = by
+	a.indexed = s.indexTime()
 	st.dirty = true
 	s.rerender(st, a)
 	return nil
@@ -741,4 +744,12 @@ func (s *Server) rerenderCategory(st *store, cat int64) {
 			s.rerender(st, a)
 		}
 	}
+}
+
+// indexTime is when a write made now becomes visible to queries.
+func (s *Server) indexTime() time.Time {
+	if s.opts.IndexLag <= 0 {
+		return time.Time{}
+	}
+	return s.now().Add(s.opts.IndexLag)
 }
