@@ -267,3 +267,23 @@ func TestOnRequestHookAndLog(t *testing.T) {
 		t.Error("log not reset")
 	}
 }
+
+func TestGlobalLatency(t *testing.T) {
+	s := New(t, Options{Latency: time.Hour})
+	// The latency applies before anything else, the token request included;
+	// a client deadline ends the wait.
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.AuthURL()+"v2/token", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err == nil {
+		res.Body.Close()
+		t.Fatalf("answered %d despite an hour of latency", res.StatusCode)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want deadline exceeded, got %v", err)
+	}
+}
