@@ -83,6 +83,7 @@ never from a flag.
 	pf.String("log-format", "auto", "log format: json, console, or auto (console on a terminal, JSON otherwise)")
 
 	root.AddCommand(newRunCmd(a, nil))
+	root.AddCommand(newConfigCmd(a))
 	return root
 }
 

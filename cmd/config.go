@@ -1,0 +1,232 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/backup-creator/backup-creator/configs"
+	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/backup-creator/backup-creator/pkg/config"
+	"github.com/backup-creator/backup-creator/pkg/storage"
+)
+
+func newConfigCmd(a *App) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "config",
+		Short: "Show, check and create configuration",
+		Long: `Show the effective configuration (each value with where it came from), check it, or
+write a commented configuration template.
+
+` + exitStatusHelp,
+		Args: cobra.NoArgs,
+	}
+	c.AddCommand(newConfigShowCmd(a), newConfigValidateCmd(a), newConfigInitCmd(a))
+	return c
+}
+
+// ConfigEntry is one line of `config show`.
+type ConfigEntry struct {
+	Key    string `json:"key"`
+	Value  string `json:"value"`
+	Source string `json:"source"` // flag, env, file or default
+	Env    string `json:"env"`
+	Secret bool   `json:"secret,omitempty"`
+}
+
+func newConfigShowCmd(a *App) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "show",
+		Short: "Print the effective configuration; secrets only as (set) or (unset)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			entries := a.configEntries(c)
+			if asJSON {
+				enc := json.NewEncoder(a.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(entries)
+			}
+			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE\tENV")
+			for _, e := range entries {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Key, displayValue(e.Value), e.Source, e.Env)
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	addDestFlag(c)
+	return c
+}
+
+func displayValue(v string) string {
+	if v == "" {
+		return `""`
+	}
+	return v
+}
+
+func addDestFlag(c *cobra.Command) {
+	c.Flags().String("dest", "./backups", "destination: a directory or s3://, gs://, azblob:// URL")
+}
+
+// configEntries lists every key with its effective value and source.
+func (a *App) configEntries(c *cobra.Command) []ConfigEntry {
+	red := a.cfg.Redacted(a.v)
+	changed := map[string]bool{}
+	for flag, key := range flagKeys {
+		if f := c.Flags().Lookup(flag); f != nil && f.Changed {
+			changed[key] = true
+		}
+	}
+	var out []ConfigEntry
+	for _, k := range config.Keys() {
+		e := ConfigEntry{Key: k, Value: red[k], Env: strings.Join(config.EnvVars(k), ", "), Secret: config.SecretKeys[k]}
+		switch {
+		case changed[k]:
+			e.Source = "flag"
+		case envSet(k):
+			e.Source = "env"
+		case a.v.InConfig(k):
+			e.Source = "file"
+		default:
+			e.Source = "default"
+		}
+		if k == "sfmc.client_secret" && a.cfg.SFMC.ClientSecretFile != "" && a.cfg.SFMC.ClientSecret != "" {
+			e.Source = "secret file"
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func envSet(key string) bool {
+	for _, e := range config.EnvVars(key) {
+		if v, ok := os.LookupEnv(e); ok && v != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func newConfigValidateCmd(a *App) *cobra.Command {
+	var online bool
+	c := &cobra.Command{
+		Use:   "validate",
+		Short: "Check every configuration value; with --online also SFMC and the destination",
+		Long: `Check every configuration value (URLs, types, durations, destination) and report all
+problems at once (exit 2). With --online, also get an SFMC token and write, read and
+delete a probe object in the destination, then say what works.
+
+` + exitStatusHelp,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			problems := a.cfg.Problems(true)
+			if _, err := backup.ParseTypes(a.cfg.Types); err != nil {
+				problems = append(problems, "types: "+err.Error())
+			}
+			if len(problems) > 0 {
+				return usageErrorf("invalid configuration (%d problems):\n  - %s", len(problems), strings.Join(problems, "\n  - "))
+			}
+			fmt.Fprintln(a.Out, "configuration: ok")
+			if !online {
+				return nil
+			}
+			return a.validateOnline(c.Context())
+		},
+	}
+	c.Flags().BoolVar(&online, "online", false, "also authenticate with SFMC and write, read and delete a probe object in the destination")
+	addDestFlag(c)
+	return c
+}
+
+func (a *App) validateOnline(ctx context.Context) error {
+	var failed []error
+	src, err := a.NewSource(a.cfg, a.log, "backup-creator/"+a.versionOrDev())
+	if err != nil {
+		return &UsageError{Err: err}
+	}
+	if auth, ok := src.(interface{ Authenticate(context.Context) error }); ok {
+		if err := auth.Authenticate(ctx); err != nil {
+			fmt.Fprintf(a.Out, "sfmc: FAILED: %v\n", err)
+			failed = append(failed, fmt.Errorf("sfmc: %w", err))
+		} else {
+			fmt.Fprintf(a.Out, "sfmc: ok (token for %s)\n", a.cfg.SFMC.AuthURL)
+		}
+	}
+	if err := a.probeStore(ctx); err != nil {
+		fmt.Fprintf(a.Out, "destination %s: FAILED: %v\n", a.cfg.Dest, err)
+		failed = append(failed, fmt.Errorf("destination: %w", err))
+	}
+	return errors.Join(failed...)
+}
+
+func (a *App) probeStore(ctx context.Context) error {
+	st, err := a.NewStore(ctx, a.cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	key := "backup-creator.probe-" + hex.EncodeToString(b[:])
+	data := []byte("backup-creator probe\n")
+	if _, err := st.Put(ctx, key, bytes.NewReader(data), int64(len(data)), storage.PutOptions{IfNotExists: true}); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	rc, _, err := st.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		return fmt.Errorf("read back %q: %v", got, err)
+	}
+	if err := st.Delete(ctx, key, storage.DeleteOptions{}); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	fmt.Fprintf(a.Out, "destination %s: ok (write, read, delete)\n", st)
+	return nil
+}
+
+func newConfigInitCmd(a *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "init [FILE]",
+		Short: "Write a commented configuration template with every key (default backup-creator.yaml)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			name := "backup-creator.yaml"
+			if len(args) == 1 {
+				name = args[0]
+			}
+			f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if errors.Is(err, os.ErrExist) {
+				return usageErrorf("%s exists: not overwriting it (remove it or name another file)", name)
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := f.Write(configs.ExampleConfig); err != nil {
+				f.Close()
+				return fmt.Errorf("write %s: %w", name, err)
+			}
+			if err := f.Close(); err != nil {
+				return fmt.Errorf("write %s: %w", name, err)
+			}
+			fmt.Fprintf(a.Out, "wrote %s\n", name)
+			return nil
+		},
+	}
+}
