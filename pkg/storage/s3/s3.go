@@ -52,6 +52,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/backup-creator/backup-creator/pkg/storage"
@@ -107,6 +108,14 @@ type Config struct {
 	listPageSize int32
 	// partSize overrides defaultPartSize (tests; at least minPartSize).
 	partSize int64
+	// hooks lets tests inspect requests; a pointer keeps Config comparable.
+	hooks *testHooks
+}
+
+// testHooks are test-only additions to the client.
+type testHooks struct {
+	// apiOptions are added to the client's middleware stack.
+	apiOptions []func(*middleware.Stack) error
 }
 
 // urlParams are the query parameters ParseURL accepts.
@@ -277,6 +286,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return awss3.NewFromConfig(awsCfg, func(o *awss3.Options) {
 			o.Region = region
 			o.UsePathStyle = cfg.PathStyle
+			if cfg.hooks != nil {
+				o.APIOptions = append(o.APIOptions, cfg.hooks.apiOptions...)
+			}
 			if cfg.Endpoint != "" {
 				o.BaseEndpoint = aws.String(cfg.Endpoint)
 			}

@@ -17,15 +17,18 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/backup-creator/backup-creator/pkg/storage"
@@ -492,6 +495,85 @@ func TestMultipart(t *testing.T) {
 			}
 			if len(ups.Uploads) != 0 {
 				t.Errorf("%d multipart uploads left behind, want them aborted", len(ups.Uploads))
+			}
+		})
+	}
+}
+
+// putHeaders records the headers of every PutObject as sent (after
+// signing).
+type putHeaders struct {
+	mu   sync.Mutex
+	seen []http.Header
+}
+
+func (p *putHeaders) ID() string { return "recordPutHeaders" }
+
+func (p *putHeaders) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+	if req, ok := in.Request.(*smithyhttp.Request); ok && awsmiddleware.GetOperationName(ctx) == "PutObject" {
+		p.mu.Lock()
+		p.seen = append(p.seen, req.Header.Clone())
+		p.mu.Unlock()
+	}
+	return next.HandleFinalize(ctx, in)
+}
+
+// TestUploadEncoding checks how a non-seekable body travels: streamed as
+// aws-chunked with a trailing checksum over HTTPS (the production path),
+// buffered and signed over plain HTTP.
+func TestUploadEncoding(t *testing.T) {
+	tests := []struct {
+		name       string
+		server     func(*testing.T) server
+		wantSHA    string // X-Amz-Content-Sha256; "hex" for a computed hash
+		wantChunks bool
+	}{
+		{"https", tlsServer, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", true},
+		{"http", plainServer, "hex", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := tc.server(t)
+			setCredentials(t, srv.access, srv.secret)
+			rec := &putHeaders{}
+			st, err := New(t.Context(), Config{
+				Bucket: createBucket(t, adminClient(t, srv)), Endpoint: srv.endpoint, Region: srv.region,
+				PathStyle: true, CAFile: srv.caFile,
+				hooks: &testHooks{apiOptions: []func(*middleware.Stack) error{func(s *middleware.Stack) error {
+					return s.Finalize.Add(rec, middleware.After)
+				}}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := bytes.Repeat([]byte("z"), 1<<20)
+			if _, err := st.Put(t.Context(), "k", onlyReader{bytes.NewReader(data)}, int64(len(data)), storage.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.seen) != 1 {
+				t.Fatalf("recorded %d PutObject requests, want 1", len(rec.seen))
+			}
+			h := rec.seen[0]
+			sha := h.Get("X-Amz-Content-Sha256")
+			if tc.wantSHA == "hex" {
+				if _, err := hex.DecodeString(sha); err != nil || len(sha) != 64 {
+					t.Errorf("X-Amz-Content-Sha256 = %q, want a signed payload hash", sha)
+				}
+			} else if sha != tc.wantSHA {
+				t.Errorf("X-Amz-Content-Sha256 = %q, want %q", sha, tc.wantSHA)
+			}
+			chunked := strings.Contains(h.Get("Content-Encoding"), "aws-chunked")
+			if chunked != tc.wantChunks {
+				t.Errorf("Content-Encoding = %q, want aws-chunked: %v", h.Get("Content-Encoding"), tc.wantChunks)
+			}
+			got, _, err := st.Get(t.Context(), "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = got.Close() }()
+			back, err := io.ReadAll(got)
+			if err != nil || !bytes.Equal(back, data) {
+				t.Fatalf("read back %d bytes, %v; want the 1 MiB written", len(back), err)
 			}
 		})
 	}
