@@ -192,7 +192,7 @@ func (a *App) probeStore(ctx context.Context) error {
 	got, err := io.ReadAll(rc)
 	rc.Close()
 	if err != nil || !bytes.Equal(got, data) {
-		return fmt.Errorf("read back %q: %v", got, err)
+		return fmt.Errorf("read back %q: %w", got, err)
 	}
 	if err := st.Delete(ctx, key, storage.DeleteOptions{}); err != nil {
 		return fmt.Errorf("delete %s: %w", key, err)

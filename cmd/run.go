@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -252,8 +253,8 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 // (signal or --timeout), whatever the error it surfaced as.
 func (a *App) interrupted(ctx context.Context, err error) error {
 	if err != nil && ctx.Err() != nil {
-		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
-			err = fmt.Errorf("%w (%v)", err, cause)
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, ctx.Err()) {
+			err = fmt.Errorf("%w (%w)", err, cause)
 		}
 		return &InterruptedError{Err: err}
 	}

@@ -26,7 +26,7 @@ var (
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "backup-creator-bin-")
+		dir, err := os.MkdirTemp("", "backup-creator-bin-") //nolint:usetesting // one binary for every test of the process
 		if err != nil {
 			buildErr = err
 			return

@@ -57,7 +57,7 @@ func readState(ctx context.Context, st storage.Store) (*State, string, error) {
 	defer rc.Close()
 	var s State
 	if err := json.NewDecoder(rc).Decode(&s); err != nil {
-		return nil, "", fmt.Errorf("state file %s in %s is damaged (%v): fix or remove it, or run with --full or --since", StateKey, st, err)
+		return nil, "", fmt.Errorf("state file %s in %s is damaged (%w): fix or remove it, or run with --full or --since", StateKey, st, err)
 	}
 	if s.FormatVersion > StateFormatVersion {
 		return nil, "", fmt.Errorf("state file %s has format version %d; this backup-creator reads up to %d: upgrade it", StateKey, s.FormatVersion, StateFormatVersion)

@@ -363,7 +363,7 @@ func ParseDest(s string) (Dest, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return Dest{}, fmt.Errorf("dest %q is not a valid URL: %v", s, err)
+		return Dest{}, fmt.Errorf("dest %q is not a valid URL: %w", s, err)
 	}
 	switch u.Scheme {
 	case "file":
