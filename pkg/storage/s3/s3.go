@@ -455,7 +455,10 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	case s.https:
 		body := objio.Exact(ctx, r, size)
 		etag, err = s.putObject(ctx, key, body, size, opts,
-			awss3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware))
+			awss3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware),
+			// A stream cannot be rewound for a retry; without this the
+			// SDK backs off first and then fails to rewind anyway.
+			func(o *awss3.Options) { o.RetryMaxAttempts = 1 })
 		if err != nil && body.Err() != nil {
 			// The SDK reports "failed to rewind stream"; the body knows why.
 			err = fmt.Errorf("%w (%w)", body.Err(), err)
