@@ -30,7 +30,7 @@ for n in $SIZES; do
   for _ in $(seq 600); do [[ -s "$work/emu.env" ]] && break; sleep 0.1; done
   [[ -s "$work/emu.env" ]] || { cat "$work/emu.log"; exit 1; }
   dest=${BENCH_DEST:-$work/dest-$n}
-  [[ -n "${BENCH_DEST:-}" ]] && dest="$BENCH_DEST-$n-$$"
+  if [[ -n "${BENCH_DEST:-}" ]]; then base=${BENCH_DEST%%\?*}; q=${BENCH_DEST#"$base"}; dest="$base-$n-$$$q"; fi
   /usr/bin/time -f '%e %M' -o "$work/time" \
     "$work/backup-creator" run --env-file "$work/emu.env" --dest "$dest" --concurrency "$CONCURRENCY" \
       --json --log-level warn >"$work/summary.json" 2>"$work/run.log" || { cat "$work/run.log"; exit 1; }

@@ -291,6 +291,11 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (sum *Summary, err er
 		Counts:    ManifestCounts{Blocks: r.spool.n, Files: r.spool.files, Bytes: r.spool.bytes},
 		Deleted:   deleted,
 	}
+	if s, ok := e.Store.(storage.Syncer); ok {
+		if err := s.Sync(ctx); err != nil {
+			return sum, fmt.Errorf("make the backup's files durable: %w", err)
+		}
+	}
 	m.FinishedAt = e.now().UTC()
 	if err := e.putManifest(ctx, r.spool, m); err != nil {
 		return sum, err
@@ -583,7 +588,9 @@ func (e *Engine) storeBlock(ctx context.Context, r *runState, a sfmc.Asset, vers
 	}
 	put := func(rel, role string, data []byte) error {
 		key := path.Join(r.folder, BlocksDir, rel)
-		if _, err := e.Store.Put(ctx, key, bytes.NewReader(data), int64(len(data)), storage.PutOptions{}); err != nil {
+		// Block files need not be durable one by one: the store syncs them all
+		// before the manifest (the commit point) is written.
+		if _, err := e.Store.Put(ctx, key, bytes.NewReader(data), int64(len(data)), storage.PutOptions{NoSync: true}); err != nil {
 			return fmt.Errorf("block %d: store %s: %w", a.ID, key, err)
 		}
 		sum := sha256.Sum256(data)

@@ -425,3 +425,72 @@ func TestRunRecordsDeletedBlocks(t *testing.T) {
 		t.Errorf("tracking off still listed ids (%d queries) %v", src.queries-queriesBefore, err)
 	}
 }
+
+// syncingStore records the order of durable events around a mem store.
+type syncingStore struct {
+	*mem.Store
+	mu         sync.Mutex
+	events     []string
+	unsynced   int
+	failSync   error
+	noSyncPuts int
+}
+
+func (s *syncingStore) Put(ctx context.Context, key string, r io.Reader, size int64, o storage.PutOptions) (storage.ObjectInfo, error) {
+	s.mu.Lock()
+	if o.NoSync {
+		s.unsynced++
+		s.noSyncPuts++
+	} else {
+		s.events = append(s.events, fmt.Sprintf("put %s (unsynced %d)", path.Base(key), s.unsynced))
+	}
+	s.mu.Unlock()
+	return s.Store.Put(ctx, key, r, size, o)
+}
+
+func (s *syncingStore) Sync(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failSync != nil {
+		return s.failSync
+	}
+	s.events = append(s.events, "sync")
+	s.unsynced = 0
+	return nil
+}
+
+func TestBlockFilesAreSyncedBeforeTheManifest(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 10; i++ {
+		src.put(i, "b", "x", base.Add(time.Duration(i)*time.Second))
+	}
+	st := &syncingStore{Store: mem.New()}
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	if _, err := newEngine(src, st, c).Run(t.Context(), RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st.noSyncPuts != 20 {
+		t.Errorf("%d block files written without per-file sync, want 20", st.noSyncPuts)
+	}
+	want := []string{"put backup-creator.lock (unsynced 0)", "sync", "put manifest.json (unsynced 0)", "put backup-creator.state.json (unsynced 0)"}
+	got := st.events
+	if len(got) > len(want) {
+		got = got[:len(want)]
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("durable events %q, want %q", st.events, want)
+	}
+
+	// A failing sync is a failed run: no manifest, no watermark.
+	st2 := &syncingStore{Store: mem.New(), failSync: errors.New("EIO")}
+	sum, err := newEngine(src, st2, c).Run(t.Context(), RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "EIO") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := ReadManifest(t.Context(), st2, sum.Backup); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("manifest written after a failed sync: %v", err)
+	}
+	if s, _ := ReadState(t.Context(), st2); s != nil {
+		t.Error("state written after a failed sync")
+	}
+}

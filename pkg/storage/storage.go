@@ -52,6 +52,18 @@ type PutOptions struct {
 	IfVersion string
 	// ContentType is stored where the backend supports it (optional).
 	ContentType string
+	// NoSync allows Put to return before the object is durable: it becomes
+	// durable at the next Syncer.Sync. Atomicity is unchanged (never a
+	// partial object under the key while the process lives), but after a
+	// crash before Sync the object may be missing or empty. Only stores
+	// that implement Syncer honour it; others are always durable on return.
+	NoSync bool
+}
+
+// Syncer is implemented by stores that can defer durability: Sync makes every
+// object written so far with PutOptions.NoSync durable.
+type Syncer interface {
+	Sync(ctx context.Context) error
 }
 
 // DeleteOptions make a Delete conditional.

@@ -99,7 +99,10 @@ type Store struct {
 	mu   sync.Mutex // serialises commits within the process; lock across processes
 }
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store  = (*Store)(nil)
+	_ storage.Syncer = (*Store)(nil)
+)
 
 // New opens the store at cfg.Root, creating the directory if needed. It
 // fails when the root cannot be created, is not a directory, or is not
@@ -215,8 +218,10 @@ func (s *Store) put(ctx context.Context, key, target string, r io.Reader, size i
 	if _, err := io.Copy(f, objio.Exact(ctx, r, size)); err != nil {
 		return info, err
 	}
-	if err := f.Sync(); err != nil {
-		return info, err
+	if !opts.NoSync || !canSyncFS {
+		if err := f.Sync(); err != nil {
+			return info, err
+		}
 	}
 	fi, version, err := fileVersion(f)
 	if err != nil {
@@ -253,6 +258,9 @@ func (s *Store) put(ctx context.Context, key, target string, r io.Reader, size i
 		return info, err
 	}
 	committed = true
+	if opts.NoSync && canSyncFS {
+		return storage.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime(), Version: version}, nil
+	}
 	if err := syncDir(dir); err != nil {
 		return info, fmt.Errorf("sync directory: %w", err)
 	}

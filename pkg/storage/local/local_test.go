@@ -2,8 +2,10 @@ package local
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -280,5 +282,43 @@ func BenchmarkPutSmall(b *testing.B) {
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "files/s")
 		})
+	}
+}
+
+func TestNoSyncThenSync(t *testing.T) {
+	st, err := New(t.Context(), Config{Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		data := strings.Repeat("x", i)
+		if _, err := st.Put(t.Context(), fmt.Sprintf("d/k%02d", i), strings.NewReader(data), int64(len(data)), storage.PutOptions{NoSync: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = st.List(t.Context(), "d/", func(o storage.ObjectInfo) error {
+		rc, _, err := st.Get(t.Context(), o.Key)
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if len(b) != n {
+			t.Errorf("%s: %d bytes, want %d", o.Key, len(b), n)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != 20 {
+		t.Fatalf("listed %d objects: %v", n, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := st.Sync(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sync with a cancelled context: %v", err)
 	}
 }
