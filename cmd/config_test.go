@@ -37,10 +37,13 @@ var goldenDir, _ = filepath.Abs("testdata")
 func TestConfigShowGoldenAndNoSecrets(t *testing.T) {
 	h := newHarness(t, sfmctest.Options{})
 	const fileSecret, envSecret = "file-secret-Zq81", "env-secret-Kk27"
-	os.WriteFile("backup-creator.yaml", []byte("dest: ./from-file\nconcurrency: 3\nsfmc:\n  client_secret: "+fileSecret+"\n  account_id: \"100001\"\ns3:\n  region: eu-west-1\n"), 0o600)
+	const fileHook, envHook, smtpPass = "https://hooks.example/file-hook-Pw3", "https://hooks.example/env-hook-Lm5", "smtp-pass-Rt6"
+	os.WriteFile("backup-creator.yaml", []byte("dest: ./from-file\nconcurrency: 3\nsfmc:\n  client_secret: "+fileSecret+
+		"\n  account_id: \"100001\"\ns3:\n  region: eu-west-1\nnotify:\n  webhook_url: "+fileHook+"\n  smtp:\n    password: "+smtpPass+"\n"), 0o600)
 	t.Setenv("SFMC_AUTH_URL", "https://mc0123456789abcdefghijklmnop.auth.marketingcloudapis.com/")
 	t.Setenv("SFMC_CLIENT_ID", "client-id-from-env")
 	t.Setenv("SFMC_CLIENT_SECRET", envSecret)
+	t.Setenv("BACKUP_CREATOR_NOTIFY_SLACK_WEBHOOK_URL", envHook)
 	for _, format := range []string{"table", "json"} {
 		args := []string{"config", "show", "--log-level", "warn"}
 		if format == "json" {
@@ -50,7 +53,7 @@ func TestConfigShowGoldenAndNoSecrets(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		for _, s := range []string{fileSecret, envSecret, h.emu.ClientSecret()} {
+		for _, s := range []string{fileSecret, envSecret, h.emu.ClientSecret(), fileHook, envHook, smtpPass, "hook-"} {
 			if strings.Contains(out+errOut, s) {
 				t.Fatalf("config show (%s) prints a secret", format)
 			}
