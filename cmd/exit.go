@@ -50,6 +50,7 @@ func ExitCode(err error) int {
 		usage   *UsageError
 		intr    *InterruptedError
 		partial *backup.PartialError
+		restore *backup.RestoreError
 	)
 	switch {
 	case err == nil:
@@ -60,7 +61,7 @@ func ExitCode(err error) int {
 		return ExitUsage
 	case errors.Is(err, sfmc.ErrUnauthorized):
 		return ExitAuth
-	case errors.As(err, &partial):
+	case errors.As(err, &partial), errors.As(err, &restore):
 		return ExitPartial
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted

@@ -84,6 +84,9 @@ never from a flag.
 
 	root.AddCommand(newRunCmd(a, nil))
 	root.AddCommand(newConfigCmd(a))
+	root.AddCommand(newListCmd(a, nil))
+	root.AddCommand(newRestoreCmd(a, nil))
+	root.AddCommand(newVerifyCmd(a, nil))
 	return root
 }
 

@@ -73,6 +73,7 @@ const (
 	ItemDone         = "done"
 	ItemFailed       = "failed"
 	ItemNotAttempted = "not-attempted" // the restore stopped (cancelled) before this block
+	ItemSkipped      = "skipped"       // action skip: nothing to do
 )
 
 // TargetSFMC is RestoreReport.Target for a restore into SFMC.
@@ -159,7 +160,7 @@ type RestoreItem struct {
 	Backup string `json:"backup"`
 	// Action is create, update, unchanged, skip or write.
 	Action string `json:"action"`
-	// Status is planned (dry run), done, failed or not-attempted.
+	// Status is planned (dry run), done, failed, skipped or not-attempted.
 	Status string `json:"status"`
 	// Reason explains the action; Changes lists the fields that differ (update).
 	Reason  string   `json:"reason,omitempty"`
@@ -311,10 +312,7 @@ func selectBlocks(snap *Snapshot, sel *Selection, rep *RestoreReport) []*Snapsho
 		it := RestoreItem{ID: b.ID, CustomerKey: b.CustomerKey, Name: b.Name, Type: typeName, Folder: b.Category.Path,
 			ModifiedDate: b.ModifiedDate, Backup: b.Backup, Status: ItemNotAttempted}
 		if skip {
-			it.Action, it.Status = ActionSkip, ItemPlanned
-			if !rep.DryRun {
-				it.Status = ItemDone
-			}
+			it.Action, it.Status = ActionSkip, ItemSkipped
 			it.Reason = fmt.Sprintf("deleted in SFMC (recorded in %s): restore it with --deleted, --id or --key", b.DeletedIn)
 			b = nil
 		}

@@ -1,0 +1,296 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/backup-creator/backup-creator/pkg/backup"
+)
+
+// RestoreOptions are the parsed arguments of `restore`.
+type RestoreOptions struct {
+	// Backup is the backup to restore the state of ("" or "latest": the newest complete one).
+	Backup string
+	// At picks the newest complete backup started at or before this time.
+	At      string
+	IDs     []int64
+	Keys    []string
+	Names   []string
+	Types   []string
+	Folders []string
+	Deleted bool
+	DryRun  bool
+	JSON    bool
+	// Target is a local directory to write the blocks' files into instead of SFMC.
+	Target string
+	Force  bool
+}
+
+func newRestoreCmd(a *App, runF func(*RestoreOptions) error) *cobra.Command {
+	opts := &RestoreOptions{}
+	c := &cobra.Command{
+		Use:   "restore [BACKUP|latest] [--at TIME]",
+		Short: "Restore content blocks as they were at a backup",
+		Long: `Restore content blocks to their state as of a backup (default: the newest complete one),
+or as of --at TIME (the newest complete backup started at or before it). Each backup holds
+only what changed, so each block's newest version in that backup or an earlier one is used.
+
+Into SFMC (the default, the account of the current configuration), each selected block is
+looked up by id, or by customerKey when its id is gone:
+  - found and equal to the backup (name, customerKey, folder, content, meta, design,
+    superContent, slots, views, data, blocks, description): nothing is written;
+  - found and different: it is updated (PATCH) with the backed-up values;
+  - not found: it is re-created in its folder (missing folders are re-created by name),
+    with its customerKey when that is free (otherwise SFMC generates one), and with
+    Content Builder's suggested name (" (1)", " (2)" ...) if its name is taken. It gets
+    a new id: the old-id -> new-id map is printed, since ContentBlockById references to
+    it need updating (ContentBlockByKey references keep working).
+Nothing is ever deleted in SFMC. Blocks that a later backup recorded as deleted are
+restored only with --deleted or when named by --id or --key. A restore that fails part
+way reports which blocks were restored; running it again finishes the job.
+
+With --target DIR the selected blocks' files (the JSON exactly as backed up and the
+readable content, under the same names as in the backup) are written into a local
+directory instead, checked against the manifest. A directory that holds files is
+refused unless --force (files of the same name are then replaced).
+
+--dry-run prints the plan (create, update, unchanged, skip; with reasons) and makes no
+write request. Selection flags combine: --id and --key select the blocks matching
+either, every other flag narrows further.
+
+` + exitStatusHelp + `
+  (exit 3 here: some selected blocks could not be restored; the others were)`,
+		Example: `  backup-creator restore --dry-run
+  backup-creator restore latest --folder "Content Builder/Newsletters"
+  backup-creator restore backup_20261101 --id 123456 --id 123457
+  backup-creator restore --at 2026-11-20T08:00:00Z --name "Footer*" --type htmlblock
+  backup-creator restore latest --deleted --json
+  backup-creator restore latest --key footer-de --target ./restored`,
+		Args: maxArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Backup = args[0]
+			}
+			if opts.At != "" && opts.Backup != "" && opts.Backup != backup.LatestRef {
+				return usageErrorf("give a backup name or --at, not both")
+			}
+			if opts.Force && opts.Target == "" {
+				return usageErrorf("--force only applies to --target")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return a.runRestore(c.Context(), opts)
+		},
+	}
+	f := c.Flags()
+	f.String("dest", "./backups", destFlagHelp)
+	f.StringVar(&opts.At, "at", "", "restore the state as of the newest complete backup started at or before this time (RFC 3339 or YYYY-MM-DD)")
+	f.Int64SliceVar(&opts.IDs, "id", nil, "restore the block with this backed-up id (repeatable, or comma-separated)")
+	f.StringArrayVar(&opts.Keys, "key", nil, "restore the block with this customerKey (repeatable)")
+	f.StringArrayVar(&opts.Names, "name", nil, "restore blocks whose name matches this glob (* ? [..], repeatable)")
+	f.StringSliceVar(&opts.Types, "type", nil, "restore blocks of this asset type: name (htmlblock) or id (197) (repeatable, or comma-separated)")
+	f.StringArrayVar(&opts.Folders, "folder", nil, `restore blocks in this folder or below (path as "list BACKUP" shows it, e.g. "Content Builder/News"; repeatable)`)
+	f.BoolVar(&opts.Deleted, "deleted", false, "restore only blocks recorded as deleted in SFMC")
+	f.BoolVar(&opts.DryRun, "dry-run", false, "print the plan; write nothing")
+	f.BoolVar(&opts.JSON, "json", false, "print the plan or result as JSON")
+	f.StringVar(&opts.Target, "target", "", "write the blocks' files into this local directory instead of SFMC")
+	f.BoolVar(&opts.Force, "force", false, "with --target: write into a directory that already holds files")
+	f.Duration("timeout", 6*time.Hour, "stop the restore after this long (exit 130); 0 = no limit")
+	return c
+}
+
+// restoreJSON is the output of `restore --json`.
+type restoreJSON struct {
+	*backup.RestoreReport
+	// Requests counts the SFMC requests by kind (restore into SFMC only).
+	Requests map[string]int64 `json:"requests,omitempty"`
+	// Error is the restore's error, if any.
+	Error string `json:"error,omitempty"`
+}
+
+func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
+	cfg := a.cfg
+	if p := cfg.Problems(opts.Target == ""); len(p) > 0 {
+		return usageErrorf("invalid configuration:\n  - %s", strings.Join(p, "\n  - "))
+	}
+	sel := backup.Selection{IDs: opts.IDs, Keys: opts.Keys, Names: opts.Names, Folders: opts.Folders, Deleted: opts.Deleted}
+	if err := sel.Validate(); err != nil {
+		return &UsageError{Err: err}
+	}
+	if len(opts.Types) > 0 {
+		ids, err := backup.ParseTypes(opts.Types)
+		if err != nil {
+			return &UsageError{Err: fmt.Errorf("--type: %w", err)}
+		}
+		sel.TypeIDs = ids
+	}
+	var at time.Time
+	if opts.At != "" {
+		t, err := ParseSince(opts.At)
+		if err != nil {
+			return usageErrorf("--at %q: use RFC 3339 (2026-11-01T08:00:00Z) or a date (2026-11-01)", opts.At)
+		}
+		at = t
+	}
+	if cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, cfg.Timeout, fmt.Errorf("--timeout %s reached", cfg.Timeout))
+		defer cancel()
+	}
+
+	var target backup.Target
+	var src Source
+	if opts.Target == "" {
+		s, err := a.NewSource(cfg, a.log, "backup-creator/"+a.versionOrDev())
+		if err != nil {
+			return &UsageError{Err: err}
+		}
+		t, ok := s.(backup.Target)
+		if !ok {
+			return fmt.Errorf("the SFMC client of this build cannot write assets")
+		}
+		src, target = s, t
+	}
+	st, err := a.NewStore(ctx, cfg)
+	if err != nil {
+		return a.interrupted(ctx, fmt.Errorf("destination: %w", err))
+	}
+	defer st.Close()
+
+	snap, err := backup.LoadSnapshot(ctx, st, opts.Backup, at)
+	if err != nil {
+		return a.interrupted(ctx, err)
+	}
+	ropts := backup.RestoreOptions{Select: sel, DryRun: opts.DryRun, Force: opts.Force}
+	var rep *backup.RestoreReport
+	if opts.Target != "" {
+		rep, err = backup.RestoreToDir(ctx, st, snap, opts.Target, ropts)
+		if errors.Is(err, backup.ErrTargetNotEmpty) {
+			return &UsageError{Err: err}
+		}
+	} else {
+		r := &backup.Restorer{Target: target, Store: st, Log: a.log}
+		rep, err = r.Restore(ctx, snap, ropts)
+	}
+	err = a.interrupted(ctx, err)
+	a.logRestore(rep, err)
+	if opts.JSON {
+		out := restoreJSON{RestoreReport: rep}
+		if src != nil {
+			out.Requests = src.Stats()
+		}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		if jerr := writeJSON(a.Out, out); jerr != nil && err == nil {
+			err = jerr
+		}
+		return err
+	}
+	if perr := printRestore(a.Out, rep, snap); perr != nil && err == nil {
+		err = perr
+	}
+	return err
+}
+
+func (a *App) logRestore(rep *backup.RestoreReport, err error) {
+	ev := a.log.Info()
+	if err != nil {
+		ev = a.log.Warn()
+	}
+	c := rep.Counts
+	ev.Str("backup", rep.Backup).Str("target", rep.Target).Bool("dry_run", rep.DryRun).
+		Int("selected", c.Selected).Int("create", c.Create).Int("update", c.Update).Int("unchanged", c.Unchanged).
+		Int("skip", c.Skip).Int("write", c.Write).Int("failed", c.Failed).Int("not_attempted", c.Pending).
+		Msg("restore summary")
+}
+
+func printRestore(w io.Writer, rep *backup.RestoreReport, snap *backup.Snapshot) error {
+	if len(rep.Items) == 0 {
+		_, err := fmt.Fprintf(w, "no blocks selected in the state as of %s (%d blocks)\n", rep.Backup, len(snap.Blocks))
+		return err
+	}
+	// A restore lists what it did; unchanged blocks are only counted (a
+	// plan, and --json, list every block).
+	var rows []backup.RestoreItem
+	for _, it := range rep.Items {
+		if rep.DryRun || it.Action != backup.ActionUnchanged || it.Status != backup.ItemDone || len(it.Notes) > 0 {
+			rows = append(rows, it)
+		}
+	}
+	if len(rows) > 0 {
+		if err := printItems(w, rows); err != nil {
+			return err
+		}
+	}
+	if len(rep.FoldersCreated) > 0 {
+		verb := "Folders re-created"
+		if rep.DryRun {
+			verb = "Folders to re-create"
+		}
+		if _, err := fmt.Fprintf(w, "%s:\n  %s\n\n", verb, strings.Join(rep.FoldersCreated, "\n  ")); err != nil {
+			return err
+		}
+	}
+	if len(rep.IDMap) > 0 {
+		if _, err := fmt.Fprintln(w, "Blocks now under a new id (update ContentBlockById references):"); err != nil {
+			return err
+		}
+		t := newTable(w, "OLD ID", "NEW ID", "KEY", "NAME")
+		for _, m := range rep.IDMap {
+			t.row(strconv.FormatInt(m.OldID, 10), strconv.FormatInt(m.NewID, 10), m.CustomerKey, clip(m.Name, maxCell))
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintln(w); err != nil {
+			return err
+		}
+	}
+	c := rep.Counts
+	var err error
+	switch {
+	case rep.DryRun && rep.Target != backup.TargetSFMC:
+		_, err = fmt.Fprintf(w, "dry run: would write %d blocks into %s (%d skipped) from the state as of %s; nothing was written\n",
+			c.Write, rep.Target, c.Skip, rep.Backup)
+	case rep.DryRun:
+		_, err = fmt.Fprintf(w, "dry run: would create %d, update %d, leave %d unchanged, skip %d (state as of %s); nothing was written\n",
+			c.Create, c.Update, c.Unchanged, c.Skip, rep.Backup)
+	case rep.Target != backup.TargetSFMC:
+		_, err = fmt.Fprintf(w, "wrote %d blocks into %s, %d skipped, %d failed (state as of %s)\n", c.Write, rep.Target, c.Skip, c.Failed, rep.Backup)
+	default:
+		_, err = fmt.Fprintf(w, "restored the state as of %s: %d created, %d updated, %d unchanged, %d skipped, %d failed\n",
+			rep.Backup, c.Create, c.Update, c.Unchanged, c.Skip, c.Failed)
+	}
+	if err == nil && c.Pending > 0 {
+		_, err = fmt.Fprintf(w, "%d blocks were not attempted (interrupted)\n", c.Pending)
+	}
+	return err
+}
+
+func printItems(w io.Writer, items []backup.RestoreItem) error {
+	t := newTable(w, "ID", "ACTION", "STATUS", "TYPE", "FOLDER", "NAME", "REASON")
+	for _, it := range items {
+		reason := it.Reason
+		if len(it.Notes) > 0 {
+			reason += "; " + strings.Join(it.Notes, "; ")
+		}
+		if it.Error != "" {
+			reason += ": " + it.Error
+		}
+		t.row(strconv.FormatInt(it.ID, 10), it.Action, it.Status, it.Type, clip(it.Folder, maxCell), clip(it.Name, maxCell), reason)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w)
+	return err
+}
