@@ -286,14 +286,20 @@ func ScanBackup(ctx context.Context, st storage.Store, folder string, fn func(Ma
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("read %s: %w", key, err)
 			}
+			if fn == nil {
+				// Skip the entry: tokenising is much cheaper than decoding.
+				var skip json.RawMessage
+				if err := dec.Decode(&skip); err != nil {
+					return nil, fmt.Errorf("read %s: %w", key, err)
+				}
+				continue
+			}
 			var b ManifestBlock
 			if err := dec.Decode(&b); err != nil {
 				return nil, fmt.Errorf("read %s: %w", key, err)
 			}
-			if fn != nil {
-				if err := fn(b); err != nil {
-					return nil, err
-				}
+			if err := fn(b); err != nil {
+				return nil, err
 			}
 		}
 		if _, err := dec.Token(); err != nil { // ']'

@@ -406,15 +406,13 @@ type restoreRun struct {
 	rep   *RestoreReport
 	types []int // asset types of the selected blocks (for the key index)
 
-	fmu     sync.Mutex // folders; held while a folder path is resolved or created
+	fmu     sync.Mutex // folders and rep.FoldersCreated; held while a folder path is resolved or created
 	folders map[int64]sfmc.Category
 	virtual int64 // next (negative) id of a folder planned in a dry run
 
 	kmu       sync.Mutex
 	keys      map[string]int64 // customerKey → id, built on first need
 	refreshed bool
-
-	rmu sync.Mutex // rep.FoldersCreated
 }
 
 func (rs *restoreRun) loadFolders(ctx context.Context) error {
@@ -588,9 +586,7 @@ func (rs *restoreRun) targetFolder(ctx context.Context, b *SnapshotBlock, it *Re
 				c.ParentID, c.Name = parent, name
 				rs.folders[id] = c
 			}
-			rs.rmu.Lock()
-			rs.rep.FoldersCreated = append(rs.rep.FoldersCreated, p)
-			rs.rmu.Unlock()
+			rs.rep.FoldersCreated = append(rs.rep.FoldersCreated, p) // under fmu
 			if rs.opts.DryRun {
 				it.Notes = append(it.Notes, "folder "+p+" will be re-created")
 			} else {

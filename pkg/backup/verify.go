@@ -213,10 +213,15 @@ func checkFile(ctx context.Context, st storage.Store, folder string, f ManifestF
 	return nil, nil
 }
 
+// copyBufs are the copy buffers of hashReader, reused across files.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 // hashReader streams r through sha256 and returns its length and hex digest.
 func hashReader(r io.Reader) (int64, string, error) {
 	h := sha256.New()
-	n, err := io.Copy(h, r)
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	n, err := io.CopyBuffer(h, r, *buf)
 	if err != nil {
 		return n, "", err
 	}

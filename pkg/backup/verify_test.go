@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/backup-creator/backup-creator/pkg/storage"
@@ -146,5 +148,24 @@ func TestVerifyReadErrorIsNotCorruption(t *testing.T) {
 	_, err := Verify(t.Context(), failingGet{st, boom}, "backup_20261101")
 	if !errors.Is(err, boom) {
 		t.Fatalf("error = %v, want the read error (a failed read proves nothing about the data)", err)
+	}
+}
+
+// BenchmarkVerify checks a backup of 5,000 blocks (10,000 files).
+func BenchmarkVerify(b *testing.B) {
+	st := mem.New()
+	var blocks []tblock
+	for i := range 5000 {
+		blocks = append(blocks, tblock{id: int64(i + 1), key: fmt.Sprintf("k%d", i), name: fmt.Sprintf("Block %d", i),
+			path: "Content Builder", cat: 10, mod: day(-1), content: strings.Repeat("<p>content</p>", 100)})
+	}
+	m := putBackup(b, st, "backup_20261101", day(0), blocks, nil)
+	b.SetBytes(m.Counts.Bytes)
+	b.ReportAllocs()
+	for b.Loop() {
+		rep, err := Verify(b.Context(), st, "backup_20261101")
+		if err != nil || !rep.OK() {
+			b.Fatalf("%v %+v", err, rep)
+		}
 	}
 }
