@@ -483,6 +483,13 @@ func TestRestoreUsageErrors(t *testing.T) {
 	}
 }
 
+func TestRestoreErrorMapsToExitPartial(t *testing.T) {
+	err := fmt.Errorf("restore: %w", &backup.RestoreError{Failed: 1, Total: 2})
+	if code := ExitCode(err); code != ExitPartial {
+		t.Fatalf("ExitCode = %d, want %d", code, ExitPartial)
+	}
+}
+
 func TestNewRestoreCmdParsesFlags(t *testing.T) {
 	cases := []struct {
 		args []string

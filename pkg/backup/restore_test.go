@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -309,7 +310,40 @@ func TestRestorePointInTimeAndTombstones(t *testing.T) {
 	if got["ka"].Content != "a1" || got["kb"].Content != "b1" || got["kc"].Content != "c1" {
 		t.Fatalf("state after restoring %s: %v", b1, got)
 	}
-	_ = c
+	if _, ok := e.emu.AssetJSON(e.mid, c); !ok {
+		t.Fatal("restore deleted a block that did not exist at the first backup")
+	}
+}
+
+func TestRestoreCancelledMidway(t *testing.T) {
+	e := newRestoreEnv(t)
+	for i := range 6 {
+		e.block(fmt.Sprintf("Block %d", i), fmt.Sprintf("key-%d", i), "x", e.root)
+	}
+	e.run()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	e.emu.OnRequest(func(r sfmctest.RequestInfo) {
+		if r.Route == sfmctest.RouteAsset && r.N == 3 {
+			cancel()
+		}
+	})
+	snap, err := LoadSnapshot(t.Context(), e.st, "latest", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := (&Restorer{Target: e.cl, Store: e.st, Log: zerolog.Nop()}).Restore(ctx, snap, RestoreOptions{Concurrency: 1})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error = %v, want context.Canceled", err)
+	}
+	if rep.Counts.Pending == 0 || rep.Counts.Unchanged != 2 || rep.Counts.Pending+rep.Counts.Failed+rep.Counts.Unchanged != 6 {
+		t.Fatalf("counts %+v", rep.Counts)
+	}
+	for _, it := range rep.Items[len(rep.Items)-rep.Counts.Pending:] {
+		if it.Status != ItemNotAttempted {
+			t.Errorf("item %d: %s, want not-attempted", it.ID, it.Status)
+		}
+	}
 }
 
 func TestRestoreIntoAnotherAccountRecreatesFolders(t *testing.T) {
