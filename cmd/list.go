@@ -42,7 +42,12 @@ deleted in SFMC. Each backup holds only what changed since the previous one: use
 
 --json prints one JSON object instead of the table (see README "JSON output").
 
-` + exitStatusHelp,
+EXIT STATUS
+  0    success (also for an empty destination)
+  1    failure (destination unreadable; the named backup does not exist, is
+       incomplete or has a damaged manifest)
+  2    usage or configuration error
+  130  interrupted by SIGINT/SIGTERM`,
 		Example: `  backup-creator list
   backup-creator list latest --dest s3://my-bucket/sfmc
   backup-creator list backup_20261123 --json`,

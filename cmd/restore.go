@@ -65,8 +65,14 @@ refused unless --force (files of the same name are then replaced).
 write request. Selection flags combine: --id and --key select the blocks matching
 either, every other flag narrows further.
 
-` + exitStatusHelp + `
-  (exit 3 here: some selected blocks could not be restored; the others were)`,
+EXIT STATUS
+  0    success (also when nothing needed restoring)
+  1    failure (no such backup, a damaged backup file, destination unreadable)
+  2    usage or configuration error (nothing was done)
+  3    partial: some selected blocks could not be restored (the others were;
+       run the same restore again to finish)
+  4    SFMC authentication failed (check client id, secret, auth URL, account id)
+  130  interrupted by SIGINT/SIGTERM or --timeout`,
 		Example: `  backup-creator restore --dry-run
   backup-creator restore latest --folder "Content Builder/Newsletters"
   backup-creator restore backup_20261101 --id 123456 --id 123457

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -480,6 +481,16 @@ func TestRestoreUsageErrors(t *testing.T) {
 	code, _, errOut := h.run("restore", "--dest", h.dest)
 	if code != ExitFailure || !strings.Contains(errOut, "no complete backup") {
 		t.Errorf("empty destination: exit %d, %s", code, errOut)
+	}
+}
+
+func TestHelpOfListRestoreVerifyShowsExitStatus(t *testing.T) {
+	for cmd, code := range map[string]string{"list": "130", "restore": "3    partial", "verify": "1    a backup checked"} {
+		var out bytes.Buffer
+		if c := DefaultApp(&out, &out, BuildInfo{}).Execute(t.Context(), []string{cmd, "--help"}); c != ExitOK ||
+			!strings.Contains(out.String(), "EXIT STATUS") || !strings.Contains(out.String(), code) {
+			t.Errorf("%s --help (exit %d) lacks its exit status:\n%s", cmd, c, out.String())
+		}
 	}
 }
 

@@ -34,9 +34,12 @@ missing, corrupt (other size or sha256) or extra (in the folder, not in the mani
 Incomplete backups (no manifest: a failed run) have nothing to check against; --all lists
 them without counting them as problems, naming one explicitly fails.
 
-Exit status 1 when any backup checked has a problem.
-
-` + exitStatusHelp,
+EXIT STATUS
+  0    every backup checked is intact
+  1    a backup checked has a missing, corrupt or extra file or a damaged
+       manifest, a named backup is incomplete, or the check itself failed
+  2    usage or configuration error
+  130  interrupted by SIGINT/SIGTERM`,
 		Example: `  backup-creator verify
   backup-creator verify backup_20261123 --json
   backup-creator verify --all --dest s3://my-bucket/sfmc`,
