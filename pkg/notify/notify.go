@@ -24,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/backup-creator/backup-creator/pkg/progress"
 )
 
 // When to notify (Config.On).
@@ -272,7 +274,7 @@ func Text(ev Event, summary json.RawMessage) string {
 			parts = append(parts, fmt.Sprintf("%d files", *c.Files))
 		}
 		if c.Bytes != nil {
-			parts = append(parts, humanBytes(*c.Bytes))
+			parts = append(parts, progress.HumanBytes(*c.Bytes))
 		}
 		if c.Failed != nil && *c.Failed > 0 {
 			parts = append(parts, fmt.Sprintf("%d failed", *c.Failed))
@@ -289,19 +291,6 @@ func Text(ev Event, summary json.RawMessage) string {
 		b.WriteString("\nerror: " + ev.Error)
 	}
 	return b.String()
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // maxDrain bounds how much of a webhook's response body is read (to reuse
