@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
 )
 
@@ -438,6 +440,9 @@ func TestExitCodeTable(t *testing.T) {
 		"partial":     {fmt.Errorf("wrap: %w", &backup.PartialError{Failed: 1, Total: 2, Err: fmt.Errorf("x")}), 3},
 		"interrupted": {&InterruptedError{Err: fmt.Errorf("x")}, 130},
 		"locked":      {&backup.LockedError{}, 1},
+		"restore":     {fmt.Errorf("wrap: %w", &backup.RestoreError{Failed: 1, Total: 3, Err: fmt.Errorf("x")}), 3},
+		"auth":        {fmt.Errorf("wrap: %w", sfmc.ErrUnauthorized), 4},
+		"cancelled":   {fmt.Errorf("wrap: %w", context.Canceled), 130},
 		"other":       {fmt.Errorf("boom"), 1},
 	}
 	for name, c := range cases {
