@@ -7,9 +7,10 @@
 // disabled (or nil) Reporter accepts every call and writes nothing.
 //
 //	p := progress.New(os.Stderr, isTTY && !jsonOut)
+//	logOut := p.Wrap(os.Stderr) // console logs blank the line before printing
 //	p.Start()
-//	defer p.Stop()
 //	... p.Add(1, n) from any goroutine for each block stored ...
+//	p.Stop()
 package progress
 
 import (
@@ -45,7 +46,9 @@ type Reporter struct {
 	stopOnce sync.Once
 	quit     chan struct{}
 	done     chan struct{}
-	lastLen  int // length of the last line drawn, to blank leftovers
+
+	mu      sync.Mutex // serialises writes to w (draws and Wrap's writers)
+	lastLen int        // length of the line on screen, 0 when none
 }
 
 // New returns a Reporter writing to w (stderr). When enabled is false the
@@ -117,10 +120,11 @@ func (r *Reporter) ticker() (<-chan time.Time, func()) {
 	return t.C, t.Stop
 }
 
-// draw writes the status line for time now. Only the goroutine started by
-// Start calls it, and Stop after that goroutine ended, so it needs no lock.
+// draw writes the status line for time now.
 func (r *Reporter) draw(now time.Time, final bool) {
 	line := Line(r.blocks.Load(), r.bytes.Load(), now.Sub(r.start))
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	pad := ""
 	if n := r.lastLen - len(line); n > 0 {
 		pad = strings.Repeat(" ", n)
@@ -129,9 +133,36 @@ func (r *Reporter) draw(now time.Time, final bool) {
 	end := ""
 	if final {
 		end = "\n"
+		r.lastLen = 0
 	}
 	// A terminal write error is not worth failing a backup for.
 	_, _ = io.WriteString(r.w, "\r"+line+pad+end)
+}
+
+// Wrap returns a writer for other output to the same terminal, such as the
+// console logger: each write first blanks the status line, so that a log
+// line never runs into it, and the next tick draws the status line again
+// below. A disabled or nil Reporter returns w itself.
+func (r *Reporter) Wrap(w io.Writer) io.Writer {
+	if r == nil || !r.enabled {
+		return w
+	}
+	return &wrapped{r: r, w: w}
+}
+
+type wrapped struct {
+	r *Reporter
+	w io.Writer
+}
+
+func (x *wrapped) Write(p []byte) (int, error) {
+	x.r.mu.Lock()
+	defer x.r.mu.Unlock()
+	if n := x.r.lastLen; n > 0 {
+		_, _ = io.WriteString(x.r.w, "\r"+strings.Repeat(" ", n)+"\r")
+		x.r.lastLen = 0
+	}
+	return x.w.Write(p)
 }
 
 // Line formats one status line: blocks, bytes, elapsed time and rates, e.g.

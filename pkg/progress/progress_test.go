@@ -1,6 +1,7 @@
 package progress_test
 
 import (
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -223,5 +224,50 @@ func TestHumanBytes(t *testing.T) {
 		if got := progress.HumanBytes(tc.n); got != tc.want {
 			t.Errorf("HumanBytes(%d) = %q, want %q", tc.n, got, tc.want)
 		}
+	}
+}
+
+func TestWrapClearsTheLineBeforeOtherOutput(t *testing.T) {
+	h := newHarness(t, true)
+	log := h.r.Wrap(h.out)
+	h.r.Start()
+	h.r.Add(7, 7*1024)
+	line := h.tick(t, time.Second)
+
+	if _, err := io.WriteString(log, "12:00:01 WRN retrying\n"); err != nil {
+		t.Fatal(err)
+	}
+	blank := <-h.out
+	if want := "\r" + strings.Repeat(" ", len(line)-1) + "\r"; blank != want {
+		t.Errorf("before the log line: %q, want the status line blanked %q", blank, want)
+	}
+	if got := <-h.out; got != "12:00:01 WRN retrying\n" {
+		t.Errorf("log line = %q", got)
+	}
+	// The next tick draws a fresh line: nothing left to pad.
+	if got, want := h.tick(t, 2*time.Second), "\r"+progress.Line(7, 7*1024, 2*time.Second); got != want {
+		t.Errorf("redraw = %q, want %q", got, want)
+	}
+
+	h.clock.Set(h.t0.Add(3 * time.Second))
+	h.r.Stop()
+	<-h.out // final line, ends with a newline
+	// After Stop the line is finished: output passes through untouched.
+	if _, err := io.WriteString(log, "done\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-h.out; got != "done\n" {
+		t.Errorf("after Stop: %q, want the output alone", got)
+	}
+}
+
+func TestWrapDisabledReturnsTheWriter(t *testing.T) {
+	var buf strings.Builder
+	if w := progress.New(&buf, false).Wrap(&buf); w != &buf {
+		t.Errorf("disabled Wrap = %T, want the writer itself", w)
+	}
+	var r *progress.Reporter
+	if w := r.Wrap(&buf); w != &buf {
+		t.Errorf("nil Wrap = %T, want the writer itself", w)
 	}
 }
