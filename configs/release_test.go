@@ -14,6 +14,10 @@ import (
 // on both of its paths, and `goreleaser check` adds the schema check when
 // GoReleaser is installed.
 
+// generatedDocs is where the before hooks write man pages and completions;
+// archive sources under it do not exist until then.
+const generatedDocs = "build/docs"
+
 func goreleaserConfig(t *testing.T) map[string]any {
 	t.Helper()
 	return decodeAll(t, "../.goreleaser.yaml")[0]
@@ -35,8 +39,11 @@ func TestReleaseConfigBuild(t *testing.T) {
 	if cfg["version"] != 2 {
 		t.Errorf("version = %v, want 2", cfg["version"])
 	}
-	if !slices.Contains(strs(dig(cfg, "before", "hooks")), "go mod tidy") {
-		t.Error("before.hooks lacks go mod tidy")
+	hooks := strs(dig(cfg, "before", "hooks"))
+	for _, want := range []string{"go mod tidy", "go run ./scripts/gen-docs " + generatedDocs} {
+		if !slices.ContainsFunc(hooks, func(h string) bool { return strings.HasSuffix(h, want) }) {
+			t.Errorf("before.hooks lack %q", want)
+		}
 	}
 	builds, _ := cfg["builds"].([]any)
 	if len(builds) != 1 {
@@ -108,10 +115,15 @@ func TestReleaseConfigArchives(t *testing.T) {
 	// Every file source matches something, and together they ship README,
 	// LICENSE and every recipe, and no Go file.
 	shipped := map[string]bool{}
+	var generated []string
 	for _, f := range a["files"].([]any) {
 		src, _ := f.(string)
 		if fm, ok := f.(map[string]any); ok {
 			src, _ = fm["src"].(string)
+		}
+		if strings.HasPrefix(src, generatedDocs+"/") {
+			generated = append(generated, src)
+			continue
 		}
 		matches, err := filepath.Glob(filepath.Join("..", src))
 		if err != nil || len(matches) == 0 {
@@ -135,6 +147,11 @@ func TestReleaseConfigArchives(t *testing.T) {
 	for _, w := range want {
 		if !shipped[w] {
 			t.Errorf("the archives do not ship %s", w)
+		}
+	}
+	for _, want := range []string{generatedDocs + "/man/*.1", generatedDocs + "/completions/*"} {
+		if !slices.Contains(generated, want) {
+			t.Errorf("the archives do not ship %s", want)
 		}
 	}
 	for s := range shipped {

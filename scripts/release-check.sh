@@ -23,9 +23,10 @@
 #   RELEASE_CHECK_FULL=1        also run a full snapshot release (all six
 #                               platforms, archives, checksums; no container
 #                               image) and check the archives' contents
-#   RELEASE_CHECK_HOOKS=1       also run the before hooks (go mod tidy); off by
-#                               default because it rewrites go.mod in a working
-#                               tree, and .ci/run checks `go mod tidy -diff` itself
+#   RELEASE_CHECK_HOOKS=1       also run the before hooks (go mod tidy, gen-docs);
+#                               off by default because tidy rewrites go.mod in a
+#                               working tree, and .ci/run checks `go mod tidy -diff`
+#                               itself (the full release generates the docs anyway)
 #   RELEASE_CHECK_FORCE_FALLBACK=1  take path B even if GoReleaser is available
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -108,6 +109,10 @@ if $have_goreleaser; then
 
   if [[ ${RELEASE_CHECK_FULL:-} == 1 ]]; then
     banner "full snapshot release (six platforms, archives, checksums; no image)"
+    if [[ ${#skip[@]} -gt 0 ]]; then
+      # The hooks are skipped: generate what the archives need ourselves.
+      rm -rf build/docs && go run ./scripts/gen-docs build/docs
+    fi
     "$gr" release --snapshot --clean --skip=docker "${skip[@]}"
     n=0
     for a in dist/backup-creator_*.tar.gz dist/backup-creator_*.zip; do
@@ -116,7 +121,9 @@ if $have_goreleaser; then
       if [[ $a == *.zip ]]; then list=$(unzip -Z1 "$a"); else list=$(tar -tzf "$a"); fi
       for want in backup-creator README.md LICENSE configs/backup-creator.example.yaml configs/.env.example \
                   configs/crontab.example configs/systemd/backup-creator.service configs/systemd/backup-creator.timer \
-                  configs/kubernetes/cronjob.yaml configs/github-actions/backup.yml; do
+                  configs/kubernetes/cronjob.yaml configs/github-actions/backup.yml \
+                  man/backup-creator.1 man/backup-creator-run.1 completions/backup-creator.bash \
+                  completions/_backup-creator completions/backup-creator.fish completions/backup-creator.ps1; do
         [[ $a == *windows* && $want == backup-creator ]] && want=backup-creator.exe
         grep -qx "$want" <<<"$list" || fail "$a lacks $want"
       done
@@ -124,7 +131,8 @@ if $have_goreleaser; then
     done
     (( n == 6 )) || fail "expected 6 archives, found $n"
     (cd dist && sha256sum -c ./*_checksums.txt >/dev/null) || fail "checksums do not match"
-    echo "6 archives with README, LICENSE and configs/; checksums match"
+    echo "6 archives with README, LICENSE, configs/, man pages and completions; checksums match"
+    rm -rf build/docs && rmdir build 2>/dev/null || true
   fi
 else
   banner "PATH B (FALLBACK): GoReleaser unavailable; plain go build + structural check of .goreleaser.yaml"
