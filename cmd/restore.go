@@ -84,8 +84,8 @@ EXIT STATUS
 			if len(args) == 1 {
 				opts.Backup = args[0]
 			}
-			if opts.At != "" && opts.Backup != "" && opts.Backup != backup.LatestRef {
-				return usageErrorf("give a backup name or --at, not both")
+			if opts.At != "" && opts.Backup != "" {
+				return usageErrorf("give a backup name (or latest) or --at, not both")
 			}
 			if opts.Force && opts.Target == "" {
 				return usageErrorf("--force only applies to --target")
@@ -98,7 +98,7 @@ EXIT STATUS
 	}
 	f := c.Flags()
 	f.String("dest", "./backups", destFlagHelp)
-	f.StringVar(&opts.At, "at", "", "restore the state as of the newest complete backup started at or before this time (RFC 3339 or YYYY-MM-DD)")
+	f.StringVar(&opts.At, "at", "", "restore the state as of the newest complete backup started at or before this time (RFC 3339, or YYYY-MM-DD meaning the end of that day, UTC)")
 	f.Int64SliceVar(&opts.IDs, "id", nil, "restore the block with this backed-up id (repeatable, or comma-separated)")
 	f.StringArrayVar(&opts.Keys, "key", nil, "restore the block with this customerKey (repeatable)")
 	f.StringArrayVar(&opts.Names, "name", nil, "restore blocks whose name matches this glob (* ? [..], repeatable)")
@@ -142,7 +142,11 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 	if opts.At != "" {
 		t, err := ParseSince(opts.At)
 		if err != nil {
-			return usageErrorf("--at %q: use RFC 3339 (2026-11-01T08:00:00Z) or a date (2026-11-01)", opts.At)
+			return usageErrorf("--at %q: use RFC 3339 (2026-11-01T08:00:00Z) or a date (2026-11-01, meaning the end of that day, UTC)", opts.At)
+		}
+		if _, derr := time.Parse("2006-01-02", strings.TrimSpace(opts.At)); derr == nil {
+			// A date means "as it was on that day": its last instant.
+			t = t.Add(24*time.Hour - time.Nanosecond)
 		}
 		at = t
 	}
@@ -187,6 +191,9 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 		rep, err = r.Restore(ctx, snap, ropts)
 	}
 	err = a.interrupted(ctx, err)
+	if err == nil {
+		err = unmatchedSelection(sel, snap, rep)
+	}
 	a.logRestore(rep, err)
 	if opts.JSON {
 		out := restoreJSON{RestoreReport: rep}
@@ -228,7 +235,7 @@ func printRestore(w io.Writer, rep *backup.RestoreReport, snap *backup.Snapshot)
 	// plan, and --json, list every block).
 	var rows []backup.RestoreItem
 	for _, it := range rep.Items {
-		if rep.DryRun || it.Action != backup.ActionUnchanged || it.Status != backup.ItemDone || len(it.Notes) > 0 {
+		if it.Action != backup.ActionUnchanged || (it.Status != backup.ItemDone && it.Status != backup.ItemPlanned) || len(it.Notes) > 0 {
 			rows = append(rows, it)
 		}
 	}
@@ -299,4 +306,34 @@ func printItems(w io.Writer, items []backup.RestoreItem) error {
 	}
 	_, err := fmt.Fprintln(w)
 	return err
+}
+
+// unmatchedSelection makes a selection that names blocks the backup does not
+// hold, or matches nothing at all, an error: a mistyped id must not look like
+// a successful restore.
+func unmatchedSelection(sel backup.Selection, snap *backup.Snapshot, rep *backup.RestoreReport) error {
+	var missing []string
+	if len(sel.IDs) > 0 || len(sel.Keys) > 0 {
+		ids, keys := map[int64]bool{}, map[string]bool{}
+		for _, b := range snap.Blocks {
+			ids[b.ID], keys[b.CustomerKey] = true, true
+		}
+		for _, id := range sel.IDs {
+			if !ids[id] {
+				missing = append(missing, "--id "+strconv.FormatInt(id, 10))
+			}
+		}
+		for _, k := range sel.Keys {
+			if !keys[k] {
+				missing = append(missing, fmt.Sprintf("--key %q", k))
+			}
+		}
+	}
+	switch {
+	case len(missing) > 0:
+		return fmt.Errorf("not in any backup up to %s: %s (see `backup-creator list`)", snap.Backup, strings.Join(missing, ", "))
+	case rep != nil && rep.Counts.Selected == 0:
+		return fmt.Errorf("no block matches the selection in the state as of %s (%d blocks); folder paths start at the root, e.g. \"Content Builder/Footers\"", snap.Backup, len(snap.Blocks))
+	}
+	return nil
 }

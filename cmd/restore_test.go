@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -465,6 +466,7 @@ func TestRestoreUsageErrors(t *testing.T) {
 	h := newHarness(t, sfmctest.Options{})
 	for _, args := range [][]string{
 		{"restore", "backup_20261101", "--at", "2026-11-01"},
+		{"restore", "latest", "--at", "2026-11-01"},
 		{"restore", "--at", "yesterday"},
 		{"restore", "--name", "[x"},
 		{"restore", "--type", "nosuchtype"},
@@ -521,5 +523,62 @@ func TestNewRestoreCmdParsesFlags(t *testing.T) {
 		if fmt.Sprintf("%+v", *got) != fmt.Sprintf("%+v", tc.want) {
 			t.Errorf("%v:\n got %+v\nwant %+v", tc.args, *got, tc.want)
 		}
+	}
+}
+
+func TestRestoreRefusesADamagedBackupInTheChain(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	h.emu.Seed(sfmctest.SeedOptions{ExtraBlocks: 5, TieBlocks: -1})
+	_, s1, _ := h.runJSON()
+	a := findBlock(t, h.emu, "Bulk 0000001", "")
+	if err := h.emu.UpdateAsset(h.emu.DefaultMID(), a.ID, func(s *sfmctest.AssetSpec) { s.Content += " v2" }); err != nil {
+		t.Fatal(err)
+	}
+	_, s2, _ := h.runJSON()
+	_, s3, _ := h.runJSON()
+	// The middle backup, the only one holding a's second version, is damaged.
+	if err := os.WriteFile(filepath.Join(h.dest, s2.Backup, backup.ManifestName), []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"restore", "--dry-run"}, {"restore", s3.Backup, "--target", t.TempDir()}, {"restore", "--dry-run", "--id", strconv.FormatInt(a.ID, 10)}} {
+		code, out, errOut := h.run(append(args, "--dest", h.dest)...)
+		if code != ExitFailure || !strings.Contains(errOut, s2.Backup) || !strings.Contains(errOut, "damaged") {
+			t.Errorf("%v: exit %d, want 1 naming the damaged %s\n%s%s", args, code, s2.Backup, out, errOut)
+		}
+	}
+	// Backups before the damaged one still restore.
+	if code, _, errOut := h.run("restore", s1.Backup, "--dry-run", "--dest", h.dest); code != ExitOK {
+		t.Errorf("restore from before the damage: exit %d %s", code, errOut)
+	}
+}
+
+func TestRestoreSelectionThatMatchesNothingFails(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	h.emu.Seed(sfmctest.SeedOptions{ExtraBlocks: 3, TieBlocks: -1})
+	h.runJSON()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--id", "99999999"}, "--id 99999999"},
+		{[]string{"--key", "no-such-key"}, "no-such-key"},
+		{[]string{"--folder", "Footers"}, "no block matches"},
+		{[]string{"--name", "zzz*"}, "no block matches"},
+	} {
+		code, _, errOut := h.run(append([]string{"restore", "--dry-run", "--dest", h.dest}, c.args...)...)
+		if code != ExitFailure || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, want 1 mentioning %q: %s", c.args, code, c.want, errOut)
+		}
+	}
+}
+
+func TestRestoreAtADateMeansTheEndOfThatDay(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	h.emu.Seed(sfmctest.SeedOptions{ExtraBlocks: 3, TieBlocks: -1})
+	_, s1, _ := h.runJSON()
+	day := s1.StartedAt.UTC().Format("2006-01-02")
+	code, plan, errOut := h.restoreJSON("--at", day, "--dry-run")
+	if code != ExitOK || plan.Backup != s1.Backup {
+		t.Errorf("--at %s (the day of the backup): exit %d, backup %q: %s", day, code, plan.Backup, errOut)
 	}
 }

@@ -40,6 +40,11 @@ var ErrNoBackup = errors.New("no such backup")
 // no manifest.json.
 var ErrIncomplete = errors.New("backup is incomplete (no manifest.json)")
 
+// ErrDamaged means a backup's manifest cannot be read. A restore from it, or
+// from any later backup, could silently miss the blocks it holds, so restore
+// refuses instead.
+var ErrDamaged = errors.New("backup has a damaged manifest")
+
 // BackupInfo describes one backup folder of a destination, as ListBackups
 // reports it. Its JSON form is part of `backup-creator list --json`.
 type BackupInfo struct {
@@ -376,8 +381,8 @@ func LoadSnapshot(ctx context.Context, st storage.Store, ref string, at time.Tim
 	}
 	var target *BackupInfo
 	if !at.IsZero() {
-		if r := strings.TrimSpace(ref); r != "" && r != LatestRef {
-			return nil, fmt.Errorf("give either a backup name or a time, not both")
+		if r := strings.TrimSpace(ref); r != "" {
+			return nil, fmt.Errorf("give either a backup name (or latest) or a time, not both")
 		}
 		for i := range list {
 			if list[i].Complete() && list[i].StartedAt != nil && !list[i].StartedAt.After(at) {
@@ -393,7 +398,7 @@ func LoadSnapshot(ctx context.Context, st storage.Store, ref string, at time.Tim
 		}
 		if !target.Complete() {
 			if target.Status == BackupDamaged {
-				return nil, fmt.Errorf("backup %s has a damaged manifest: %s", target.Name, target.Error)
+				return nil, fmt.Errorf("backup %s (%s): %w", target.Name, target.Error, ErrDamaged)
 			}
 			return nil, fmt.Errorf("backup %s: %w", target.Name, ErrIncomplete)
 		}
@@ -416,6 +421,10 @@ func LoadSnapshot(ctx context.Context, st storage.Store, ref string, at time.Tim
 		bi := list[idx]
 		if bi.Name > target.Name {
 			break
+		}
+		if bi.Status == BackupDamaged {
+			return nil, fmt.Errorf("backup %s (%s): every later backup depends on it, so restoring from %s could miss blocks; run `backup-creator verify --all`, and repair or move that folder away: %w",
+				bi.Name, bi.Error, target.Name, ErrDamaged)
 		}
 		if !bi.Complete() {
 			continue
