@@ -45,7 +45,8 @@ type App struct {
 	HTTPClient *http.Client
 
 	// Set by the root command's PersistentPreRunE.
-	v   *viper.Viper
-	cfg *config.Config
-	log zerolog.Logger
+	v           *viper.Viper
+	envFromFile map[string]bool // variables the env file set
+	cfg         *config.Config
+	log         zerolog.Logger
 }

@@ -28,7 +28,7 @@ func newConfigCmd(a *App) *cobra.Command {
 		Long: `Show the effective configuration (each value with where it came from), check it, or
 write a commented configuration template.
 
-` + exitStatusHelp,
+` + configExitStatusHelp,
 		Args: cobra.NoArgs,
 	}
 	c.AddCommand(newConfigShowCmd(a), newConfigValidateCmd(a), newConfigInitCmd(a))
@@ -98,6 +98,9 @@ func (a *App) configEntries(c *cobra.Command) []ConfigEntry {
 			e.Source = "flag"
 		case envSet(k):
 			e.Source = "env"
+			if a.envFromFile[setEnvVar(k)] {
+				e.Source = "env file"
+			}
 		case a.v.InConfig(k):
 			e.Source = "file"
 		default:
@@ -109,6 +112,16 @@ func (a *App) configEntries(c *cobra.Command) []ConfigEntry {
 		out = append(out, e)
 	}
 	return out
+}
+
+// setEnvVar returns the first variable that sets key (the one viper reads).
+func setEnvVar(key string) string {
+	for _, e := range config.EnvVars(key) {
+		if v, ok := os.LookupEnv(e); ok && v != "" {
+			return e
+		}
+	}
+	return ""
 }
 
 func envSet(key string) bool {
@@ -129,7 +142,7 @@ func newConfigValidateCmd(a *App) *cobra.Command {
 problems at once (exit 2). With --online, also get an SFMC token and write, read and
 delete a probe object in the destination, then say what works.
 
-` + exitStatusHelp,
+` + configExitStatusHelp,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			problems := a.cfg.Problems(true)
@@ -137,7 +150,7 @@ delete a probe object in the destination, then say what works.
 				problems = append(problems, "types: "+err.Error())
 			}
 			if len(problems) > 0 {
-				return usageErrorf("invalid configuration (%d problems):\n  - %s", len(problems), strings.Join(problems, "\n  - "))
+				return usageErrorf("invalid configuration (%s):\n  - %s", plural(len(problems), "problem"), strings.Join(problems, "\n  - "))
 			}
 			fmt.Fprintln(a.Out, "configuration: ok")
 			if !online {
@@ -159,10 +172,10 @@ func (a *App) validateOnline(ctx context.Context) error {
 	}
 	if auth, ok := src.(interface{ Authenticate(context.Context) error }); ok {
 		if err := auth.Authenticate(ctx); err != nil {
-			fmt.Fprintf(a.Out, "sfmc: FAILED: %v\n", err)
-			failed = append(failed, fmt.Errorf("sfmc: %w", err))
+			fmt.Fprintf(a.Out, "SFMC authentication: FAILED: %v\n", err)
+			failed = append(failed, fmt.Errorf("SFMC authentication: %w", err))
 		} else {
-			fmt.Fprintf(a.Out, "sfmc: ok (token for %s)\n", a.cfg.SFMC.AuthURL)
+			fmt.Fprintf(a.Out, "SFMC authentication: ok (token from %s)\n", a.cfg.SFMC.AuthURL)
 		}
 	}
 	if err := a.probeStore(ctx); err != nil {
@@ -230,3 +243,16 @@ func newConfigInitCmd(a *App) *cobra.Command {
 		},
 	}
 }
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+const configExitStatusHelp = `EXIT STATUS
+  0    success
+  1    validate --online: the destination probe failed
+  2    invalid configuration or usage; init: the file exists
+  4    validate --online: SFMC authentication failed`

@@ -96,7 +96,7 @@ func TestConfigValidateListsEveryProblem(t *testing.T) {
 func TestConfigValidateOnline(t *testing.T) {
 	h := newHarness(t, sfmctest.Options{})
 	code, out, errOut := h.run("config", "validate", "--online", "--dest", h.dest)
-	if code != 0 || !strings.Contains(out, "sfmc: ok") || !strings.Contains(out, "write, read, delete") {
+	if code != 0 || !strings.Contains(out, "SFMC authentication: ok") || !strings.Contains(out, "write, read, delete") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
 	n := 0
@@ -106,7 +106,7 @@ func TestConfigValidateOnline(t *testing.T) {
 	}
 	t.Setenv("SFMC_CLIENT_SECRET", "wrong")
 	code, out, _ = h.run("config", "validate", "--online", "--dest", h.dest)
-	if code != ExitAuth || !strings.Contains(out, "sfmc: FAILED") {
+	if code != ExitAuth || !strings.Contains(out, "SFMC authentication: FAILED") {
 		t.Errorf("wrong secret: exit %d, want 4\n%s", code, out)
 	}
 }

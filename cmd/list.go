@@ -3,8 +3,12 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/backup-creator/backup-creator/pkg/config"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 )
 
@@ -74,11 +79,29 @@ func (a *App) openDestination(ctx context.Context) (storage.Store, error) {
 	if p := a.cfg.Problems(false); len(p) > 0 {
 		return nil, usageErrorf("invalid configuration:\n  - %s", strings.Join(p, "\n  - "))
 	}
+	if err := mustExist(a.cfg.Dest); err != nil {
+		return nil, err
+	}
 	st, err := a.NewStore(ctx, a.cfg)
 	if err != nil {
 		return nil, a.interrupted(ctx, fmt.Errorf("destination: %w", err))
 	}
 	return st, nil
+}
+
+// mustExist refuses a local destination that does not exist, for commands
+// that only read it: a mistyped path or the wrong working directory must not
+// look like "no backups" (nor leave an empty directory behind).
+func mustExist(dest string) error {
+	d, err := config.ParseDest(dest)
+	if err != nil || d.Scheme != "file" {
+		return nil
+	}
+	if _, err := os.Stat(d.Path); errors.Is(err, fs.ErrNotExist) {
+		abs, _ := filepath.Abs(d.Path)
+		return fmt.Errorf("destination %s does not exist: check --dest (or dest / BACKUP_CREATOR_DEST) and the working directory", abs)
+	}
+	return nil
 }
 
 // listJSON is the output of `list --json`.

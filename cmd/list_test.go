@@ -154,7 +154,21 @@ func TestListErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, %s; want %d and %q", tc.args, code, errOut, tc.code, tc.msg)
 		}
 	}
+	// A destination that does not exist is an error, and is not created.
+	missing := filepath.Join(t.TempDir(), "typo")
+	for _, cmd := range []string{"list", "verify"} {
+		code, _, errOut := run(cmd, "--dest", missing)
+		if code != ExitFailure || !strings.Contains(errOut, "does not exist") {
+			t.Errorf("%s on a missing destination: exit %d, %s", cmd, code, errOut)
+		}
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("a read command created the destination (%v)", err)
+	}
 	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	code, out, _ := run("list", "--dest", empty)
 	if code != ExitOK || out != "no backups in "+empty+"\n" {
 		t.Errorf("empty destination: exit %d, %q", code, out)

@@ -169,6 +169,9 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 		}
 		src, target = s, t
 	}
+	if err := mustExist(cfg.Dest); err != nil {
+		return err
+	}
 	st, err := a.NewStore(ctx, cfg)
 	if err != nil {
 		return a.interrupted(ctx, fmt.Errorf("destination: %w", err))

@@ -481,6 +481,13 @@ func TestRestoreUsageErrors(t *testing.T) {
 	}
 	// No backup at all: a plain failure naming the problem.
 	code, _, errOut := h.run("restore", "--dest", h.dest)
+	if code != ExitFailure || !strings.Contains(errOut, "does not exist") {
+		t.Errorf("missing destination: exit %d, %s", code, errOut)
+	}
+	if err := os.MkdirAll(h.dest, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = h.run("restore", "--dest", h.dest)
 	if code != ExitFailure || !strings.Contains(errOut, "no complete backup") {
 		t.Errorf("empty destination: exit %d, %s", code, errOut)
 	}

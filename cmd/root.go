@@ -74,6 +74,19 @@ never from a flag.
 			return a.setup(c, configFile, envFile)
 		},
 	}
+	// An unknown subcommand is a usage error (exit 2), with cobra's suggestions.
+	root.Args = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return &UsageError{Err: errors.New(msg)}
+	}
+	root.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	root.SuggestionsMinimumDistance = 2
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	pf := root.PersistentFlags()
@@ -120,9 +133,11 @@ var flagKeys = map[string]string{
 // setup loads the .env file and the configuration (flags > env > file >
 // defaults) and builds the logger.
 func (a *App) setup(c *cobra.Command, configFile, envFile string) error {
-	if err := loadEnvFile(envFile); err != nil {
+	loaded, err := loadEnvFile(envFile)
+	if err != nil {
 		return &UsageError{Err: err}
 	}
+	a.envFromFile = loaded
 	v := config.NewViper()
 	if configFile == "" {
 		if _, err := os.Stat("backup-creator.yaml"); err == nil {
@@ -181,7 +196,8 @@ func newLogger(w io.Writer, lc config.Log, tty bool) (zerolog.Logger, error) {
 
 // loadEnvFile sets the variables of a dotenv file that are not set already.
 // An explicitly named file must exist; the default ./.env is optional.
-func loadEnvFile(name string) error {
+func loadEnvFile(name string) (map[string]bool, error) {
+	loaded := map[string]bool{}
 	explicit := name != ""
 	if !explicit {
 		name = ".env"
@@ -189,9 +205,9 @@ func loadEnvFile(name string) error {
 	f, err := os.Open(name)
 	if err != nil {
 		if !explicit && errors.Is(err, os.ErrNotExist) {
-			return nil
+			return loaded, nil
 		}
-		return fmt.Errorf("env file: %w", err)
+		return nil, fmt.Errorf("env file: %w", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -206,19 +222,39 @@ func loadEnvFile(name string) error {
 		k, val, ok := strings.Cut(s, "=")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
-			return fmt.Errorf("env file %s line %d: expected KEY=VALUE", name, line)
+			return nil, fmt.Errorf("env file %s line %d: expected KEY=VALUE", name, line)
 		}
-		val = strings.TrimSpace(val)
-		if len(val) >= 2 && (val[0] == '"' && val[len(val)-1] == '"' || val[0] == '\'' && val[len(val)-1] == '\'') {
-			val = val[1 : len(val)-1]
-		} else if i := strings.Index(val, " #"); i >= 0 {
-			val = strings.TrimSpace(val[:i])
+		val, err = envValue(strings.TrimSpace(val))
+		if err != nil {
+			return nil, fmt.Errorf("env file %s line %d (%s): %w", name, line, k, err)
 		}
 		if _, set := os.LookupEnv(k); !set {
 			if err := os.Setenv(k, val); err != nil {
-				return fmt.Errorf("env file %s line %d: %w", name, line, err)
+				return nil, fmt.Errorf("env file %s line %d: %w", name, line, err)
 			}
+			loaded[k] = true
 		}
 	}
-	return sc.Err()
+	return loaded, sc.Err()
+}
+
+// envValue reads the value part of a dotenv line: 'single' or "double" quoted
+// (quotes removed, nothing interpreted inside), or bare; a " #" after the
+// value starts a comment.
+func envValue(v string) (string, error) {
+	if v != "" && (v[0] == '"' || v[0] == '\'') {
+		end := strings.IndexByte(v[1:], v[0])
+		if end < 0 {
+			return "", errors.New("unterminated quote")
+		}
+		rest := strings.TrimSpace(v[end+2:])
+		if rest != "" && !strings.HasPrefix(rest, "#") {
+			return "", fmt.Errorf("unexpected %q after the quoted value", rest)
+		}
+		return v[1 : end+1], nil
+	}
+	if i := strings.Index(v, " #"); i >= 0 {
+		v = v[:i]
+	}
+	return strings.TrimSpace(v), nil
 }

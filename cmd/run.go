@@ -97,6 +97,11 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return &UsageError{Err: fmt.Errorf("--types: %w", err)}
 	}
+	for _, id := range types {
+		if backup.TypeName(id) == "" {
+			a.log.Warn().Int("asset_type_id", id).Msg("asset type id unknown to backup-creator: it is queried as given (check it if the backup finds nothing)")
+		}
+	}
 	if cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, cfg.Timeout, fmt.Errorf("--timeout %s reached", cfg.Timeout))
@@ -110,6 +115,7 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 
 	if len(cfg.AccountIDs) == 0 {
 		sum, err := a.runOne(ctx, cfg, ro, opts)
+		sum.ExitCode = ExitCode(err)
 		a.notify(ctx, sum, err)
 		if opts.JSON {
 			if jerr := printJSON(a.Out, sum); jerr != nil && err == nil {
@@ -130,6 +136,7 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 		bu.SFMC.AccountID = mid
 		bu.Dest = subDest(cfg.Dest, "mid-"+mid)
 		sum, err := a.runOne(ctx, &bu, ro, opts)
+		sum.ExitCode = ExitCode(err)
 		entry := BusinessUnitSummary{AccountID: mid, Summary: sum, ExitCode: ExitCode(err)}
 		multi.BusinessUnits = append(multi.BusinessUnits, entry)
 		if err != nil {
@@ -223,6 +230,20 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 	if err != nil {
 		return sum, &UsageError{Err: err}
 	}
+	// Authenticate first: bad credentials fail with a clear message before
+	// anything touches the destination.
+	if auth, ok := src.(interface{ Authenticate(context.Context) error }); ok {
+		if err := auth.Authenticate(ctx); err != nil {
+			err = a.interrupted(ctx, fmt.Errorf("SFMC authentication (%s): %w", cfg.SFMC.AuthURL, err))
+			sum.Error = err.Error()
+			sum.Requests = src.Stats()
+			if ExitCode(err) == ExitInterrupted {
+				sum.Status = "interrupted"
+			}
+			a.logSummary(sum, err)
+			return sum, err
+		}
+	}
 	store, err := a.NewStore(ctx, cfg)
 	if err != nil {
 		err = a.interrupted(ctx, fmt.Errorf("destination: %w", err))
@@ -253,7 +274,7 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 // (signal or --timeout), whatever the error it surfaced as.
 func (a *App) interrupted(ctx context.Context, err error) error {
 	if err != nil && ctx.Err() != nil {
-		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, ctx.Err()) {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, ctx.Err()) && !errors.Is(err, cause) {
 			err = fmt.Errorf("%w (%w)", err, cause)
 		}
 		return &InterruptedError{Err: err}
@@ -296,15 +317,19 @@ func (a *App) logSummary(s *backup.Summary, err error) {
 func (a *App) printSummary(s *backup.Summary) {
 	switch s.Status {
 	case backup.StatusDryRun:
-		fmt.Fprintf(a.Out, "dry run: %d blocks (%s) would be backed up to %s; %d unchanged skipped\n",
-			s.Blocks, humanBytes(s.Bytes), s.Destination, s.Skipped)
+		fmt.Fprintf(a.Out, "dry run: %d blocks (%s) would be backed up to %s; %d unchanged skipped; %d deleted in SFMC since the last run\n",
+			s.Blocks, humanBytes(s.Bytes), s.Destination, s.Skipped, s.Deleted)
 	default:
 		w := "none"
 		if s.WatermarkTo != nil {
 			w = s.WatermarkTo.Format(time.RFC3339Nano)
 		}
-		fmt.Fprintf(a.Out, "%s: %d blocks, %d files, %s in %s to %s (watermark %s)\n",
+		fmt.Fprintf(a.Out, "%s: %d blocks, %d files, %s in %s to %s (watermark %s)",
 			s.Backup, s.Blocks, s.Files, humanBytes(s.Bytes), time.Duration(s.DurationMS)*time.Millisecond, s.Destination, w)
+		if s.Deleted > 0 {
+			fmt.Fprintf(a.Out, "; %d blocks deleted in SFMC since the last run (see backup-creator list %s)", s.Deleted, s.Backup)
+		}
+		fmt.Fprintln(a.Out)
 	}
 }
 

@@ -331,8 +331,11 @@ func TestRunAuthFailureExit4AndNoSecretLeak(t *testing.T) {
 			t.Fatal("the secret appears in the output")
 		}
 	}
-	if !strings.Contains(strings.ToLower(errOut), "auth") {
+	if !strings.Contains(errOut, "SFMC authentication") || strings.Contains(errOut, "list folders") {
 		t.Errorf("error does not say authentication failed: %s", errOut)
+	}
+	if _, err := os.Stat(h.dest); !os.IsNotExist(err) {
+		t.Errorf("a run that could not authenticate touched the destination (%v)", err)
 	}
 }
 
@@ -364,6 +367,7 @@ func TestRunUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown flag", []string{"run", "--nope"}, nil, "unknown flag"},
+		{"unknown command", []string{"rnu"}, nil, "did you mean run"},
 		{"bad since", []string{"run", "--since", "yesterday"}, nil, "--since"},
 		{"full and since", []string{"run", "--full", "--since", "2026-01-01"}, nil, "--full"},
 		{"bad types", []string{"run", "--types", "htmlblok"}, nil, "htmlblok"},
@@ -461,5 +465,67 @@ func TestVersionAndHelpShowExitCodes(t *testing.T) {
 	out.Reset()
 	if code := a.Execute(t.Context(), []string{"run", "--help"}); code != 0 || !strings.Contains(out.String(), "130") || !strings.Contains(out.String(), "EXIT STATUS") {
 		t.Errorf("run --help lacks the exit codes: %q", out.String())
+	}
+}
+
+func TestRunTimeoutSaysSoOnce(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{Latency: 50 * time.Millisecond})
+	h.emu.Seed(sfmctest.SeedOptions{ExtraBlocks: 10})
+	code, out, errOut := h.run("run", "--dest", h.dest, "--timeout", "20ms", "--json")
+	if code != ExitInterrupted {
+		t.Fatalf("exit %d, want 130: %s", code, errOut)
+	}
+	var s backup.Summary
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(s.Error, "--timeout 20ms reached"); n != 1 || s.ExitCode != ExitInterrupted || s.Status != "interrupted" {
+		t.Errorf("summary %+v: the timeout is named %d times", s, n)
+	}
+}
+
+func TestEnvFileValues(t *testing.T) {
+	cases := map[string]string{
+		`abc`:               "abc",
+		`abc # comment`:     "abc",
+		`"abc"`:             "abc",
+		`"abc" # comment`:   "abc",
+		`'a b#c' # comment`: "a b#c",
+		`"p#ss"`:            "p#ss",
+		``:                  "",
+	}
+	for in, want := range cases {
+		got, err := envValue(in)
+		if err != nil || got != want {
+			t.Errorf("envValue(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{`"abc`, `"abc" junk`} {
+		if _, err := envValue(bad); err == nil {
+			t.Errorf("envValue(%q) accepted", bad)
+		}
+	}
+}
+
+func TestConfigShowTellsEnvFileFromEnvironment(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	os.WriteFile(".env", []byte("BACKUP_CREATOR_DEST=\"./from-dotenv\" # the nightly one\n"), 0o600)
+	code, out, errOut := h.run("config", "show", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var entries []ConfigEntry
+	json.Unmarshal([]byte(out), &entries)
+	for _, e := range entries {
+		switch e.Key {
+		case "dest":
+			if e.Source != "env file" || e.Value != "./from-dotenv" {
+				t.Errorf("dest: %+v", e)
+			}
+		case "sfmc.client_id":
+			if e.Source != "env" {
+				t.Errorf("client id set in the environment shows source %q", e.Source)
+			}
+		}
 	}
 }

@@ -31,7 +31,7 @@ func (e *Engine) trackDeletions(ctx context.Context, opts RunOptions, full bool,
 		sum.DeletionCheckRequests = e.queryRequests() - before
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, nil, fmt.Errorf("backup interrupted (watermark not advanced): %w", context.Cause(ctx))
+				return nil, nil, fmt.Errorf("%w: %w", errInterrupted, context.Cause(ctx))
 			}
 			return nil, nil, fmt.Errorf("list block ids for deletion tracking (turn it off with track_deletions: false): %w", err)
 		}
@@ -40,7 +40,7 @@ func (e *Engine) trackDeletions(ctx context.Context, opts RunOptions, full bool,
 	current = slices.Compact(current)
 
 	if prev == nil || len(prev.Known) == 0 || !slices.Equal(prev.KnownTypes, opts.TypeIDs) {
-		if prev != nil && len(prev.Known) > 0 {
+		if prev != nil && len(prev.Known) > 0 && !opts.DryRun {
 			e.Log.Warn().Msg("the selected asset types changed since the last run: deletions are tracked again from this run on")
 		}
 		return current, nil, nil

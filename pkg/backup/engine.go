@@ -108,6 +108,8 @@ type Summary struct {
 	// Requests is filled in by the caller from the SFMC client's counters.
 	Requests map[string]int64 `json:"requests,omitempty"`
 	Error    string           `json:"error,omitempty"`
+	// ExitCode is the process exit code, filled in by the command.
+	ExitCode int `json:"exitCode"`
 }
 
 // PartialError means some blocks could not be fetched or stored. The backup has
@@ -125,6 +127,10 @@ func (e *PartialError) Error() string {
 func (e *PartialError) Unwrap() error { return e.Err }
 
 const maxReportedErrors = 5
+
+// errInterrupted starts the error of a run stopped by its context (signal,
+// --timeout, or a lost lock).
+var errInterrupted = errors.New("backup interrupted (watermark not advanced)")
 
 func (e *Engine) now() time.Time {
 	if e.Now != nil {
@@ -155,11 +161,16 @@ func (o *RunOptions) defaults() {
 // as the run got, also when err != nil.
 func (e *Engine) Run(ctx context.Context, opts RunOptions) (sum *Summary, err error) {
 	opts.defaults()
+	parent := ctx // ctx is replaced by one the lock keeper cancels when the run ends
 	start := e.now()
 	sum = &Summary{Destination: e.Store.String(), Status: StatusFailed, StartedAt: start.UTC(), Full: opts.Full}
 	defer func() {
 		sum.FinishedAt = e.now().UTC()
 		sum.DurationMS = sum.FinishedAt.Sub(sum.StartedAt).Milliseconds()
+		// Whatever step a signal or --timeout stopped, say so the same way.
+		if err != nil && parent.Err() != nil && !errors.Is(err, errInterrupted) {
+			err = fmt.Errorf("%w: %w", errInterrupted, context.Cause(parent))
+		}
 		if err != nil {
 			sum.Error = err.Error()
 		}
@@ -249,12 +260,12 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (sum *Summary, err er
 	sum.Blocks, sum.Files, sum.Bytes, sum.Skipped, sum.Failed = r.blocks, r.files, r.bytes, r.skipped, len(r.failures)
 	if qerr != nil {
 		if ctx.Err() != nil {
-			return sum, fmt.Errorf("backup interrupted (watermark not advanced): %w", context.Cause(ctx))
+			return sum, fmt.Errorf("%w: %w", errInterrupted, context.Cause(ctx))
 		}
 		return sum, fmt.Errorf("list changed blocks: %w", qerr)
 	}
 	if ctx.Err() != nil {
-		return sum, fmt.Errorf("backup interrupted (watermark not advanced): %w", context.Cause(ctx))
+		return sum, fmt.Errorf("%w: %w", errInterrupted, context.Cause(ctx))
 	}
 	if len(r.failures) > 0 {
 		sum.Status = StatusPartial

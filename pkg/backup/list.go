@@ -381,8 +381,8 @@ func LoadSnapshot(ctx context.Context, st storage.Store, ref string, at time.Tim
 	}
 	var target *BackupInfo
 	if !at.IsZero() {
-		if r := strings.TrimSpace(ref); r != "" {
-			return nil, fmt.Errorf("give either a backup name (or latest) or a time, not both")
+		if r := strings.TrimSpace(ref); r != "" && r != LatestRef {
+			return nil, fmt.Errorf("give either a backup name or a time, not both")
 		}
 		for i := range list {
 			if list[i].Complete() && list[i].StartedAt != nil && !list[i].StartedAt.After(at) {
