@@ -45,7 +45,7 @@ customerKey, type, folder path, name, modifiedDate, size) and the blocks it reco
 deleted in SFMC. Each backup holds only what changed since the previous one: use
 "restore --dry-run" to see the state as of a backup.
 
---json prints one JSON object instead of the table (see README "JSON output").
+--json prints one JSON object instead of the table (its fields are listed in README.md, section "list").
 
 EXIT STATUS
   0    success (also for an empty destination)
