@@ -146,6 +146,7 @@ delete a probe object in the destination, then say what works.
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			problems := a.cfg.Problems(true)
+			problems = append(problems, notifyConfig(a.cfg).Problems()...)
 			if _, err := backup.ParseTypes(a.cfg.Types); err != nil {
 				problems = append(problems, "types: "+err.Error())
 			}

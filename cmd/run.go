@@ -253,8 +253,15 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 	defer store.Close()
 
 	prog := progress.New(a.Err, a.ErrIsTTY && !opts.JSON)
+	log := a.log
+	if a.ErrIsTTY && !opts.JSON {
+		// Log lines blank the progress line first instead of running into it.
+		if l, lerr := newLogger(prog.Wrap(a.Err), cfg.Log, a.ErrIsTTY); lerr == nil {
+			log = l
+		}
+	}
 	prog.Start()
-	eng := &backup.Engine{Source: src, Store: store, Log: a.log, Now: a.Now, Version: a.versionOrDev(), Progress: prog}
+	eng := &backup.Engine{Source: src, Store: store, Log: log, Now: a.Now, Version: a.versionOrDev(), Progress: prog}
 	ro.AccountID = cfg.SFMC.AccountID
 	sum, err = eng.Run(ctx, ro)
 	prog.Stop()

@@ -1,7 +1,7 @@
 // Command gen-docs writes backup-creator's man pages and shell completions
 // into a directory (the release archives ship them):
 //
-//	go run ./scripts/gen-docs dist/docs
+//	go run ./scripts/gen-docs build/docs
 package main
 
 import (
