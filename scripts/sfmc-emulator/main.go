@@ -80,8 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	env := fmt.Sprintf("SFMC_AUTH_URL=%s\nSFMC_CLIENT_ID=%s\nSFMC_CLIENT_SECRET=%s\n", srv.AuthURL(), srv.ClientID(), srv.ClientSecret())
 	if *envFile != "" {
-		if err := os.WriteFile(*envFile, []byte(env), 0o600); err != nil {
-			fmt.Fprintf(stderr, "sfmc-emulator: write env file: %v\n", err)
+		if err := writeEnvFile(*envFile, env); err != nil {
+			fmt.Fprintf(stderr, "sfmc-emulator: %v\n", err)
 			return 1
 		}
 	}
@@ -101,4 +101,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case <-time.After(10 * time.Second):
 	}
 	return 0
+}
+
+// envFileMarker starts every env file the emulator writes; only such a file
+// is ever overwritten, so a real account's .env is never clobbered.
+const envFileMarker = "# written by sfmc-emulator (test credentials for a local emulator)\n"
+
+func writeEnvFile(name, env string) error {
+	if old, err := os.ReadFile(name); err == nil && len(old) > 0 && !strings.HasPrefix(string(old), envFileMarker) {
+		return fmt.Errorf("--env-file %s exists and was not written by the emulator: not overwriting it (name another file)", name)
+	}
+	if err := os.WriteFile(name, []byte(envFileMarker+env), 0o600); err != nil {
+		return fmt.Errorf("write env file: %w", err)
+	}
+	return nil
 }

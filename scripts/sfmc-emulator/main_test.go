@@ -83,3 +83,23 @@ func TestRunServesUntilCancelled(t *testing.T) {
 		t.Errorf("no hint on stderr: %q", stderr.String())
 	}
 }
+
+func TestEnvFileNeverClobbersARealOne(t *testing.T) {
+	real := filepath.Join(t.TempDir(), ".env")
+	os.WriteFile(real, []byte("SFMC_CLIENT_SECRET=the-real-one\n"), 0o600)
+	if err := writeEnvFile(real, "SFMC_CLIENT_ID=x\n"); err == nil {
+		t.Fatal("overwrote an env file the emulator did not write")
+	}
+	if b, _ := os.ReadFile(real); string(b) != "SFMC_CLIENT_SECRET=the-real-one\n" {
+		t.Fatalf("real env file changed: %q", b)
+	}
+	own := filepath.Join(t.TempDir(), "emu.env")
+	for _, id := range []string{"a", "b"} { // its own file is rewritten on the next start
+		if err := writeEnvFile(own, "SFMC_CLIENT_ID="+id+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, _ := os.ReadFile(own); !strings.HasSuffix(string(b), "SFMC_CLIENT_ID=b\n") {
+		t.Errorf("own env file not rewritten: %q", b)
+	}
+}
