@@ -293,6 +293,10 @@ func TestRestorePointInTimeThroughTheCommands(t *testing.T) {
 		plan.Counts.Unchanged != len(state1)-2 {
 		t.Fatalf("plan (exit %d, %s): %+v", code, errOut, plan.Counts)
 	}
+	// The plan warns that A's later edit will be replaced.
+	if notes := strings.Join(plan.item(t, a.ID).Notes, "; "); !strings.Contains(notes, "edited in SFMC after this backup") {
+		t.Errorf("plan for a block edited since the backup does not warn: %q", notes)
+	}
 	// --at a time between the second and third run picks the second backup.
 	code, plan2, _ := h.restoreJSON("--at", s3.StartedAt.Add(-1).Format("2006-01-02T15:04:05.999999999Z07:00"), "--dry-run")
 	if code != ExitOK || plan2.Backup != s2.Backup {

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -641,6 +642,12 @@ func (rs *restoreRun) update(ctx context.Context, b *SnapshotBlock, doc map[stri
 	}
 	it.Action, it.Changes = ActionUpdate, changes
 	it.Reason = reason("differs in " + strings.Join(changes, ", "))
+	if cur.ModifiedDate.After(b.Modified) {
+		// Someone edited it after this backup: the restore replaces that edit,
+		// and no backup holds it unless a run happened since.
+		it.Notes = append(it.Notes, fmt.Sprintf("edited in SFMC after this backup (at %s): run `backup-creator run` first to keep that version",
+			cur.ModifiedDate.UTC().Format(time.RFC3339)))
+	}
 	if folderID < 0 {
 		it.Reason += " (its folder will be re-created)"
 	}
