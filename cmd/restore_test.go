@@ -339,7 +339,7 @@ func TestRestoreDryRunMakesNoWriteRequest(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	for _, re := range []string{
-		fmt.Sprintf(`(?m)^%d\s+update\s+planned\s+htmlblock\s+Content Builder/Bulk\s+Bulk 0000000\s+differs in content$`, x.ID),
+		fmt.Sprintf(`(?m)^%d\s+update\s+planned\s+htmlblock\s+Content Builder/Bulk\s+Bulk 0000000\s+differs in content; edited in SFMC after this backup`, x.ID),
 		fmt.Sprintf(`(?m)^%d\s+create\s+planned\s+htmlblock\s+Content Builder/Bulk\s+Bulk 0000001\s+id %d and customerKey "bulk-\d+-0000001" not found in SFMC; re-create it$`, y.ID, y.ID),
 		`dry run: would create 1, update 1, leave 0 unchanged, skip 0 .*nothing was written`,
 	} {
