@@ -90,18 +90,23 @@ func (e *Engine) describeDeleted(ctx context.Context, tombs []DeletedBlock) erro
 		if len(idx) == 0 {
 			break
 		}
-		m, err := ReadManifest(ctx, e.Store, f)
+		// Stream the manifest: a 100k-block manifest is never held whole.
+		found := map[int64]bool{}
+		_, err := ScanBackup(ctx, e.Store, f, func(b ManifestBlock) error {
+			if i, ok := idx[b.ID]; ok {
+				tombs[i].CustomerKey, tombs[i].Name, tombs[i].LastBackup = b.CustomerKey, b.Name, f
+				found[b.ID] = true
+			}
+			return nil
+		})
 		if err != nil {
 			if errors.Is(err, storage.ErrNotFound) {
 				continue
 			}
 			return err
 		}
-		for _, b := range m.Blocks {
-			if i, ok := idx[b.ID]; ok {
-				tombs[i].CustomerKey, tombs[i].Name, tombs[i].LastBackup = b.CustomerKey, b.Name, f
-				delete(idx, b.ID)
-			}
+		for id := range found {
+			delete(idx, id)
 		}
 	}
 	return nil
