@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/backup-creator/backup-creator/pkg/config"
+	"github.com/backup-creator/backup-creator/pkg/redact"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 	"github.com/backup-creator/backup-creator/pkg/storage/azblob"
@@ -19,13 +20,15 @@ import (
 
 // DefaultApp wires the real dependencies.
 func DefaultApp(stdout, stderr io.Writer, build BuildInfo) *App {
-	return &App{
+	a := &App{
 		Out: stdout, Err: stderr,
 		ErrIsTTY: isTerminal(stderr), OutIsTTY: isTerminal(stdout),
-		Build:     build,
-		NewSource: newSFMCSource,
-		NewStore:  openStore,
+		Build:    build,
+		NewStore: openStore,
+		red:      redact.New(),
 	}
+	a.NewSource = a.newSFMCSource
+	return a
 }
 
 func isTerminal(w io.Writer) bool {
@@ -37,17 +40,19 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-func newSFMCSource(cfg *config.Config, log zerolog.Logger, userAgent string) (Source, error) {
-	c, err := sfmc.New(sfmcConfig(cfg, log, userAgent))
+func (a *App) newSFMCSource(cfg *config.Config, log zerolog.Logger, userAgent string) (Source, error) {
+	c, err := sfmc.New(a.sfmcConfig(cfg, log, userAgent))
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// sfmcConfig maps the configuration onto the client's.
-func sfmcConfig(cfg *config.Config, log zerolog.Logger, userAgent string) sfmc.Config {
+// sfmcConfig maps the configuration onto the client's. The client registers
+// every token it receives with the App's redactor.
+func (a *App) sfmcConfig(cfg *config.Config, log zerolog.Logger, userAgent string) sfmc.Config {
 	return sfmc.Config{
+		Redactor:         a.redactor(),
 		AuthURL:          cfg.SFMC.AuthURL,
 		ClientID:         cfg.SFMC.ClientID,
 		ClientSecret:     cfg.SFMC.ClientSecret.Value(),
@@ -59,6 +64,8 @@ func sfmcConfig(cfg *config.Config, log zerolog.Logger, userAgent string) sfmc.C
 		RetryBaseDelay:   cfg.SFMC.RetryBaseDelay,
 		RetryMaxDelay:    cfg.SFMC.RetryMaxDelay,
 		MaxRetryAfter:    cfg.SFMC.MaxRetryAfter,
+		MaxResponseBytes: cfg.SFMC.MaxResponseBytes,
+		MaxItemBytes:     cfg.SFMC.MaxItemBytes,
 		UserAgent:        userAgent,
 		Logger:           log,
 	}
@@ -94,5 +101,29 @@ func openStore(ctx context.Context, cfg *config.Config) (storage.Store, error) {
 		return azblob.New(ctx, c)
 	default:
 		return nil, &UsageError{Err: fmt.Errorf("dest %s: unknown scheme %q", cfg.Dest, d.Scheme)}
+	}
+}
+
+// redactor returns the App's redactor, making one for an App built without
+// DefaultApp.
+func (a *App) redactor() *redact.Redactor {
+	if a.red == nil {
+		a.red = redact.New()
+	}
+	return a.red
+}
+
+// cloudSecretEnv are the cloud SDKs' secret variables; their values are
+// removed from every output like the SFMC secret.
+var cloudSecretEnv = []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_CONNECTION_STRING",
+	"AZURE_STORAGE_KEY", "AZURE_CLIENT_SECRET", "AZURE_STORAGE_SAS_TOKEN"}
+
+// registerSecrets teaches the redactor the configured secrets.
+func (a *App) registerSecrets(cfg *config.Config) {
+	r := a.redactor()
+	r.Add(cfg.SFMC.ClientSecret.Value(), cfg.Notify.SlackWebhookURL.Value(), cfg.Notify.WebhookURL.Value(),
+		cfg.Notify.SMTP.Password.Value())
+	for _, k := range cloudSecretEnv {
+		r.Add(os.Getenv(k))
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/backup-creator/backup-creator/pkg/config"
+	"github.com/backup-creator/backup-creator/pkg/redact"
 )
 
 // Execute runs the command line args and returns the exit code. It is the
@@ -35,16 +36,20 @@ func (a *App) Execute(ctx context.Context, args []string) int {
 	err := root.ExecuteContext(ctx)
 	code := ExitCode(err)
 	if err != nil {
+		// The plain line: secrets removed, and control characters from
+		// server texts escaped so they cannot drive the terminal or forge a
+		// log line. (The log line goes through the redacting writer.)
+		plain := redact.Escape(a.redactor().Error(err))
 		var usage *UsageError
 		if errors.As(err, &usage) {
-			fmt.Fprintf(a.Err, "backup-creator: %v\n", err)
+			fmt.Fprintf(a.Err, "backup-creator: %s\n", plain)
 			fmt.Fprintln(a.Err, "Run 'backup-creator --help' for usage.")
 		} else {
 			// The error itself, once, for the person reading the terminal or the
 			// cron mail; the structured log line carries it for log shippers.
 			a.log.Error().Err(err).Int("exit_code", code).Msg("backup-creator failed")
 			if !a.ErrIsTTY || a.cfg == nil {
-				fmt.Fprintf(a.Err, "backup-creator: %v\n", err)
+				fmt.Fprintf(a.Err, "backup-creator: %s\n", plain)
 			}
 		}
 	}
@@ -166,11 +171,15 @@ func (a *App) setup(c *cobra.Command, configFile, envFile string) error {
 		return &UsageError{Err: err}
 	}
 	a.v, a.cfg = v, cfg
-	log, err := newLogger(a.Err, cfg.Log, a.ErrIsTTY)
+	a.registerSecrets(cfg)
+	log, err := newLogger(a.redactor().Writer(a.Err), cfg.Log, a.ErrIsTTY)
 	if err != nil {
 		return &UsageError{Err: err}
 	}
 	a.log = log
+	for _, w := range cfg.Warnings {
+		a.log.Warn().Str("problem", w).Msg("configuration warning")
+	}
 	return nil
 }
 
@@ -189,9 +198,20 @@ func newLogger(w io.Writer, lc config.Log, tty bool) (zerolog.Logger, error) {
 		return zerolog.Nop(), fmt.Errorf("log.format %q: use json, console or auto", lc.Format)
 	}
 	if tty {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+		// Field values with control characters are quoted by the console
+		// writer; the message is not, so it is escaped here.
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", FormatPrepare: escapeMessage}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// escapeMessage escapes the control characters of a console log line's
+// message (JSON lines are escaped by zerolog itself).
+func escapeMessage(evt map[string]any) error {
+	if m, ok := evt[zerolog.MessageFieldName].(string); ok {
+		evt[zerolog.MessageFieldName] = redact.Escape(m)
+	}
+	return nil
 }
 
 // loadEnvFile sets the variables of a dotenv file that are not set already.
@@ -249,7 +269,8 @@ func envValue(v string) (string, error) {
 		}
 		rest := strings.TrimSpace(v[end+2:])
 		if rest != "" && !strings.HasPrefix(rest, "#") {
-			return "", fmt.Errorf("unexpected %q after the quoted value", rest)
+			// Not quoted back: the text may be the tail of a secret.
+			return "", fmt.Errorf("unexpected text after the closing quote (%d characters; a quote inside the value?)", len([]rune(rest)))
 		}
 		return v[1 : end+1], nil
 	}

@@ -118,7 +118,7 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 		sum.ExitCode = ExitCode(err)
 		a.notify(ctx, sum, err)
 		if opts.JSON {
-			if jerr := printJSON(a.Out, sum); jerr != nil && err == nil {
+			if jerr := printJSON(a.redactor().Writer(a.Out), sum); jerr != nil && err == nil {
 				err = jerr
 			}
 		} else if err == nil {
@@ -158,7 +158,7 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 	}
 	a.notifyMulti(ctx, multi, worst)
 	if opts.JSON {
-		if jerr := printJSON(a.Out, multi); jerr != nil && worst == nil {
+		if jerr := printJSON(a.redactor().Writer(a.Out), multi); jerr != nil && worst == nil {
 			worst = jerr
 		}
 	}
@@ -256,7 +256,7 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 	log := a.log
 	if a.ErrIsTTY && !opts.JSON {
 		// Log lines blank the progress line first instead of running into it.
-		if l, lerr := newLogger(prog.Wrap(a.Err), cfg.Log, a.ErrIsTTY); lerr == nil {
+		if l, lerr := newLogger(a.redactor().Writer(prog.Wrap(a.Err)), cfg.Log, a.ErrIsTTY); lerr == nil {
 			log = l
 		}
 	}
@@ -322,21 +322,22 @@ func (a *App) logSummary(s *backup.Summary, err error) {
 }
 
 func (a *App) printSummary(s *backup.Summary) {
+	out := a.redactor().Writer(a.Out)
 	switch s.Status {
 	case backup.StatusDryRun:
-		fmt.Fprintf(a.Out, "dry run: %d blocks (%s) would be backed up to %s; %d unchanged skipped; %d deleted in SFMC since the last run\n",
+		fmt.Fprintf(out, "dry run: %d blocks (%s) would be backed up to %s; %d unchanged skipped; %d deleted in SFMC since the last run\n",
 			s.Blocks, humanBytes(s.Bytes), s.Destination, s.Skipped, s.Deleted)
 	default:
 		w := "none"
 		if s.WatermarkTo != nil {
 			w = s.WatermarkTo.Format(time.RFC3339Nano)
 		}
-		fmt.Fprintf(a.Out, "%s: %d blocks, %d files, %s in %s to %s (watermark %s)",
+		fmt.Fprintf(out, "%s: %d blocks, %d files, %s in %s to %s (watermark %s)",
 			s.Backup, s.Blocks, s.Files, humanBytes(s.Bytes), time.Duration(s.DurationMS)*time.Millisecond, s.Destination, w)
 		if s.Deleted > 0 {
-			fmt.Fprintf(a.Out, "; %d blocks deleted in SFMC since the last run (see backup-creator list %s)", s.Deleted, s.Backup)
+			fmt.Fprintf(out, "; %d blocks deleted in SFMC since the last run (see backup-creator list %s)", s.Deleted, s.Backup)
 		}
-		fmt.Fprintln(a.Out)
+		fmt.Fprintln(out)
 	}
 }
 
