@@ -267,3 +267,17 @@ func TestServerControlCharactersCannotForgeLogLines(t *testing.T) {
 		})
 	}
 }
+
+func TestTableCellsDropControls(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain Ümlaut":           "plain Ümlaut",
+		"a\x1b[31mred\r\nx":      "a [31mred  x",
+		"csi \u009b2J":           "csi  2J",
+		"bidi \u202egnp.exe":     "bidi  gnp.exe",
+		"isolate \u2066x\u2069y": "isolate  x y",
+	} {
+		if got := cellText(in); got != want {
+			t.Errorf("cellText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -51,13 +51,16 @@ var credentialParams = []string{
 var (
 	// scheme://user[:password]@ — the user part has no "/", so a path
 	// with an "@" further on is not taken for user info; the password may
-	// contain "/" (AWS secret keys do).
-	userInfoRE = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@"'<>\x60]+(?::[^\s@"'<>\x60]*)?@`)
+	// contain "/" (AWS secret keys do). No class takes a backslash or a
+	// quote: in a JSON log line either may belong to an escape, and
+	// consuming it would break the line; an escaped backslash (\\) is
+	// taken whole.
+	userInfoRE = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@"'<>\x60\\]+(?::(?:[^\s@"'<>\x60\\]|\\\\)*)?@`)
 	// The same, percent-encoded as a query value: http%3A%2F%2Fuser%3Apass%40host.
-	encUserInfoRE = regexp.MustCompile(`(?i)(%3A%2F%2F)[^\s&#"'%/]*(?:%3A[^\s&#"'@]*?)?%40`)
+	encUserInfoRE = regexp.MustCompile(`(?i)(%3A%2F%2F)[^\s&#"'%/\\]*(?:%3A[^\s&#"'@\\]*?)?%40`)
 	// name=value only: "token": 3 (a request counter in the summary) and
 	// "client_secret = (set)" are not credentials.
-	paramRE  = regexp.MustCompile(`(?i)(\b(?:` + paramAlternation() + `)=)([^\s&#"',;<>]+)`)
+	paramRE  = regexp.MustCompile(`(?i)(\b(?:` + paramAlternation() + `)=)((?:[^\s&#"',;<>\\]|\\\\)+)`)
 	bearerRE = regexp.MustCompile(`(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}`)
 )
 

@@ -58,6 +58,26 @@ func TestStringRemovesCredentialShapes(t *testing.T) {
 	}
 }
 
+func TestShapesKeepJSONValid(t *testing.T) {
+	for _, v := range []string{
+		`proxy said "token=abc" and \ "https://u:p@h" and password=x\y`,
+		"tab\tsecret_key=k\x01z and http%3A%2F%2Fu%3Ap%40h",
+	} {
+		b, err := json.Marshal(map[string]string{"error": v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		red := redact.New().String(string(b))
+		var m map[string]string
+		if err := json.Unmarshal([]byte(red), &m); err != nil {
+			t.Errorf("redacting %s broke the JSON: %s (%v)", b, red, err)
+		}
+		if !strings.Contains(red, redact.Mark) || strings.Contains(red, "x\\\\y") || strings.Contains(red, `\\y`) {
+			t.Errorf("not redacted (whole) in %s", red)
+		}
+	}
+}
+
 func TestNilRedactorAppliesShapes(t *testing.T) {
 	var r *redact.Redactor
 	r.Add("ignored-secret")

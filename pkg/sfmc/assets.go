@@ -322,9 +322,9 @@ func (c *Client) queryPage(ctx context.Context, typeIDs []int, lower time.Time, 
 	return &res, nil
 }
 
-// decodeItem decodes a response that is one asset document, at most
-// Config.MaxItemBytes long.
-func (c *Client) decodeItem(resp *http.Response, raw *json.RawMessage) error {
+// decodeItem decodes a response that is one document (an asset, a folder),
+// at most Config.MaxItemBytes long, into v.
+func (c *Client) decodeItem(resp *http.Response, raw any) error {
 	lb := &limitedBody{rc: resp.Body, left: c.cfg.MaxItemBytes, limit: c.cfg.MaxItemBytes, key: "sfmc.max_item_bytes"}
 	return decodeJSON(&http.Response{Body: lb}, raw)
 }

@@ -90,7 +90,7 @@ func (c *Client) GetCategory(ctx context.Context, id int64) (Category, error) {
 	var cat Category
 	name := "GET category " + strconv.FormatInt(id, 10)
 	err := c.do(ctx, call{method: http.MethodGet, path: pathCategories + "/" + strconv.FormatInt(id, 10), stat: StatCategories, name: name},
-		func(resp *http.Response) error { return decodeJSON(resp, &cat) })
+		func(resp *http.Response) error { return c.decodeItem(resp, &cat) })
 	if err != nil {
 		return Category{}, err
 	}
@@ -109,7 +109,7 @@ func (c *Client) CreateCategory(ctx context.Context, name string, parentID int64
 	}
 	var cat Category
 	err = c.do(ctx, call{method: http.MethodPost, path: pathCategories, body: body, stat: StatCreate, name: "POST category", unsafe: true},
-		func(resp *http.Response) error { return decodeJSON(resp, &cat) })
+		func(resp *http.Response) error { return c.decodeItem(resp, &cat) })
 	if err != nil {
 		return Category{}, err
 	}
