@@ -193,11 +193,13 @@ func (c *Client) queryChunk(ctx context.Context, typeIDs []int, since time.Time,
 		if p.pageSize > 0 && p.pageSize < size {
 			effSize = p.pageSize // the server clamped the page size
 		}
-		// However the keyset moves, a listing of maxCount items takes
-		// about maxCount/effSize pages; twice that plus some slack for
-		// assets changed during the listing and tie clusters is far beyond
-		// what an honest server needs.
-		if limit := 2*((maxCount+effSize-1)/effSize) + 10; p.count != nil && pages > limit {
+		// A listing of maxCount items takes about maxCount/effSize pages.
+		// The keyset's re-reads cost at most half of each page (boundary
+		// items and clusters of equal dates, which keep most pages at least
+		// half new) and a tie cluster two pages; four times the floor plus
+		// some slack for assets changed during the listing is far beyond
+		// what an honest server needs, and still stops one that never ends.
+		if limit := 4*((maxCount+effSize-1)/effSize) + 10; p.count != nil && pages > limit {
 			return fmt.Errorf("sfmc: asset query: %w: %d pages of up to %d assets for a listing the server counts as %d assets",
 				ErrEndlessPaging, pages, effSize, maxCount)
 		}

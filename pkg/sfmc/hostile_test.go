@@ -206,8 +206,8 @@ func TestEndlessPagingStops(t *testing.T) {
 		if !errors.Is(err, sfmc.ErrEndlessPaging) || !strings.Contains(err.Error(), "counts as 1000") {
 			t.Fatalf("err = %v, want ErrEndlessPaging naming the count", err)
 		}
-		if n := e.srv.Stats().ByRoute["query"]; n > 20 {
-			t.Errorf("%d pages before stopping, want at most 2×2+10+1", n)
+		if n := e.srv.Stats().ByRoute["query"]; n != 4*2+10+1 {
+			t.Errorf("%d pages before stopping, want 4×2+10+1", n)
 		}
 	})
 	t.Run("folders: server ignores $page", func(t *testing.T) {
@@ -263,4 +263,24 @@ func countRoute(srv *sfmctest.Server, route string) int {
 		}
 	}
 	return n
+}
+
+// TestPagingBoundSparesHonestServers: clusters of equal modifiedDates just
+// over half a page or just over a page (the keyset's worst cases) list
+// completely within the endless-paging bound.
+func TestPagingBoundSparesHonestServers(t *testing.T) {
+	for _, cluster := range []int{11, 20, 21, 39} {
+		t.Run(fmt.Sprint(cluster), func(t *testing.T) {
+			e := newEnv(t, sfmctest.Options{}, func(c *sfmc.Config) { c.PageSize = 20 })
+			ids := e.srv.AddBlocks(0, 1000, 197)
+			for i, id := range ids {
+				if err := e.srv.SetModifiedDate(0, id, base.Add(time.Duration(i/cluster)*time.Second)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := listAll(t, e.c, sfmc.AssetQuery{})
+			checkExactlyOnce(t, e, 0, got, ids)
+			t.Logf("%d pages for %d assets in clusters of %d", e.srv.Stats().ByRoute["query"], len(ids), cluster)
+		})
+	}
 }
