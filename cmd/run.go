@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
+
 	"github.com/spf13/cobra"
 
 	"github.com/backup-creator/backup-creator/pkg/backup"
@@ -93,12 +95,12 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 		}
 		since = t
 	}
-	types, err := backup.ParseTypes(cfg.Types)
+	types, err := sfmc.ParseTypes(cfg.Types)
 	if err != nil {
 		return &UsageError{Err: fmt.Errorf("--types: %w", err)}
 	}
 	for _, id := range types {
-		if backup.TypeName(id) == "" {
+		if sfmc.TypeName(id) == "" {
 			a.log.Warn().Int("asset_type_id", id).Msg("asset type id unknown to backup-creator: it is queried as given (check it if the backup finds nothing)")
 		}
 	}

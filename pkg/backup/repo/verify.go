@@ -1,6 +1,7 @@
-package backup
+package repo
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -226,4 +227,29 @@ func hashReader(r io.Reader) (int64, string, error) {
 		return n, "", err
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// maxReadFile bounds what ReadFile holds when a manifest entry claims less.
+const maxReadFile = 64 << 20
+
+// ReadFile reads one backed-up file of folder into memory and checks its
+// size and sha256 against the manifest entry f. Use it for files that are
+// small enough to hold (a block's JSON or content); a mismatch is an error
+// saying the backup is damaged.
+func ReadFile(ctx context.Context, st storage.Store, folder string, f ManifestFile) ([]byte, error) {
+	key := path.Join(folder, f.Path)
+	rc, _, err := st.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer rc.Close()
+	data, err := readAllLimited(rc, max(f.Size, maxReadFile))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	n, sum, _ := hashReader(bytes.NewReader(data))
+	if n != f.Size || !strings.EqualFold(sum, f.SHA256) {
+		return nil, fmt.Errorf("%s does not match its manifest entry (size or sha256): the backup is damaged, run verify", key)
+	}
+	return data, nil
 }

@@ -1,4 +1,4 @@
-package backup
+package repo
 
 import (
 	"bufio"
@@ -458,3 +458,26 @@ func LoadSnapshot(ctx context.Context, st storage.Store, ref string, at time.Tim
 	sort.Slice(snap.Blocks, func(i, j int) bool { return snap.Blocks[i].ID < snap.Blocks[j].ID })
 	return snap, nil
 }
+
+// FreeFolder returns the first backup folder name for a run started at t
+// that holds no object yet. Call it under the lock, so that no other run can
+// race for the name.
+func FreeFolder(ctx context.Context, st storage.Store, t time.Time) (string, error) {
+	for seq := 0; seq < 100; seq++ {
+		name := FolderName(t, seq)
+		exists := false
+		err := st.List(ctx, name+"/", func(storage.ObjectInfo) error {
+			exists = true
+			return errStopList
+		})
+		if err != nil && !errors.Is(err, errStopList) {
+			return "", fmt.Errorf("check backup folder %s: %w", name, err)
+		}
+		if !exists {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("no free backup folder name for %s", t.UTC().Format(time.RFC3339))
+}
+
+var errStopList = errors.New("stop listing")
