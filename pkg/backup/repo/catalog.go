@@ -407,18 +407,8 @@ func LoadSnapshot(ctx context.Context, st storage.Store, ref string, at time.Tim
 	if target.StartedAt != nil {
 		snap.StartedAt = *target.StartedAt
 	}
-	type tomb struct {
-		d   DeletedBlock
-		idx int
-	}
-	type version struct {
-		b   SnapshotBlock
-		idx int
-	}
-	blocks := map[int64]*version{}
-	tombs := map[int64]tomb{}
-	for idx := range list {
-		bi := list[idx]
+	c := NewChain()
+	for _, bi := range list {
 		if bi.Name > target.Name {
 			break
 		}
@@ -429,33 +419,12 @@ func LoadSnapshot(ctx context.Context, st storage.Store, ref string, at time.Tim
 		if !bi.Complete() {
 			continue
 		}
-		snap.Backups = append(snap.Backups, bi.Name)
-		m, err := ScanBackup(ctx, st, bi.Name, func(b ManifestBlock) error {
-			cur := blocks[b.ID]
-			if cur == nil || !b.Modified.Before(cur.b.Modified) {
-				blocks[b.ID] = &version{b: SnapshotBlock{ManifestBlock: b, Backup: bi.Name}, idx: idx}
-			}
-			return nil
-		})
-		if err != nil {
+		if _, err := c.Add(ctx, st, bi.Name, nil); err != nil {
 			return nil, err
 		}
-		for _, d := range m.Deleted {
-			if t, ok := tombs[d.ID]; !ok || !d.DetectedAt.Before(t.d.DetectedAt) {
-				tombs[d.ID] = tomb{d: d, idx: idx}
-			}
-		}
 	}
-	snap.Blocks = make([]SnapshotBlock, 0, len(blocks))
-	for id, v := range blocks {
-		if t, ok := tombs[id]; ok && (t.idx > v.idx || t.idx == v.idx && t.d.DetectedAt.After(v.b.Modified)) {
-			d := t.d
-			v.b.Deleted = &d
-			v.b.DeletedIn = list[t.idx].Name
-		}
-		snap.Blocks = append(snap.Blocks, v.b)
-	}
-	sort.Slice(snap.Blocks, func(i, j int) bool { return snap.Blocks[i].ID < snap.Blocks[j].ID })
+	snap.Backups = c.Backups()
+	snap.Blocks = c.State()
 	return snap, nil
 }
 
