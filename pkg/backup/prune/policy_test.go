@@ -76,8 +76,8 @@ func TestApplyPolicy(t *testing.T) {
 			keep: "2027-01-04 02:00, 2027-01-03 02:00",
 		},
 		{
-			name: "keep-within is measured from the newest backup, not from now",
-			list: []Backup{bk("2020-03-10 02:00"), bk("2020-03-09 02:00"), bk("2020-03-08 03:00"), bk("2020-03-08 01:00"), bk("2020-03-01 02:00")},
+			name:   "keep-within is measured from the newest backup, not from now",
+			list:   []Backup{bk("2020-03-10 02:00"), bk("2020-03-09 02:00"), bk("2020-03-08 03:00"), bk("2020-03-08 01:00"), bk("2020-03-01 02:00")},
 			policy: Policy{Within: Duration{Days: 2}},
 			keep:   "2020-03-10 02:00, 2020-03-09 02:00, 2020-03-08 03:00",
 		},

@@ -466,6 +466,11 @@ func (p *pruner) removeFolder(ctx context.Context, name string, complete bool, r
 	rep.Freed.Files += len(keys)
 	rep.Freed.Bytes += bytes
 	rep.Deletes += len(keys)
+	if d, ok := p.st.(storage.DirRemover); ok {
+		if err := d.RemoveEmptyDirs(ctx, name+"/"); err != nil {
+			return fmt.Errorf("remove %s: %w", name, err)
+		}
+	}
 	return nil
 }
 
