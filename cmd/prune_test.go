@@ -105,7 +105,10 @@ func (h *harness) history(t *testing.T) {
 	steps := []func(){
 		func() {},
 		func() { edit("Bulk 0000001", func(s *sfmctest.AssetSpec) { s.Content = "<p>one, second version</p>" }) },
-		func() { del("Bulk 0000002"); edit("Bulk 0000003", func(s *sfmctest.AssetSpec) { s.Name = "Bulk three renamed" }) },
+		func() {
+			del("Bulk 0000002")
+			edit("Bulk 0000003", func(s *sfmctest.AssetSpec) { s.Name = "Bulk three renamed" })
+		},
 		func() { edit("Bulk 0000004", func(s *sfmctest.AssetSpec) { s.CategoryID = root }) },
 		func() {
 			del("Bulk 0000005")

@@ -100,8 +100,8 @@ type Store struct {
 }
 
 var (
-	_ storage.Store  = (*Store)(nil)
-	_ storage.Syncer = (*Store)(nil)
+	_ storage.Store      = (*Store)(nil)
+	_ storage.Syncer     = (*Store)(nil)
 	_ storage.DirRemover = (*Store)(nil)
 )
 
