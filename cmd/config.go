@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/backup-creator/backup-creator/pkg/redact"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 
 	"github.com/spf13/cobra"
@@ -168,20 +169,23 @@ delete a probe object in the destination, then say what works.
 
 func (a *App) validateOnline(ctx context.Context) error {
 	var failed []error
+	// Server and storage texts: redacted, control characters escaped.
+	out := a.redactor().Writer(a.Out)
+	text := func(err error) string { return redact.Escape(err.Error()) }
 	src, err := a.NewSource(a.cfg, a.log, "backup-creator/"+a.versionOrDev())
 	if err != nil {
 		return &UsageError{Err: err}
 	}
 	if auth, ok := src.(interface{ Authenticate(context.Context) error }); ok {
 		if err := auth.Authenticate(ctx); err != nil {
-			fmt.Fprintf(a.Out, "SFMC authentication: FAILED: %v\n", err)
+			fmt.Fprintf(out, "SFMC authentication: FAILED: %s\n", text(err))
 			failed = append(failed, fmt.Errorf("SFMC authentication: %w", err))
 		} else {
-			fmt.Fprintf(a.Out, "SFMC authentication: ok (token from %s)\n", a.cfg.SFMC.AuthURL)
+			fmt.Fprintf(out, "SFMC authentication: ok (token from %s)\n", a.cfg.SFMC.AuthURL)
 		}
 	}
 	if err := a.probeStore(ctx); err != nil {
-		fmt.Fprintf(a.Out, "destination %s: FAILED: %v\n", a.cfg.Dest, err)
+		fmt.Fprintf(out, "destination %s: FAILED: %s\n", a.cfg.Dest, text(err))
 		failed = append(failed, fmt.Errorf("destination: %w", err))
 	}
 	return errors.Join(failed...)

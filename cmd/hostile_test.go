@@ -281,3 +281,37 @@ func TestTableCellsDropControls(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigValidateOnlineRedactsEchoes(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	h.emu.InjectFault(sfmctest.Fault{Route: "token", Status: 401, Echo: true, Message: "no\x1b[2J"})
+	code, out, errOut := h.run("config", "validate", "--online", "--dest", h.dest, "--log-format", "json")
+	if code != ExitAuth {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for name, txt := range map[string]string{"stdout": out, "stderr": errOut} {
+		if strings.Contains(txt, h.emu.ClientSecret()) || strings.Contains(txt, "\x1b") {
+			t.Errorf("%s shows the echoed secret or a raw escape:\n%s", name, txt)
+		}
+	}
+	if !strings.Contains(out, "SFMC authentication: FAILED") || !strings.Contains(out, redact.Mark) {
+		t.Errorf("stdout:\n%s", out)
+	}
+}
+
+func TestConsoleLogEscapesMessages(t *testing.T) {
+	var buf strings.Builder
+	log, err := newLogger(&buf, config.Log{Level: "info", Format: "console"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Warn().Str("name", "block \x1b[31mred\r\n").Msg("server says \x1b[2J\rgone\nFORGED")
+	out := buf.String()
+	if strings.Contains(out, "\x1b[2J") || strings.Contains(out, "\x1b[31mred") || strings.Contains(out, "\r") ||
+		strings.Count(out, "\n") != 1 {
+		t.Errorf("raw control characters in %q", out)
+	}
+	if !strings.Contains(out, `server says \x1b[2J\rgone\nFORGED`) {
+		t.Errorf("message not shown escaped: %q", out)
+	}
+}
