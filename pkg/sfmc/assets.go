@@ -310,7 +310,7 @@ func (c *Client) queryPage(ctx context.Context, typeIDs []int, lower time.Time, 
 				}
 				res.last = small
 				res.n++
-				if err := emit(a); err != nil {
+				if err := outsideTimeout(resp, func() error { return emit(a) }); err != nil {
 					return &callbackError{err}
 				}
 				return nil

@@ -54,7 +54,7 @@ func (c *Client) ListCategories(ctx context.Context, fn func(Category) error) er
 					}
 					seen[cat.ID] = true
 					fresh++
-					if err := fn(cat); err != nil {
+					if err := outsideTimeout(resp, func() error { return fn(cat) }); err != nil {
 						return &callbackError{err}
 					}
 					return nil

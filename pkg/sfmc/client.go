@@ -75,7 +75,9 @@ type Config struct {
 	// MaxAttempts bounds the tries of one request (default 6). A single
 	// token refresh after a 401 does not count as an attempt.
 	MaxAttempts int
-	// RequestTimeout bounds one attempt, body included (default 60 s).
+	// RequestTimeout bounds one attempt, body included (default 60 s); the
+	// time QueryAssets and ListCategories callbacks take with the items of
+	// a streamed page does not count.
 	RequestTimeout time.Duration
 	// RetryBaseDelay and RetryMaxDelay shape the exponential backoff with
 	// jitter used for 5xx, 429 without Retry-After and network errors
@@ -462,8 +464,9 @@ var errBadResponse = errors.New("unexpected response body")
 // received), the Retry-After the server asked for, and an error: an *APIError
 // for a non-success status, or a transport/decoding error.
 func (c *Client) attempt(ctx context.Context, cl call, tok *token, handle func(*http.Response) error) (int, time.Duration, error) {
-	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	defer cancel()
+	ac, release := newAttemptCtx(ctx, c.cfg.RequestTimeout)
+	defer release()
+	var actx context.Context = ac
 	target := cl.url
 	if tok != nil {
 		target = tok.restBase + cl.path

@@ -284,3 +284,32 @@ func TestPagingBoundSparesHonestServers(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowCallbackDoesNotUseUpRequestTimeout: pages are streamed, so the
+// callback runs while the response is open; a consumer slower than the
+// request timeout (a slow destination behind the engine's worker pool) must
+// not make the attempt time out.
+func TestSlowCallbackDoesNotUseUpRequestTimeout(t *testing.T) {
+	const timeout = time.Second
+	e := newEnv(t, sfmctest.Options{}, func(c *sfmc.Config) { c.RequestTimeout = timeout; c.MaxAttempts = 1 })
+	ids := e.srv.AddBlocks(0, 5, 197)
+	for _, id := range ids {
+		// Big enough that the rest of the page is still on the wire
+		// after the first item.
+		if err := e.srv.UpdateAsset(0, id, func(a *sfmctest.AssetSpec) { a.Content = strings.Repeat("<p>z</p>", 1<<17) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := 0
+	err := e.c.QueryAssets(t.Context(), sfmc.AssetQuery{}, func(sfmc.Asset) error {
+		got++
+		if got == 1 {
+			// The consumer is slow: longer than the whole request timeout.
+			<-time.After(timeout + 300*time.Millisecond)
+		}
+		return nil
+	})
+	if err != nil || got != len(ids) {
+		t.Fatalf("after a slow callback: %d of %d items, %v", got, len(ids), err)
+	}
+}
