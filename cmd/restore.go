@@ -45,7 +45,12 @@ or as of --at TIME (the newest complete backup started at or before it). Each ba
 only what changed, so each block's newest version in that backup or an earlier one is used.
 
 Into SFMC (the default, the account of the current configuration), each selected block is
-looked up by id, or by customerKey when its id is gone:
+looked up in the account. In the account the backup came from (the asset's memberId is
+the backed-up one) the id decides, also when the customerKey was edited since; in another
+account (a sandbox business unit, another stack) ids mean nothing and blocks are matched by
+customerKey and type. When the account cannot be told (no memberId and no account_id), a
+block under the backed-up id is used only if its customerKey agrees. No SFMC id serves two
+blocks of one restore:
   - found and equal to the backup (name, customerKey, folder, content, meta, design,
     superContent, slots, views, data, blocks, description): nothing is written;
   - found and different: it is updated (PATCH) with the backed-up values;
@@ -193,6 +198,9 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 		}
 	} else {
 		r := &restore.Restorer{Target: target, Store: st, Log: a.log}
+		if mid, perr := strconv.ParseInt(cfg.SFMC.AccountID, 10, 64); perr == nil {
+			r.TargetMID = mid
+		}
 		rep, err = r.Restore(ctx, snap, ropts)
 	}
 	err = a.interrupted(ctx, err)

@@ -255,11 +255,16 @@ type Restorer struct {
 	Target Target
 	Store  storage.Store
 	Log    zerolog.Logger
+	// TargetMID is the MID of the target account when known (the
+	// configured account_id). It stands in for an asset's memberId when SFMC
+	// leaves that out; 0 means unknown.
+	TargetMID int64
 }
 
-// Restore brings the selected blocks of snap back into SFMC: a block found by
-// id (or, when its id is gone, by customerKey) is PATCHed only when its
-// content or metadata differ from the backup; a block not found is re-created
+// Restore brings the selected blocks of snap back into SFMC: a block found
+// (by id in the account the backup came from, by customerKey and type in
+// another account: see find) is PATCHed only when its content or metadata
+// differ from the backup; a block not found is re-created
 // in its folder (re-created by name when missing) with its customerKey when
 // free and a Content Builder style " (n)" name suffix on a name collision.
 // Nothing is ever deleted. Per-block failures are reported in the items and
@@ -418,6 +423,9 @@ type restoreRun struct {
 	kmu       sync.Mutex
 	keys      map[string]int64 // customerKey → id, built on first need
 	refreshed bool
+
+	cmu    sync.Mutex
+	claims map[int64]int64 // target id → the backed-up id it stands for
 }
 
 func (rs *restoreRun) loadFolders(ctx context.Context) error {
@@ -438,7 +446,7 @@ func (rs *restoreRun) restoreBlock(ctx context.Context, b *repo.SnapshotBlock, i
 	if err != nil {
 		return err
 	}
-	cur, how, err := rs.find(ctx, b)
+	cur, how, err := rs.find(ctx, b, docInt(doc, "memberId"), it)
 	if err != nil {
 		return err
 	}
@@ -453,33 +461,107 @@ func (rs *restoreRun) restoreBlock(ctx context.Context, b *repo.SnapshotBlock, i
 	return rs.create(ctx, b, doc, folderID, it)
 }
 
-// find looks the block up by id, then by customerKey. It returns nil when
-// neither finds it, and says how it was found.
-func (rs *restoreRun) find(ctx context.Context, b *repo.SnapshotBlock) (*sfmc.Asset, string, error) {
+// Whether an asset of the target lives in the account the backup came from.
+const (
+	accountUnknown = iota
+	accountSame
+	accountOther
+)
+
+// account compares the MID the backed-up document names (srcMID, its
+// memberId) with the MID of cur, an asset of the target (its memberId, else
+// Restorer.TargetMID). Either side unknown gives accountUnknown.
+func (rs *restoreRun) account(srcMID int64, cur *sfmc.Asset) int {
+	tgt := rawInt(cur.Raw, "memberId")
+	if tgt == 0 {
+		tgt = rs.r.TargetMID
+	}
+	switch {
+	case srcMID == 0 || tgt == 0:
+		return accountUnknown
+	case srcMID == tgt:
+		return accountSame
+	default:
+		return accountOther
+	}
+}
+
+// find looks the block up in the target and returns nil when it is not
+// there, saying how it was found. Ids identify a block only within the
+// account the backup came from (ids are never reused there), so:
+//   - same account (the asset under the backed-up id has the backed-up
+//     memberId): the id decides, even when the customerKey was edited since;
+//   - another account: an asset under the backed-up id is a stranger (ids
+//     collide between accounts and stacks); the block is matched by
+//     customerKey and type only;
+//   - account unknown (a memberId missing on either side and no
+//     Restorer.TargetMID): the asset under the id counts only when its
+//     customerKey is the backed-up one too.
+//
+// Whatever is found is claimed for b: no target id serves two items of one
+// restore.
+func (rs *restoreRun) find(ctx context.Context, b *repo.SnapshotBlock, srcMID int64, it *RestoreItem) (*sfmc.Asset, string, error) {
 	a, err := rs.r.Target.GetAsset(ctx, b.ID)
-	if err == nil && a.AssetType.ID == b.AssetType.ID {
-		return &a, "", nil
-	}
-	if err == nil {
-		// Another asset under this id (another account or stack): not ours.
-		err = fmt.Errorf("id %d is a %d asset: %w", b.ID, a.AssetType.ID, sfmc.ErrNotFound)
-	}
-	if !errors.Is(err, sfmc.ErrNotFound) {
+	switch {
+	case err == nil && a.AssetType.ID == b.AssetType.ID:
+		acct := rs.account(srcMID, &a)
+		switch {
+		case acct == accountSame, acct == accountUnknown && b.CustomerKey != "" && a.CustomerKey == b.CustomerKey:
+			if owner, ok := rs.claim(a.ID, b.ID); !ok {
+				return nil, "", fmt.Errorf("id %d is already claimed by block %d in this restore", a.ID, owner)
+			}
+			return &a, "", nil
+		case acct == accountUnknown:
+			it.Notes = append(it.Notes, fmt.Sprintf("id %d holds another customerKey (%q) and its account could not be confirmed as the backup's (no memberId): left alone", a.ID, a.CustomerKey))
+		}
+	case err == nil:
+		// Another kind of asset under this id: not ours.
+	case !errors.Is(err, sfmc.ErrNotFound):
 		return nil, "", fmt.Errorf("look up id %d: %w", b.ID, err)
 	}
 	if b.CustomerKey == "" {
 		return nil, "", nil
 	}
-	a, ok, err := rs.findByKey(ctx, b.CustomerKey, b.AssetType.ID, false)
+	a, ok, err := rs.findByKey(ctx, b, false)
 	if err != nil || !ok {
 		return nil, "", err
+	}
+	if rs.account(srcMID, &a) == accountOther {
+		return &a, fmt.Sprintf("another account: found by customerKey as id %d", a.ID), nil
 	}
 	return &a, fmt.Sprintf("id %d is gone; found by customerKey as id %d", b.ID, a.ID), nil
 }
 
-// findByKey returns the asset of type typeID whose customerKey is key.
-// refresh re-reads the key index (once per restore) when the key is unknown.
-func (rs *restoreRun) findByKey(ctx context.Context, key string, typeID int, refresh bool) (sfmc.Asset, bool, error) {
+// claim reserves the target id for the backed-up block owner. It fails,
+// returning the other owner, when another item of this restore has it.
+func (rs *restoreRun) claim(target, owner int64) (int64, bool) {
+	rs.cmu.Lock()
+	defer rs.cmu.Unlock()
+	if o, ok := rs.claims[target]; ok && o != owner {
+		return o, false
+	}
+	if rs.claims == nil {
+		rs.claims = map[int64]int64{}
+	}
+	rs.claims[target] = owner
+	return owner, true
+}
+
+// findByKey returns the asset of b's type whose customerKey is b's and
+// claims it for b; one claimed by another item counts as not found. refresh
+// re-reads the key index (once per restore) when the key is unknown.
+func (rs *restoreRun) findByKey(ctx context.Context, b *repo.SnapshotBlock, refresh bool) (sfmc.Asset, bool, error) {
+	a, ok, err := rs.lookupKey(ctx, b.CustomerKey, b.AssetType.ID, refresh)
+	if err != nil || !ok {
+		return a, ok, err
+	}
+	if _, free := rs.claim(a.ID, b.ID); !free {
+		return sfmc.Asset{}, false, nil
+	}
+	return a, true, nil
+}
+
+func (rs *restoreRun) lookupKey(ctx context.Context, key string, typeID int, refresh bool) (sfmc.Asset, bool, error) {
 	if kf, ok := rs.r.Target.(KeyFinder); ok {
 		a, found, err := kf.FindAssetByKey(ctx, key)
 		if err != nil {
@@ -737,8 +819,11 @@ func (rs *restoreRun) create(ctx context.Context, b *repo.SnapshotBlock, doc map
 		a, err := rs.r.Target.CreateAsset(ctx, raw)
 		if err == nil {
 			it.TargetID = a.ID
-			it.Status = ItemDone
 			rs.rememberKey(a.CustomerKey, a.ID)
+			if owner, ok := rs.claim(a.ID, b.ID); !ok {
+				return fmt.Errorf("created as id %d, which block %d of this restore claimed as well", a.ID, owner)
+			}
+			it.Status = ItemDone
 			return nil
 		}
 		var apiErr *sfmc.APIError
@@ -750,7 +835,7 @@ func (rs *restoreRun) create(ctx context.Context, b *repo.SnapshotBlock, doc map
 		case hasKey && keyTaken(apiErr):
 			// Maybe it is there after all (created by an earlier restore
 			// that the first key lookup did not see yet).
-			if a, ok, ferr := rs.findByKey(ctx, b.CustomerKey, b.AssetType.ID, true); ferr == nil && ok {
+			if a, ok, ferr := rs.findByKey(ctx, b, true); ferr == nil && ok {
 				it.TargetID = a.ID
 				return rs.update(ctx, b, doc, &a, fmt.Sprintf("id %d is gone; found by customerKey as id %d", b.ID, a.ID), folderID, it)
 			}
@@ -890,6 +975,25 @@ func docField(doc map[string]json.RawMessage, name string) (json.RawMessage, boo
 		}
 	}
 	return nil, false
+}
+
+// docInt is an integer property of doc (0 when absent or not a number).
+func docInt(doc map[string]json.RawMessage, name string) int64 {
+	raw, _ := docField(doc, name)
+	var n int64
+	if json.Unmarshal(raw, &n) != nil {
+		return 0
+	}
+	return n
+}
+
+// rawInt is docInt of a raw JSON object.
+func rawInt(raw json.RawMessage, name string) int64 {
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(raw, &doc) != nil {
+		return 0
+	}
+	return docInt(doc, name)
 }
 
 func docString(doc map[string]json.RawMessage, name string) string {
