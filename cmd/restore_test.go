@@ -596,3 +596,29 @@ func TestRestoreAtADateMeansTheEndOfThatDay(t *testing.T) {
 		t.Errorf("--at %s (the day of the backup): exit %d, backup %q: %s", day, code, plan.Backup, errOut)
 	}
 }
+
+// TestRestoreUnauthorizedMidwayExits4: SFMC refusing the credentials in the
+// middle of a restore is an auth failure (exit 4), not a partial restore; the
+// restore stops instead of failing every further block.
+func TestRestoreUnauthorizedMidwayExits4(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	h.emu.Seed(sfmctest.SeedOptions{ExtraBlocks: 20, TieBlocks: -1})
+	if code, _, errOut := h.runJSON(); code != ExitOK {
+		t.Fatalf("run exit %d: %s", code, errOut)
+	}
+	// After five lookups every asset request answers 401, also with a fresh token.
+	h.emu.InjectFault(sfmctest.Fault{Route: sfmctest.RouteAsset, After: 5, Times: -1, Status: 401})
+	code, rep, errOut := h.restoreJSON("--dry-run")
+	if code != ExitAuth {
+		t.Fatalf("exit %d, want %d (auth): %s", code, ExitAuth, errOut)
+	}
+	if !strings.Contains(rep.Error, "unauthorized") && !strings.Contains(rep.Error, "401") {
+		t.Errorf("error does not name the refusal: %q", rep.Error)
+	}
+	if rep.Counts.Failed == 0 || rep.Counts.Pending == 0 {
+		t.Errorf("a refused restore stops: counts %+v", rep.Counts)
+	}
+	if n := h.emu.Stats().ByRoute[sfmctest.RouteAsset]; n > 5+2*4+2 {
+		t.Errorf("%d asset requests after the credentials were refused: the restore went on", n-5)
+	}
+}

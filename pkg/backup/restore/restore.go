@@ -284,20 +284,39 @@ func (r *Restorer) Restore(ctx context.Context, snap *repo.Snapshot, opts Restor
 			return finish(rep), err
 		}
 	}
-	err := forEach(ctx, opts.Concurrency, blocks, func(ctx context.Context, i int, b *repo.SnapshotBlock) {
+	errs := make([]error, len(blocks))
+	err := forEach(ctx, opts.Concurrency, blocks, func(ctx context.Context, i int, b *repo.SnapshotBlock) error {
 		it := &rep.Items[i]
 		if err := rs.restoreBlock(ctx, b, it); err != nil {
+			if interrupted(ctx, err) {
+				// Stopped by a signal or --timeout, not failed: it stays
+				// not-attempted, and a rerun does it.
+				*it = RestoreItem{ID: it.ID, CustomerKey: it.CustomerKey, Name: it.Name, Type: it.Type, Folder: it.Folder,
+					ModifiedDate: it.ModifiedDate, Backup: it.Backup, Status: ItemNotAttempted}
+				return nil
+			}
 			it.Status, it.Error = ItemFailed, err.Error()
+			errs[i] = err
 			r.Log.Debug().Err(err).Int64("asset_id", b.ID).Msg("block not restored")
-			return
+			if errors.Is(err, sfmc.ErrUnauthorized) {
+				// Every further request would be refused too.
+				return fmt.Errorf("block %d (%s): %w", b.ID, b.Name, err)
+			}
+			return nil
 		}
 		r.Log.Debug().Int64("asset_id", b.ID).Str("action", it.Action).Int64("target_id", it.TargetID).Msg("block restored")
+		return nil
 	})
 	finish(rep)
 	if err != nil {
 		return rep, err
 	}
-	return rep, rep.failure()
+	return rep, rep.failure(errs)
+}
+
+// interrupted reports whether err is ctx ending (signal, --timeout).
+func interrupted(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 }
 
 func newReport(snap *repo.Snapshot, target string, opts RestoreOptions) *RestoreReport {
@@ -333,14 +352,17 @@ func selectBlocks(snap *repo.Snapshot, sel *Selection, rep *RestoreReport) []*re
 }
 
 // forEach runs fn for every non-nil block with at most n at once. It stops
-// starting new blocks when ctx ends and then returns the wrapped cause.
-func forEach(ctx context.Context, n int, blocks []*repo.SnapshotBlock, fn func(ctx context.Context, i int, b *repo.SnapshotBlock)) error {
+// starting new blocks when ctx ends, and then returns the wrapped cause, or
+// when fn returns an error (one that dooms the rest, such as SFMC refusing
+// the credentials), and then returns that, after the blocks under way ended.
+func forEach(ctx context.Context, n int, blocks []*repo.SnapshotBlock, fn func(ctx context.Context, i int, b *repo.SnapshotBlock) error) error {
 	if n <= 0 {
 		n = 4
 	}
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
-	var stopped error
+	var mu sync.Mutex
+	var fatal, stopped error
 	for i, b := range blocks {
 		if b == nil {
 			continue
@@ -353,14 +375,30 @@ func forEach(ctx context.Context, n int, blocks []*repo.SnapshotBlock, fn func(c
 			stopped = fmt.Errorf("restore interrupted: %w", context.Cause(ctx))
 			break
 		}
+		mu.Lock()
+		f := fatal
+		mu.Unlock()
+		if f != nil {
+			<-sem
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			fn(ctx, i, b)
+			if err := fn(ctx, i, b); err != nil {
+				mu.Lock()
+				if fatal == nil {
+					fatal = err
+				}
+				mu.Unlock()
+			}
 		}()
 	}
 	wg.Wait()
+	if fatal != nil {
+		return fmt.Errorf("restore stopped: %w", fatal)
+	}
 	return stopped
 }
 
@@ -396,17 +434,25 @@ func finish(rep *RestoreReport) *RestoreReport {
 	return rep
 }
 
-func (rep *RestoreReport) failure() error {
-	var errs []error
-	for _, it := range rep.Items {
-		if it.Status == ItemFailed && len(errs) < maxReportedErrors {
-			errs = append(errs, fmt.Errorf("block %d (%s): %s", it.ID, it.Name, it.Error))
-		}
-	}
+// failure is the *RestoreError of the failed items; errs holds their
+// errors, indexed like rep.Items, so that callers still match them with
+// errors.Is/As (sfmc.ErrUnauthorized, ...).
+func (rep *RestoreReport) failure(errs []error) error {
 	if rep.Counts.Failed == 0 {
 		return nil
 	}
-	return &RestoreError{Failed: rep.Counts.Failed, Total: rep.Counts.Selected, Err: errors.Join(errs...)}
+	var first []error
+	for i, it := range rep.Items {
+		if it.Status != ItemFailed || len(first) >= maxReportedErrors {
+			continue
+		}
+		err := errors.New(it.Error)
+		if i < len(errs) && errs[i] != nil {
+			err = errs[i]
+		}
+		first = append(first, fmt.Errorf("block %d (%s): %w", it.ID, it.Name, err))
+	}
+	return &RestoreError{Failed: rep.Counts.Failed, Total: rep.Counts.Selected, Err: errors.Join(first...)}
 }
 
 // restoreRun is the shared state of one Restore call.
@@ -1195,7 +1241,8 @@ func RestoreToDir(ctx context.Context, st storage.Store, snap *repo.Snapshot, di
 			return finish(rep), fmt.Errorf("target %s: %w", dir, err)
 		}
 	}
-	err := forEach(ctx, opts.Concurrency, blocks, func(ctx context.Context, i int, b *repo.SnapshotBlock) {
+	errs := make([]error, len(blocks))
+	err := forEach(ctx, opts.Concurrency, blocks, func(ctx context.Context, i int, b *repo.SnapshotBlock) error {
 		it := &rep.Items[i]
 		it.Action = ActionWrite
 		it.Reason = "write the backed-up files"
@@ -1204,21 +1251,23 @@ func RestoreToDir(ctx context.Context, st storage.Store, snap *repo.Snapshot, di
 		}
 		if opts.DryRun {
 			it.Status = ItemPlanned
-			return
+			return nil
 		}
 		for _, f := range b.Files {
 			if err := copyBlockFile(ctx, st, b.Backup, f, filepath.Join(dir, path.Base(f.Path))); err != nil {
 				it.Status, it.Error = ItemFailed, err.Error()
-				return
+				errs[i] = err
+				return nil
 			}
 		}
 		it.Status = ItemDone
+		return nil
 	})
 	finish(rep)
 	if err != nil {
 		return rep, err
 	}
-	return rep, rep.failure()
+	return rep, rep.failure(errs)
 }
 
 // copyBlockFile streams one backed-up file into dst, checking it on the way.
