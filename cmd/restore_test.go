@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -455,6 +456,12 @@ func TestRestoreToTargetDirectory(t *testing.T) {
 		want, _ := os.ReadFile(filepath.Join(h.dest, s.Backup, filepath.FromSlash(f.Path)))
 		if string(got) != string(want) {
 			t.Errorf("%s differs from the backup", f.Path)
+		}
+		// Restored files are as private as the backup's own.
+		gi, _ := os.Stat(filepath.Join(dir, filepath.Base(f.Path)))
+		wi, _ := os.Stat(filepath.Join(h.dest, s.Backup, filepath.FromSlash(f.Path)))
+		if runtime.GOOS != "windows" && (gi == nil || wi == nil || gi.Mode().Perm() != wi.Mode().Perm()) {
+			t.Errorf("%s: mode %v, the backup's file has %v", f.Path, gi.Mode().Perm(), wi.Mode().Perm())
 		}
 	}
 	if st := h.emu.Stats(); len(st.ByRoute) != 0 {

@@ -1212,6 +1212,14 @@ func readBlockJSON(ctx context.Context, st storage.Store, b *repo.SnapshotBlock)
 	return doc, nil
 }
 
+// Modes of what RestoreToDir creates: those the local backend gives the
+// backup's own files and folders (pkg/storage/local), whatever the umask.
+// Restored blocks are as private as the backup they come from.
+const (
+	fileMode = 0o600
+	dirMode  = 0o700
+)
+
 // ErrTargetNotEmpty is returned by RestoreToDir for a directory that already
 // holds files, unless RestoreOptions.Force is set.
 var ErrTargetNotEmpty = errors.New("target directory is not empty")
@@ -1237,7 +1245,7 @@ func RestoreToDir(ctx context.Context, st storage.Store, snap *repo.Snapshot, di
 	}
 	blocks := selectBlocks(snap, &opts.Select, rep)
 	if !opts.DryRun {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, dirMode); err != nil {
 			return finish(rep), fmt.Errorf("target %s: %w", dir, err)
 		}
 	}
@@ -1296,7 +1304,7 @@ func copyBlockFile(ctx context.Context, st storage.Store, folder string, f repo.
 	if n != f.Size || !strings.EqualFold(hex.EncodeToString(h.Sum(nil)), f.SHA256) {
 		return fmt.Errorf("%s does not match its manifest entry (size or sha256): the backup is damaged, run verify", key)
 	}
-	if err = tmp.Chmod(0o644); err != nil {
+	if err = tmp.Chmod(fileMode); err != nil {
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
 	if err = tmp.Close(); err != nil {
