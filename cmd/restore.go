@@ -221,6 +221,11 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 		}
 		return err
 	}
+	if err != nil && !rep.Attempted() {
+		// Failed before any block (SFMC unreachable, credentials refused):
+		// the error says it all; a table of untouched blocks would bury it.
+		return err
+	}
 	if perr := printRestore(a.Out, rep, snap); perr != nil && err == nil {
 		err = perr
 	}
@@ -247,7 +252,11 @@ func printRestore(w io.Writer, rep *restore.RestoreReport, snap *repo.Snapshot) 
 	// A restore lists what it did; unchanged blocks are only counted (a
 	// plan, and --json, list every block).
 	var rows []restore.RestoreItem
+	// Blocks not attempted are only counted, too.
 	for _, it := range rep.Items {
+		if it.Status == restore.ItemNotAttempted {
+			continue
+		}
 		if it.Action != restore.ActionUnchanged || (it.Status != restore.ItemDone && it.Status != restore.ItemPlanned) || len(it.Notes) > 0 {
 			rows = append(rows, it)
 		}
@@ -297,7 +306,7 @@ func printRestore(w io.Writer, rep *restore.RestoreReport, snap *repo.Snapshot) 
 			rep.Backup, c.Create, c.Update, c.Unchanged, c.Skip, c.Failed)
 	}
 	if err == nil && c.Pending > 0 {
-		_, err = fmt.Fprintf(w, "%d blocks were not attempted (interrupted)\n", c.Pending)
+		_, err = fmt.Fprintf(w, "%d blocks were not attempted (the restore stopped; run it again to finish)\n", c.Pending)
 	}
 	return err
 }

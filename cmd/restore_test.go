@@ -629,3 +629,26 @@ func TestRestoreUnauthorizedMidwayExits4(t *testing.T) {
 		t.Errorf("%d asset requests after the credentials were refused: the restore went on", n-5)
 	}
 }
+
+// TestRestoreSFMCUnreachableFailsFast: when SFMC cannot be reached, restore
+// (also --dry-run) prints the real error, not a table of untouched blocks.
+func TestRestoreSFMCUnreachableFailsFast(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	h.emu.Seed(sfmctest.SeedOptions{ExtraBlocks: 40, TieBlocks: -1})
+	if code, _, errOut := h.runJSON(); code != ExitOK {
+		t.Fatalf("run exit %d: %s", code, errOut)
+	}
+	h.emu.Close()
+	for _, args := range [][]string{{"--dry-run"}, {}} {
+		code, out, errOut := h.run(append([]string{"restore", "--dest", h.dest}, args...)...)
+		if code != ExitFailure {
+			t.Errorf("%v: exit %d, want %d: %s", args, code, ExitFailure, errOut)
+		}
+		if strings.Contains(out, restore.ItemNotAttempted) || strings.Count(out, "\n") > 2 {
+			t.Errorf("%v: stdout lists blocks before the error:\n%s", args, out)
+		}
+		if !strings.Contains(errOut, "list SFMC folders") {
+			t.Errorf("%v: stderr does not give the real error:\n%s", args, errOut)
+		}
+	}
+}

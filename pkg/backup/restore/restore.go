@@ -223,6 +223,18 @@ type RestoreReport struct {
 	FoldersCreated []string `json:"foldersCreated"`
 }
 
+// Attempted reports whether the restore got to any block: false when it
+// stopped before the first (SFMC unreachable, the folder listing refused),
+// or when every selected block was skipped.
+func (rep *RestoreReport) Attempted() bool {
+	for _, it := range rep.Items {
+		if it.Status != ItemNotAttempted && it.Status != ItemSkipped {
+			return true
+		}
+	}
+	return false
+}
+
 // RestoreError means some selected blocks could not be restored. The others
 // were (the report says which); running the same restore again retries the
 // failed ones and leaves the restored ones alone.
