@@ -305,7 +305,7 @@ func (a *App) logSummary(s *backup.Summary, err error) {
 	}
 	ev = ev.Str("backup", s.Backup).Str("dest", s.Destination).Str("status", s.Status).
 		Int("blocks", s.Blocks).Int("files", s.Files).Int64("bytes", s.Bytes).
-		Int("skipped_unchanged", s.Skipped).Int("failed", s.Failed).Int("deleted", s.Deleted).
+		Int("skipped_unchanged", s.Skipped).Int("failed", s.Failed).Int("interrupted", s.Interrupted).Int("deleted", s.Deleted).
 		Int64("deletion_check_requests", s.DeletionCheckRequests).Int64("duration_ms", s.DurationMS)
 	var total int64
 	for k, n := range s.Requests {

@@ -104,7 +104,10 @@ type Summary struct {
 	Bytes       int64     `json:"bytes"`
 	Skipped     int       `json:"skippedUnchanged"`
 	Failed      int       `json:"failed"`
-	Deleted     int       `json:"deleted"`
+	// Interrupted counts the blocks under way when a signal, --timeout or a
+	// lost lock stopped the run: not failed, just not backed up by this run.
+	Interrupted int `json:"interrupted,omitempty"`
+	Deleted     int `json:"deleted"`
 	// DeletionCheckRequests is what the id listing for deletion tracking cost.
 	DeletionCheckRequests int64      `json:"deletionCheckRequests"`
 	WatermarkFrom         *time.Time `json:"watermarkFrom,omitempty"`
@@ -410,7 +413,7 @@ func (e *Engine) newRunState(ctx context.Context, opts RunOptions, w *window, st
 func (e *Engine) storeBlocks(ctx context.Context, r *runState, w *window, sum *Summary) error {
 	qerr := e.Source.QueryAssets(ctx, sfmc.AssetQuery{TypeIDs: r.opts.TypeIDs, ModifiedSince: w.from}, func(a sfmc.Asset) error { return r.handle(ctx, a) })
 	r.wait()
-	sum.Blocks, sum.Files, sum.Bytes, sum.Skipped, sum.Failed = r.blocks, r.files, r.bytes, r.skipped, len(r.failures)
+	sum.Blocks, sum.Files, sum.Bytes, sum.Skipped, sum.Failed, sum.Interrupted = r.blocks, r.files, r.bytes, r.skipped, r.failed, r.interrupted
 	if qerr != nil && ctx.Err() == nil {
 		return fmt.Errorf("list changed blocks: %w", qerr)
 	}
@@ -521,9 +524,11 @@ type runState struct {
 	skipped  int
 	failed   int
 	failures []error
-	maxSeen  time.Time
-	recent   []repo.Version
-	spoolErr error
+	// interrupted counts blocks cut off by the end of the run's context.
+	interrupted int
+	maxSeen     time.Time
+	recent      []repo.Version
+	spoolErr    error
 }
 
 func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
@@ -571,15 +576,20 @@ func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
 		defer r.wg.Done()
 		defer func() { <-r.sem }()
 		entry, err := r.e.storeBlock(ctx, r, a, n)
-		r.done(seq, v, entry, err)
+		r.done(seq, v, entry, err, ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)))
 	}()
 	return nil
 }
 
-func (r *runState) done(seq int, v repo.Version, entry *repo.ManifestBlock, err error) {
+// done records the outcome of one block; stopped says err is the run's
+// context ending (the block is interrupted, not failed).
+func (r *runState) done(seq int, v repo.Version, entry *repo.ManifestBlock, err error, stopped bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err != nil {
+	if err != nil && stopped {
+		r.interrupted++
+		entry = nil
+	} else if err != nil {
 		r.failed++
 		if len(r.failures) < maxReportedErrors {
 			r.failures = append(r.failures, err)

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -546,5 +547,76 @@ func TestRunRollsForwardALaggingState(t *testing.T) {
 	}
 	if slices.Contains(s.Known, 5) || !slices.Contains(s.Known, 6) {
 		t.Errorf("known ids %v: want 6 and not the deleted 5", s.Known)
+	}
+}
+
+// holdingStore holds every block file Put until the run's context ends.
+type holdingStore struct {
+	storage.Store
+	mu   sync.Mutex
+	held int
+	all  chan struct{} // closed once want Puts are held
+	want int
+}
+
+func (s *holdingStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts storage.PutOptions) (storage.ObjectInfo, error) {
+	if !strings.Contains(key, "/"+repo.BlocksDir+"/") {
+		return s.Store.Put(ctx, key, r, size, opts)
+	}
+	s.mu.Lock()
+	s.held++
+	if s.held == s.want {
+		close(s.all)
+	}
+	s.mu.Unlock()
+	<-ctx.Done()
+	return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, ctx.Err())
+}
+
+// TestRunInterruptedBlocksAreNotFailures: the blocks under way when a run is
+// stopped are counted as interrupted, not failed, and not logged as errors
+// one by one.
+func TestRunInterruptedBlocksAreNotFailures(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 30; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
+	}
+	st := &holdingStore{Store: mem.New(), all: make(chan struct{}), want: 8}
+	var logs bytes.Buffer
+	e := newEngine(src, st, &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)})
+	e.Log = zerolog.New(&logs)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { <-st.all; cancel() }()
+	sum, err := e.Run(ctx, RunOptions{Concurrency: 8})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if sum.Failed != 0 || sum.Interrupted != 8 {
+		t.Fatalf("failed %d, interrupted %d; want 0 and 8", sum.Failed, sum.Interrupted)
+	}
+	if strings.Contains(logs.String(), `"level":"error"`) {
+		t.Errorf("interrupted blocks were logged as errors:\n%s", logs.String())
+	}
+}
+
+// TestRunSummaryCountsEveryFailure: Failed is the number of failed blocks,
+// not of the errors quoted in the message.
+func TestRunSummaryCountsEveryFailure(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 9; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
+	}
+	// Invalid JSON fails a block.
+	src.mu.Lock()
+	for id, a := range src.assets {
+		a.Raw = json.RawMessage(`{"id":` + fmt.Sprint(id))
+		src.assets[id] = a
+	}
+	src.mu.Unlock()
+	sum, err := newEngine(src, mem.New(), &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}).Run(t.Context(), RunOptions{})
+	var perr *PartialError
+	if !errors.As(err, &perr) || sum.Failed != 9 || perr.Failed != 9 {
+		t.Fatalf("err %v, summary failed %d, want 9", err, sum.Failed)
 	}
 }
