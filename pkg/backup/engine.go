@@ -81,6 +81,14 @@ type RunOptions struct {
 	// run as tombstones in the manifest. A full run gets the listing for free;
 	// an incremental run pays about one request per 500 blocks.
 	TrackDeletions bool
+	// DeletionsMaxShare is the largest share of the known blocks (0 < x ≤ 1,
+	// default 0.5) that one listing may lack before it is distrusted: a listing
+	// that drops more at once (an empty or truncated SFMC response looks
+	// exactly like that) records no tombstones, keeps every known id for the
+	// next comparison, warns, and sets Summary.DeletionsSuppressed.
+	DeletionsMaxShare float64
+	// AcceptDeletions records the tombstones of such a listing anyway.
+	AcceptDeletions bool
 }
 
 // Status values of a Summary.
@@ -108,6 +116,14 @@ type Summary struct {
 	// lost lock stopped the run: not failed, just not backed up by this run.
 	Interrupted int `json:"interrupted,omitempty"`
 	Deleted     int `json:"deleted"`
+	// DeletionsSuppressed is the number of blocks missing from the id listing
+	// whose tombstones were not recorded, because more than
+	// RunOptions.DeletionsMaxShare of the known blocks were missing at once.
+	DeletionsSuppressed int `json:"deletionsSuppressed,omitempty"`
+	// Relisted counts blocks the id listing returned that no earlier listing
+	// had (a block listed again after a tombstone) and that the changed-block
+	// query had not returned: they are backed up again, so a restore includes them.
+	Relisted int `json:"relisted,omitempty"`
 	// DeletionCheckRequests is what the id listing for deletion tracking cost.
 	DeletionCheckRequests int64      `json:"deletionCheckRequests"`
 	WatermarkFrom         *time.Time `json:"watermarkFrom,omitempty"`
@@ -160,6 +176,9 @@ func (o *RunOptions) defaults() {
 	}
 	if o.LockStaleAfter <= 0 {
 		o.LockStaleAfter = 30 * time.Minute
+	}
+	if o.DeletionsMaxShare <= 0 || o.DeletionsMaxShare > 1 {
+		o.DeletionsMaxShare = 0.5
 	}
 }
 
@@ -412,11 +431,23 @@ func (e *Engine) newRunState(ctx context.Context, opts RunOptions, w *window, st
 // storeBlocks streams the changed blocks from SFMC into the backup folder.
 func (e *Engine) storeBlocks(ctx context.Context, r *runState, w *window, sum *Summary) error {
 	qerr := e.Source.QueryAssets(ctx, sfmc.AssetQuery{TypeIDs: r.opts.TypeIDs, ModifiedSince: w.from}, func(a sfmc.Asset) error { return r.handle(ctx, a) })
-	r.wait()
-	sum.Blocks, sum.Files, sum.Bytes, sum.Skipped, sum.Failed, sum.Interrupted = r.blocks, r.files, r.bytes, r.skipped, r.failed, r.interrupted
 	if qerr != nil && ctx.Err() == nil {
+		r.wait()
+		r.counts(sum)
 		return fmt.Errorf("list changed blocks: %w", qerr)
 	}
+	return r.finish(ctx, sum)
+}
+
+// counts copies the run's counters into the summary.
+func (r *runState) counts(sum *Summary) {
+	sum.Blocks, sum.Files, sum.Bytes, sum.Skipped, sum.Failed, sum.Interrupted = r.blocks, r.files, r.bytes, r.skipped, r.failed, r.interrupted
+}
+
+// finish waits for the blocks under way and turns failures into the run's error.
+func (r *runState) finish(ctx context.Context, sum *Summary) error {
+	r.wait()
+	r.counts(sum)
 	if ctx.Err() != nil {
 		return fmt.Errorf("%w: %w", errInterrupted, context.Cause(ctx))
 	}
@@ -509,7 +540,9 @@ type runState struct {
 	skip   map[repo.Version]bool
 	seen   map[int64]int // versions of each id seen in this run
 	ids    []int64       // every id the query returned (for deletion tracking)
-	cats   map[int64]sfmc.Category
+	// skippedIDs are the ids of ids skipped as already stored (overlap).
+	skippedIDs []int64
+	cats       map[int64]sfmc.Category
 
 	sem chan struct{}
 	wg  sync.WaitGroup
@@ -525,16 +558,18 @@ type runState struct {
 	failed   int
 	failures []error
 	// interrupted counts blocks cut off by the end of the run's context.
-	interrupted int
-	maxSeen     time.Time
-	recent      []repo.Version
-	spoolErr    error
+	interrupted     int
+	spoolErrCounted bool
+	maxSeen         time.Time
+	recent          []repo.Version
+	spoolErr        error
 }
 
 func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
 	v := repo.Version{ID: a.ID, Modified: a.ModifiedDate.UTC()}
 	if r.skip[v] {
 		r.ids = append(r.ids, a.ID)
+		r.skippedIDs = append(r.skippedIDs, a.ID)
 		r.mu.Lock()
 		r.skipped++
 		if v.Modified.After(r.maxSeen) {
@@ -650,7 +685,8 @@ func (r *runState) close() {
 
 func (r *runState) wait() {
 	r.wg.Wait()
-	if r.spoolErr != nil {
+	if r.spoolErr != nil && !r.spoolErrCounted {
+		r.spoolErrCounted = true
 		r.failures = append(r.failures, fmt.Errorf("manifest spool: %w", r.spoolErr))
 		r.failed++
 	}

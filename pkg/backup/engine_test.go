@@ -620,3 +620,141 @@ func TestRunSummaryCountsEveryFailure(t *testing.T) {
 		t.Fatalf("err %v, summary failed %d, want 9", err, sum.Failed)
 	}
 }
+
+func (f *fakeSource) GetAsset(ctx context.Context, id int64) (sfmc.Asset, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.assets[id]
+	if !ok {
+		return sfmc.Asset{}, &sfmc.APIError{StatusCode: 404}
+	}
+	return a, nil
+}
+
+// TestDeletionsOfADistrustedListingAreNotRecorded: a listing that lacks more
+// than the allowed share of the known blocks records no tombstone, keeps the
+// ids known, and says so; --accept-deletions records them; up to the share
+// they are recorded at once.
+func TestDeletionsOfADistrustedListingAreNotRecorded(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 10; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
+	}
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+	run := func(opts RunOptions) *Summary {
+		t.Helper()
+		c.Add(24 * time.Hour)
+		opts.TrackDeletions = true
+		sum, err := e.Run(t.Context(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	run(RunOptions{})
+	remove := func(ids ...int64) {
+		src.mu.Lock()
+		defer src.mu.Unlock()
+		for _, id := range ids {
+			delete(src.assets, id)
+		}
+	}
+	known := func() []int64 {
+		s, err := repo.ReadState(t.Context(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Known
+	}
+
+	// Six of ten at once: more than 50 %.
+	remove(1, 2, 3, 4, 5, 6)
+	sum := run(RunOptions{})
+	if sum.Deleted != 0 || sum.DeletionsSuppressed != 6 {
+		t.Fatalf("deleted %d, suppressed %d; want 0 and 6", sum.Deleted, sum.DeletionsSuppressed)
+	}
+	if m, _ := repo.ReadManifest(t.Context(), st, sum.Backup); len(m.Deleted) != 0 {
+		t.Fatalf("tombstones recorded: %+v", m.Deleted)
+	}
+	if k := known(); len(k) != 10 {
+		t.Fatalf("known ids %v: the missing ones must stay known", k)
+	}
+	// The next run compares with all ten again: still distrusted.
+	if sum := run(RunOptions{}); sum.DeletionsSuppressed != 6 {
+		t.Fatalf("second run: suppressed %d, want 6", sum.DeletionsSuppressed)
+	}
+	// A higher share, or --accept-deletions, records them.
+	if sum := run(RunOptions{DeletionsMaxShare: 0.6}); sum.Deleted != 6 || sum.DeletionsSuppressed != 0 {
+		t.Fatalf("max share 0.6: deleted %d, suppressed %d", sum.Deleted, sum.DeletionsSuppressed)
+	}
+	// Two of the four left: exactly 50 % is not more than 50 %.
+	remove(7, 8)
+	if sum := run(RunOptions{}); sum.Deleted != 2 {
+		t.Fatalf("half: deleted %d, suppressed %d", sum.Deleted, sum.DeletionsSuppressed)
+	}
+	remove(9, 10)
+	if sum := run(RunOptions{}); sum.Deleted != 0 || sum.DeletionsSuppressed != 2 {
+		t.Fatalf("all: deleted %d, suppressed %d", sum.Deleted, sum.DeletionsSuppressed)
+	}
+	if sum := run(RunOptions{AcceptDeletions: true}); sum.Deleted != 2 {
+		t.Fatalf("--accept-deletions: deleted %d, suppressed %d", sum.Deleted, sum.DeletionsSuppressed)
+	}
+	if k := known(); len(k) != 0 {
+		t.Fatalf("known after accepting: %v", k)
+	}
+}
+
+// TestBlockListedAgainAfterATombstoneIsLiveAgain: a block that an (accepted)
+// listing lacked comes back unchanged; the next run backs it up again, so the
+// newest backup's state has it live.
+func TestBlockListedAgainAfterATombstoneIsLiveAgain(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 4; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
+	}
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+	run := func() *Summary {
+		t.Helper()
+		c.Add(24 * time.Hour)
+		sum, err := e.Run(t.Context(), RunOptions{TrackDeletions: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	run()
+	src.mu.Lock()
+	gone := src.assets[3]
+	delete(src.assets, 3)
+	src.mu.Unlock()
+	if sum := run(); sum.Deleted != 1 {
+		t.Fatalf("deleted %d, want 1", sum.Deleted)
+	}
+	src.mu.Lock()
+	src.assets[3] = gone // listed again, not modified since
+	src.mu.Unlock()
+	sum := run()
+	if sum.Relisted != 1 || sum.Blocks != 1 {
+		t.Fatalf("relisted %d, blocks %d; want 1 and 1", sum.Relisted, sum.Blocks)
+	}
+	snap, err := repo.LoadSnapshot(t.Context(), st, "latest", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range snap.Blocks {
+		if b.Deleted != nil {
+			t.Errorf("block %d is still deleted in the latest state (tombstone in %s)", b.ID, b.DeletedIn)
+		}
+	}
+	if len(snap.Blocks) != 4 {
+		t.Fatalf("latest state has %d blocks", len(snap.Blocks))
+	}
+	// Nothing more to do the time after.
+	if sum := run(); sum.Relisted != 0 || sum.Blocks != 0 {
+		t.Fatalf("next run: relisted %d, blocks %d", sum.Relisted, sum.Blocks)
+	}
+}
