@@ -116,6 +116,9 @@ type Summary struct {
 	// lost lock stopped the run: not failed, just not backed up by this run.
 	Interrupted int `json:"interrupted,omitempty"`
 	Deleted     int `json:"deleted"`
+	// FutureDated counts the blocks dated more than a day after SFMC's clock:
+	// backed up, but their dates did not move the watermark.
+	FutureDated int `json:"futureDated,omitempty"`
 	// DeletionsSuppressed is the number of blocks missing from the id listing
 	// whose tombstones were not recorded, because more than
 	// RunOptions.DeletionsMaxShare of the known blocks were missing at once.
@@ -228,7 +231,8 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (sum *Summary, err er
 		return sum, err
 	}
 	sum.Deleted = len(deleted)
-	newW := w.nextWatermark(r.maxSeen)
+	newW := w.nextWatermark(r.maxSeen, e.serverNow().Add(clockSkew))
+	sum.FutureDated = r.future
 	if !newW.IsZero() {
 		t := newW.UTC()
 		sum.WatermarkTo = &t
@@ -293,6 +297,9 @@ type window struct {
 	skip         map[repo.Version]bool
 	// incremental tells whether the overlap list carries over to the next state.
 	incremental bool
+	// futureState says the stored watermark lies after SFMC's clock (allowed
+	// with --since or --full): the new watermark does not build on it.
+	futureState bool
 }
 
 func (e *Engine) queryWindow(ctx context.Context, opts RunOptions, sum *Summary) (*window, error) {
@@ -382,16 +389,77 @@ func (e *Engine) rollForward(ctx context.Context, s *repo.State, overlap time.Du
 	return &next, nil
 }
 
-// nextWatermark is the newest modifiedDate stored, never below the old one.
-func (w *window) nextWatermark(maxSeen time.Time) time.Time {
+// nextWatermark is the newest modifiedDate stored, never below the old one
+// (unless that one was found to lie in the future) and never beyond limit
+// (SFMC's clock plus the skew allowance).
+func (w *window) nextWatermark(maxSeen, limit time.Time) time.Time {
 	var t time.Time
-	if w.state != nil {
+	if w.state != nil && !w.futureState {
 		t = w.state.Watermark
 	}
 	if maxSeen.After(t) {
 		t = maxSeen
 	}
+	if t.IsZero() && w.futureState {
+		t = w.from // --since
+	}
+	if t.After(limit) {
+		t = limit
+	}
 	return t
+}
+
+// Clock sanity: a watermark in the future would stop every backup silently.
+const (
+	// futureAllowance: a block dated more than this after SFMC's clock is
+	// backed up, but its date does not move the watermark.
+	futureAllowance = 24 * time.Hour
+	// clockSkew is how far a watermark may lie ahead of SFMC's clock as the
+	// engine sees it (the Date header has a one-second resolution, and
+	// SFMC's servers need not agree to the second).
+	clockSkew = 5 * time.Minute
+)
+
+// ErrFutureWatermark is returned (wrapped) by Run when the stored watermark
+// lies after SFMC's clock: run with --since or --full to set it right.
+var ErrFutureWatermark = errors.New("the stored watermark is later than SFMC's clock")
+
+// serverClock is the optional Source capability of telling SFMC's current
+// time (*sfmc.Client reads it from the Date header).
+type serverClock interface {
+	ServerNow() (time.Time, bool)
+}
+
+// serverNow is SFMC's clock when the source knows it, else the local one.
+func (e *Engine) serverNow() time.Time {
+	if sc, ok := e.Source.(serverClock); ok {
+		if t, ok := sc.ServerNow(); ok {
+			return t
+		}
+	}
+	return e.now()
+}
+
+// checkWatermark refuses a stored watermark later than SFMC's clock, unless
+// the run does not start from it (--since, --full): then the new watermark
+// ignores it.
+func (e *Engine) checkWatermark(opts RunOptions, w *window) error {
+	if w.state == nil {
+		return nil
+	}
+	now := e.serverNow()
+	if !w.state.Watermark.After(now.Add(clockSkew)) {
+		return nil
+	}
+	if !opts.Full && opts.Since.IsZero() {
+		return fmt.Errorf("%w: watermark %s in %s, SFMC's clock says %s; a run from it would never back up a change. "+
+			"If the state file was damaged or a block dated in the future moved it, run once with --since TIME (e.g. the start of the last good backup) or --full",
+			ErrFutureWatermark, w.state.Watermark.UTC().Format(time.RFC3339Nano), repo.StateKey, now.UTC().Format(time.RFC3339))
+	}
+	w.futureState = true
+	e.Log.Warn().Str("watermark", w.state.Watermark.UTC().Format(time.RFC3339Nano)).Str("sfmc_time", now.UTC().Format(time.RFC3339)).
+		Msg("the stored watermark is later than SFMC's clock: this run replaces it")
+	return nil
 }
 
 // newRunState loads the folder tree and, for a real run, picks the backup
@@ -402,7 +470,12 @@ func (e *Engine) newRunState(ctx context.Context, opts RunOptions, w *window, st
 	if err != nil {
 		return nil, err
 	}
-	r := &runState{e: e, opts: opts, skip: w.skip, seen: map[int64]int{}, cats: cats}
+	// After the first SFMC response, which tells SFMC's clock.
+	if err := e.checkWatermark(opts, w); err != nil {
+		return nil, err
+	}
+	r := &runState{e: e, opts: opts, skip: w.skip, seen: map[int64]int{}, cats: cats,
+		futureAfter: e.serverNow().Add(futureAllowance)}
 	if !opts.DryRun {
 		folder, err := repo.FreeFolder(ctx, e.Store, start)
 		if err != nil {
@@ -561,8 +634,11 @@ type runState struct {
 	interrupted     int
 	spoolErrCounted bool
 	maxSeen         time.Time
-	recent          []repo.Version
-	spoolErr        error
+	// futureAfter: blocks dated after it do not move maxSeen (counted in future).
+	futureAfter time.Time
+	future      int
+	recent      []repo.Version
+	spoolErr    error
 }
 
 func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
@@ -572,9 +648,7 @@ func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
 		r.skippedIDs = append(r.skippedIDs, a.ID)
 		r.mu.Lock()
 		r.skipped++
-		if v.Modified.After(r.maxSeen) {
-			r.maxSeen = v.Modified
-		}
+		r.noteModified(v, false)
 		r.mu.Unlock()
 		return nil
 	}
@@ -585,9 +659,7 @@ func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
 		r.mu.Lock()
 		r.blocks++
 		r.bytes += int64(len(a.Raw))
-		if v.Modified.After(r.maxSeen) {
-			r.maxSeen = v.Modified
-		}
+		r.noteModified(v, true)
 		r.mu.Unlock()
 		return nil
 	}
@@ -642,9 +714,7 @@ func (r *runState) done(seq int, v repo.Version, entry *repo.ManifestBlock, err 
 		if r.e.Progress != nil {
 			r.e.Progress.Add(1, n)
 		}
-		if v.Modified.After(r.maxSeen) {
-			r.maxSeen = v.Modified
-		}
+		r.noteModified(v, true)
 		r.recent = appendRecent(r.recent, v, r.maxSeen.Add(-r.opts.Overlap))
 	}
 	r.pending[seq] = entry
@@ -658,6 +728,24 @@ func (r *runState) done(seq int, v repo.Version, entry *repo.ManifestBlock, err 
 		if e != nil && r.spoolErr == nil {
 			r.spoolErr = r.spool.Add(*e)
 		}
+	}
+}
+
+// noteModified moves maxSeen to v's date (r.mu held), unless v is dated more
+// than futureAllowance after SFMC's clock: such a block is backed up, but a
+// watermark at its date would hide every change until then. stored says the
+// version is stored by this run (it is warned about only then).
+func (r *runState) noteModified(v repo.Version, stored bool) {
+	if v.Modified.After(r.futureAfter) {
+		r.future++
+		if stored {
+			r.e.Log.Warn().Int64("asset_id", v.ID).Str("modified", v.Modified.Format(time.RFC3339Nano)).
+				Msg("block dated more than a day after SFMC's clock: backed up, but the watermark does not move to its date")
+		}
+		return
+	}
+	if v.Modified.After(r.maxSeen) {
+		r.maxSeen = v.Modified
 	}
 }
 

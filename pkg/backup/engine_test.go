@@ -758,3 +758,76 @@ func TestBlockListedAgainAfterATombstoneIsLiveAgain(t *testing.T) {
 		t.Fatalf("next run: relisted %d, blocks %d", sum.Relisted, sum.Blocks)
 	}
 }
+
+// TestRunFutureDatedBlockDoesNotMoveTheWatermark: a block dated in 2999 is
+// backed up, but the watermark stays at the newest sane date, and the next
+// run neither stalls nor stores it again.
+func TestRunFutureDatedBlockDoesNotMoveTheWatermark(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 5; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
+	}
+	src.put(6, "From the future", "x", time.Date(2999, 1, 1, 0, 0, 0, 0, cst))
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+	sum, err := e.Run(t.Context(), RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Blocks != 6 || sum.FutureDated != 1 || sum.WatermarkTo == nil || !sum.WatermarkTo.Equal(base.Add(5*time.Minute)) {
+		t.Fatalf("summary: %d blocks, %d future-dated, watermark %v", sum.Blocks, sum.FutureDated, sum.WatermarkTo)
+	}
+	// A change made later is backed up by the next run.
+	c.Add(time.Hour)
+	src.put(7, "New", "x", base.Add(time.Hour))
+	sum, err = e.Run(t.Context(), RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Blocks != 1 || !sum.WatermarkTo.Equal(base.Add(time.Hour)) {
+		t.Fatalf("second run: %d blocks, watermark %v", sum.Blocks, sum.WatermarkTo)
+	}
+}
+
+// TestRunRefusesAWatermarkInTheFuture: a stored watermark later than SFMC's
+// clock would hide every change; the run refuses it, naming the watermark
+// and the way out, and --full replaces it.
+func TestRunRefusesAWatermarkInTheFuture(t *testing.T) {
+	src := newFakeSource()
+	src.put(1, "Block 1", "x", base)
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+	if _, err := e.Run(t.Context(), RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s, version, err := repo.ReadStateVersion(t.Context(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Watermark = time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := repo.WriteState(t.Context(), st, s, version); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(time.Hour)
+	_, err = e.Run(t.Context(), RunOptions{})
+	if !errors.Is(err, ErrFutureWatermark) || !strings.Contains(err.Error(), "2999-01-01T00:00:00Z") ||
+		!strings.Contains(err.Error(), "--since") || !strings.Contains(err.Error(), "--full") {
+		t.Fatalf("err = %v, want ErrFutureWatermark naming the watermark, --since and --full", err)
+	}
+	if got, _ := repo.ReadState(t.Context(), st); !got.Watermark.Equal(s.Watermark) || got.Pending != "" {
+		t.Fatalf("a refused run changed the state: %+v", got)
+	}
+	sum, err := e.Run(t.Context(), RunOptions{Full: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.WatermarkTo.Equal(base) {
+		t.Fatalf("--full left the watermark at %v, want %v", sum.WatermarkTo, base)
+	}
+	c.Add(time.Hour)
+	if _, err := e.Run(t.Context(), RunOptions{}); err != nil {
+		t.Fatalf("the run after --full: %v", err)
+	}
+}

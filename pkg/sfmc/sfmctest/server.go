@@ -472,6 +472,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAdmin(w, r)
 		return
 	}
+	// The Date header tells the server's clock (Options.Now), as SFMC's does.
+	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 	rt, params := route(r.Method, r.URL.Path)
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
 	if err != nil {
