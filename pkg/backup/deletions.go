@@ -129,7 +129,7 @@ func (e *Engine) storeRelisted(ctx context.Context, known, current []int64, r *r
 			return nil
 		}
 		delete(want, a.ID)
-		delete(r.skip, repo.Version{ID: a.ID, Modified: a.ModifiedDate.UTC()})
+		delete(r.skip, repo.Version{ID: a.ID, Modified: jsonInstant(a.ModifiedDate)})
 		return r.handle(ctx, a)
 	}
 	var err error

@@ -642,7 +642,7 @@ type runState struct {
 }
 
 func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
-	v := repo.Version{ID: a.ID, Modified: a.ModifiedDate.UTC()}
+	v := repo.Version{ID: a.ID, Modified: jsonInstant(a.ModifiedDate)}
 	if r.skip[v] {
 		r.ids = append(r.ids, a.ID)
 		r.skippedIDs = append(r.skippedIDs, a.ID)
@@ -791,7 +791,7 @@ func (e *Engine) storeBlock(ctx context.Context, r *runState, a sfmc.Asset, vers
 		ID: a.ID, CustomerKey: a.CustomerKey, Name: a.Name,
 		AssetType:    repo.ManifestType{ID: a.AssetType.ID, Name: typeName},
 		Category:     r.category(a.Category),
-		ModifiedDate: a.ModifiedDateRaw, Modified: a.ModifiedDate.UTC(),
+		ModifiedDate: a.ModifiedDateRaw, Modified: jsonInstant(a.ModifiedDate),
 	}
 	put := func(rel, role string, data []byte) error {
 		key := path.Join(r.folder, repo.BlocksDir, rel)
@@ -860,4 +860,27 @@ func newRunID() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// Bounds of the instants time.Time can put into JSON (years 0–9999, UTC).
+var (
+	minJSONTime = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxJSONTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// jsonInstant is a block's modifiedDate instant as the manifest and the
+// state keep it: in UTC and clamped to the years JSON can hold, so that one
+// odd date (SFMC's 9999-12-31T23:59:59-06:00 is year 10000 in UTC) cannot
+// make the manifest or the state unwritable. The block's modifiedDate string
+// is kept as SFMC sent it; a date clamped to year 9999 is far in the future
+// and does not move the watermark (noteModified).
+func jsonInstant(t time.Time) time.Time {
+	t = t.UTC()
+	switch {
+	case t.After(maxJSONTime):
+		return maxJSONTime
+	case t.Before(minJSONTime):
+		return minJSONTime
+	}
+	return t
 }
