@@ -38,6 +38,10 @@ type Fault struct {
 	Drop bool `json:"drop"`
 	// Latency delays the response (then Status, Drop or normal handling).
 	Latency time.Duration `json:"latency"`
+	// EmptyPage answers 200 with an empty page ({"count":0,...,"items":[]}):
+	// a listing that silently returns nothing, as a glitching search index
+	// might ("query" and "list" routes).
+	EmptyPage bool `json:"emptyPage"`
 
 	// The hostile modes below model a server that is broken or attacks
 	// its client. See the package documentation for the admin API and
@@ -134,6 +138,9 @@ func (s *Server) applyFault(rec *statusRecorder, w http.ResponseWriter, r *http.
 		panic(http.ErrAbortHandler)
 	}
 	switch {
+	case f.EmptyPage:
+		writeJSON(rec, http.StatusOK, []byte(`{"count":0,"page":1,"pageSize":50,"links":{},"items":[]}`))
+		return true, f
 	case f.FloodBytes > 0:
 		s.flood(rec, f.FloodBytes)
 		return true, f
