@@ -323,7 +323,8 @@ const MaxSecretFileSize = 64 << 10
 // Kubernetes secrets leave) is removed silently; a UTF-8 byte-order mark, a
 // Windows "\r\n" and other whitespace at either end are removed with a
 // warning; a file with several lines or control characters inside is
-// refused. A file readable by group or others gets a warning.
+// refused. A file readable by others, or by its group while the job's user
+// owns it, gets a warning.
 func readSecretFile(name string) (Secret, []string, error) {
 	const key = "sfmc.client_secret_file"
 	f, err := os.Open(name)
@@ -332,9 +333,16 @@ func readSecretFile(name string) (Secret, []string, error) {
 	}
 	defer f.Close()
 	var warns []string
-	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o044 != 0 {
-		warns = append(warns, fmt.Sprintf("%s %s is readable by group or others (mode %04o): restrict it to the job's user (chmod 600; Kubernetes: defaultMode 0400)",
-			key, name, st.Mode().Perm()))
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		// Readable by others is always a warning. Readable by the group
+		// only when the job's user owns the file: a secret owned by root
+		// and shared with the job's group (Kubernetes: fsGroup with
+		// defaultMode 0440) needs that bit.
+		perm := st.Mode().Perm()
+		if perm&0o004 != 0 || perm&0o040 != 0 && ownedBySelf(st) {
+			warns = append(warns, fmt.Sprintf("%s %s is readable by group or others (mode %04o): restrict it to the job's user (chmod 600)",
+				key, name, perm))
+		}
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxSecretFileSize+1))
 	if err != nil {

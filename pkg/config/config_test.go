@@ -164,6 +164,24 @@ func TestSecretFileHygiene(t *testing.T) {
 			}
 		})
 	}
+	t.Run("group readable, owned by another user", func(t *testing.T) {
+		// Kubernetes: root-owned, 0440, shared through fsGroup.
+		if os.Getuid() != 0 {
+			t.Skip("needs root to give the file to another user")
+		}
+		f := filepath.Join(dir, "shared")
+		if err := os.WriteFile(f, []byte("abc123secret\n"), 0o440); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(f, 65532, 65532); err != nil {
+			t.Skip(err)
+		}
+		t.Setenv("SFMC_CLIENT_SECRET_FILE", f)
+		c, err := Load(NewViper())
+		if err != nil || len(c.Warnings) != 0 {
+			t.Fatalf("err %v, warnings %q; want none", err, c.Warnings)
+		}
+	})
 	if _, err := os.Stat("/dev/zero"); err == nil {
 		t.Run("/dev/zero", func(t *testing.T) {
 			t.Setenv("SFMC_CLIENT_SECRET_FILE", "/dev/zero")
