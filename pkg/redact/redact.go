@@ -150,10 +150,14 @@ func spellings(s string) []string {
 func (r *Redactor) String(s string) string {
 	if r != nil {
 		r.mu.RLock()
-		repl := r.repl
+		repl, secrets := r.repl, r.secrets
 		r.mu.RUnlock()
-		if repl != nil {
-			s = repl.Replace(s)
+		// Most text holds no secret: look before building a new string.
+		for _, sec := range secrets {
+			if strings.Contains(s, sec) {
+				s = repl.Replace(s)
+				break
+			}
 		}
 	}
 	return Shapes(s)
@@ -182,16 +186,15 @@ func Shapes(s string) string {
 // mayHaveShape is a cheap pre-check that skips the regular expressions for
 // the common log line without any of their anchors.
 func mayHaveShape(s string) bool {
-	return strings.Contains(s, "@") || strings.Contains(s, "%40") || containsFoldAny(s)
+	// User info needs an "@" (or "%40"), a parameter an "=".
+	return strings.ContainsAny(s, "@=") || strings.Contains(s, "%40") || containsFold(s, "bearer")
 }
 
-func containsFoldAny(s string) bool {
-	l := strings.ToLower(s)
-	if strings.Contains(l, "bearer") {
-		return true
-	}
-	for _, p := range credentialParams {
-		if strings.Contains(l, p) {
+// containsFold reports whether s contains the lower-case ASCII word w in
+// any case.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		if s[i]|0x20 == w[0] && strings.EqualFold(s[i:i+len(w)], w) {
 			return true
 		}
 	}
