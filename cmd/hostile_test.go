@@ -107,6 +107,7 @@ func TestEchoedSecretsNeverPrintedOrSent(t *testing.T) {
 				}
 				outs := outputs{"stderr": errOut, "--json summary": out, "slack": slack.all(t), "webhook": generic.all(t)}
 				h.assertRedacted(outs)
+				h.assertNoSecrets() // nor in any file of the destination
 				for name, txt := range outs {
 					if name != "--json summary" && !strings.Contains(txt, redact.Mark) && !strings.Contains(txt, "received") {
 						t.Errorf("%s does not show the (redacted) echo at all:\n%s", name, txt)
