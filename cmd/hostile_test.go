@@ -316,3 +316,23 @@ func TestConsoleLogEscapesMessages(t *testing.T) {
 		t.Errorf("message not shown escaped: %q", out)
 	}
 }
+
+func TestPlainLineKeepsOwnListsOnly(t *testing.T) {
+	for in, want := range map[string]string{
+		"invalid configuration:\n  - a\n  - b":      "invalid configuration:\n  - a\n  - b",
+		"sfmc: 400: x\r\n{\"level\":\"info\"}\x1b[2J": `sfmc: 400: x\r\n{"level":"info"}\x1b[2J`,
+		"problems:\n  - server said \n{\"forged\":1}":  "problems:\n  - server said \\n{\"forged\":1}",
+	} {
+		if got := plainLine(in); got != want {
+			t.Errorf("plainLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// The real command: a configuration error keeps its list readable.
+	h := newHarness(t, sfmctest.Options{})
+	t.Setenv("SFMC_AUTH_URL", "")
+	t.Setenv("SFMC_CLIENT_ID", "")
+	code, _, errOut := h.run("run", "--dest", h.dest, "--concurrency", "0")
+	if code != ExitUsage || !strings.Contains(errOut, "invalid configuration:\n  - ") {
+		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	}
+}

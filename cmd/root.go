@@ -39,7 +39,7 @@ func (a *App) Execute(ctx context.Context, args []string) int {
 		// The plain line: secrets removed, and control characters from
 		// server texts escaped so they cannot drive the terminal or forge a
 		// log line. (The log line goes through the redacting writer.)
-		plain := redact.Escape(a.redactor().Error(err))
+		plain := plainLine(a.redactor().Error(err))
 		var usage *UsageError
 		if errors.As(err, &usage) {
 			fmt.Fprintf(a.Err, "backup-creator: %s\n", plain)
@@ -211,6 +211,22 @@ func newLogger(w io.Writer, lc config.Log, tty bool) (zerolog.Logger, error) {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", FormatPrepare: escapeMessage}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// listBreak is how the commands' own multi-line errors continue (a list of
+// configuration problems); it is the one line break plainLine keeps.
+const listBreak = "\n  - "
+
+// plainLine makes an error message safe for the plain stderr line: control
+// characters are escaped, so text from outside cannot forge a line, except
+// the line breaks of the commands' own problem lists (a line that starts
+// with "  - " is no JSON log line).
+func plainLine(msg string) string {
+	parts := strings.Split(msg, listBreak)
+	for i, p := range parts {
+		parts[i] = redact.Escape(p)
+	}
+	return strings.Join(parts, listBreak)
 }
 
 // escapeMessage escapes the control characters of a console log line's
