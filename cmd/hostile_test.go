@@ -317,11 +317,11 @@ func TestConsoleLogEscapesMessages(t *testing.T) {
 	}
 }
 
-func TestPlainLineKeepsOwnListsOnly(t *testing.T) {
+func TestPlainLineIndentsContinuations(t *testing.T) {
 	for in, want := range map[string]string{
 		"invalid configuration:\n  - a\n  - b":        "invalid configuration:\n  - a\n  - b",
-		"sfmc: 400: x\r\n{\"level\":\"info\"}\x1b[2J": `sfmc: 400: x\r\n{"level":"info"}\x1b[2J`,
-		"problems:\n  - server said \n{\"forged\":1}": "problems:\n  - server said \\n{\"forged\":1}",
+		"sfmc: 400: x\r\n{\"level\":\"info\"}\x1b[2J": "sfmc: 400: x\\r\n  {\"level\":\"info\"}\\x1b[2J",
+		"2 blocks failed: e1\ne2":                     "2 blocks failed: e1\n  e2",
 	} {
 		if got := plainLine(in); got != want {
 			t.Errorf("plainLine(%q) = %q, want %q", in, got, want)

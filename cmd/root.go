@@ -213,21 +213,10 @@ func newLogger(w io.Writer, lc config.Log, tty bool) (zerolog.Logger, error) {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }
 
-// listBreak is how the commands' own multi-line errors continue (a list of
-// configuration problems); it is the one line break plainLine keeps.
-const listBreak = "\n  - "
-
 // plainLine makes an error message safe for the plain stderr line: control
-// characters are escaped, so text from outside cannot forge a line, except
-// the line breaks of the commands' own problem lists (a line that starts
-// with "  - " is no JSON log line).
-func plainLine(msg string) string {
-	parts := strings.Split(msg, listBreak)
-	for i, p := range parts {
-		parts[i] = redact.Escape(p)
-	}
-	return strings.Join(parts, listBreak)
-}
+// characters escaped, continuation lines (joined errors, problem lists)
+// indented, so text from outside cannot drive the terminal or forge a line.
+func plainLine(msg string) string { return redact.EscapeLines(msg) }
 
 // escapeMessage escapes the control characters of a console log line's
 // message (JSON lines are escaped by zerolog itself).

@@ -185,7 +185,7 @@ func Send(ctx context.Context, cfg Config, ev Event, client *http.Client) []erro
 	}
 	// Whatever the event carries, including server texts inside the error,
 	// passes the redactor before it is put into a message.
-	ev.Error = redact.Escape(clean(ev.Error))
+	ev.Error = redact.EscapeLines(clean(ev.Error))
 	ev.Destination = clean(ev.Destination)
 	ev.Backup = clean(ev.Backup)
 	if len(summary) > 0 {

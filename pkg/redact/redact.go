@@ -261,6 +261,22 @@ func Escape(s string) string {
 	return b.String()
 }
 
+// EscapeLines is Escape for text meant to span lines (an error that joins
+// several, a list of problems): line feeds are kept, and every line after
+// the first is indented by two spaces unless it already is, so no line of
+// foreign text can start at the left margin (as a forged log line would).
+func EscapeLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		l = Escape(l)
+		if i > 0 && !strings.HasPrefix(l, "  ") {
+			l = "  " + l
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n")
+}
+
 func needsEscape(s string) bool {
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])

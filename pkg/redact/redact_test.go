@@ -122,6 +122,18 @@ func TestEscape(t *testing.T) {
 	}
 }
 
+func TestEscapeLines(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"one line \x1b[2J", `one line \x1b[2J`},
+		{"invalid configuration:\n  - a\n  - b", "invalid configuration:\n  - a\n  - b"},
+		{"2 blocks failed: e1\ne2\r\n{\"level\":\"info\"}", "2 blocks failed: e1\n  e2\\r\n  {\"level\":\"info\"}"},
+	} {
+		if got := redact.EscapeLines(tc.in); got != tc.want {
+			t.Errorf("EscapeLines(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func BenchmarkStringLogLine(b *testing.B) {
 	r := redact.New("test-client-secret", "eyJhbGciOiJIUzI1NiIsImtpZCI6IjQiLCJ2ZXIiOiIxIiwidHlwIjoiSldUIn0")
 	line := `{"level":"debug","endpoint":"POST asset query","status":200,"duration_ms":41,"time":"2026-12-01T16:00:00Z","message":"sfmc: response"}`
