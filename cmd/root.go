@@ -100,6 +100,9 @@ never from a flag.
 	root.AddCommand(newListCmd(a, nil))
 	root.AddCommand(newRestoreCmd(a, nil))
 	root.AddCommand(newVerifyCmd(a, nil))
+	root.AddCommand(newHistoryCmd(a, nil))
+	root.AddCommand(newDiffCmd(a, nil))
+	root.AddCommand(newShowCmd(a, nil))
 	return root
 }
 

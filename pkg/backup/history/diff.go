@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"unicode/utf8"
@@ -107,8 +108,31 @@ func Diff(ctx context.Context, st storage.Store, opts DiffOptions) (*DiffReport,
 	}
 	rep := &DiffReport{From: from, To: to, Added: []Change{}, Changed: []Change{}, Deleted: []Change{}}
 	lo, hi := min(from, to), max(from, to)
-	var loState, hiState []repo.SnapshotBlock
-	c := repo.NewChain()
+	if lo == hi {
+		return rep, nil
+	}
+	// Only the blocks a backup after lo (up to hi) holds a version or a
+	// tombstone of can differ: follow those alone.
+	touched := map[int64]bool{}
+	for _, name := range backups {
+		if name <= lo || name > hi {
+			continue
+		}
+		m, err := repo.ScanBackup(ctx, st, name, func(b repo.ManifestBlock) error {
+			touched[b.ID] = true
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range m.Deleted {
+			touched[d.ID] = true
+		}
+	}
+	ids := slices.Sorted(maps.Keys(touched))
+	type pair struct{ lo, hi *repo.SnapshotBlock }
+	pairs := make([]pair, len(ids))
+	c := repo.NewChainOf(func(id int64) bool { return touched[id] })
 	for _, name := range backups {
 		if name > hi {
 			break
@@ -117,48 +141,31 @@ func Diff(ctx context.Context, st storage.Store, opts DiffOptions) (*DiffReport,
 			return nil, err
 		}
 		if name == lo {
-			loState = c.State()
-		}
-	}
-	hiState = c.State()
-	c = nil // the states hold what is needed
-	if !sel.IsZero() {
-		// A block matching in either state is compared (one moved out of
-		// the selected folder is a change, not a deletion).
-		ids := map[int64]bool{}
-		for _, s := range [][]repo.SnapshotBlock{loState, hiState} {
-			for i := range s {
-				if sel.Match(&s[i].ManifestBlock) {
-					ids[s[i].ID] = true
+			for i, id := range ids {
+				if b, ok := c.Block(id); ok {
+					pairs[i].lo = &b
 				}
 			}
 		}
-		drop := func(b repo.SnapshotBlock) bool { return !ids[b.ID] }
-		loState, hiState = slices.DeleteFunc(loState, drop), slices.DeleteFunc(hiState, drop)
 	}
-	oldState, newState := loState, hiState
-	if from > to {
-		oldState, newState = hiState, loState
+	for i, id := range ids {
+		if b, ok := c.Block(id); ok {
+			pairs[i].hi = &b
+		}
 	}
-
-	// Both are sorted by id: walk them side by side.
-	i, j := 0, 0
-	for i < len(oldState) || j < len(newState) {
+	c = nil
+	for _, p := range pairs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		var o, n *repo.SnapshotBlock
-		switch {
-		case j == len(newState) || i < len(oldState) && oldState[i].ID < newState[j].ID:
-			o = &oldState[i]
-			i++
-		case i == len(oldState) || newState[j].ID < oldState[i].ID:
-			n = &newState[j]
-			j++
-		default:
-			o, n = &oldState[i], &newState[j]
-			i++
-			j++
+		o, n := p.lo, p.hi
+		if from > to {
+			o, n = n, o
+		}
+		// A block matching in either state is compared (one moved out of
+		// the selected folder is a change, not a deletion).
+		if !sel.IsZero() && !(o != nil && sel.Match(&o.ManifestBlock) || n != nil && sel.Match(&n.ManifestBlock)) {
+			continue
 		}
 		oLive, nLive := o != nil && o.Deleted == nil, n != nil && n.Deleted == nil
 		switch {

@@ -115,7 +115,7 @@ func History(ctx context.Context, st storage.Store, sel Selector) (*Report, erro
 		events        []Version
 	}
 	states := map[int64]*state{}
-	c := repo.NewChain()
+	c := repo.NewChainOf(func(id int64) bool { return ids[id] })
 	for _, name := range backups {
 		var touched []int64
 		m, err := c.Add(ctx, st, name, func(b repo.ManifestBlock) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -61,24 +62,35 @@ func Show(ctx context.Context, st storage.Store, opts ShowOptions) (*Shown, erro
 	if err != nil {
 		return nil, err
 	}
-	c := repo.NewChain()
-	var candidates []int64
+	// The ids to follow: the one asked for, or those any version up to
+	// target had the key of.
+	ids := map[int64]bool{opts.ID: true}
+	if opts.Key != "" {
+		ids = map[int64]bool{}
+		for _, name := range backups {
+			if name > target {
+				break
+			}
+			if _, err := repo.ScanBackup(ctx, st, name, func(b repo.ManifestBlock) error {
+				if b.CustomerKey == opts.Key {
+					ids[b.ID] = true
+				}
+				return nil
+			}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	c := repo.NewChainOf(func(id int64) bool { return ids[id] })
 	for _, name := range backups {
 		if name > target {
 			break
 		}
-		if _, err := c.Add(ctx, st, name, func(b repo.ManifestBlock) error {
-			if opts.Key != "" && b.CustomerKey == opts.Key {
-				candidates = append(candidates, b.ID)
-			}
-			return nil
-		}); err != nil {
+		if _, err := c.Add(ctx, st, name, nil); err != nil {
 			return nil, err
 		}
 	}
-	if opts.ID != 0 {
-		candidates = []int64{opts.ID}
-	}
+	candidates := slices.Collect(maps.Keys(ids))
 	slices.Sort(candidates)
 	candidates = slices.Compact(candidates)
 	var found []repo.SnapshotBlock
