@@ -44,8 +44,9 @@ func benchBlock(i, v int, mod time.Time) repotest.Block {
 //   - DIR/history: 365 daily backups of a 10,000-block account (a full one,
 //     then 30 changed blocks a day, block 1000001 among them every day, one
 //     block added a day and one deleted every 10 days);
-//   - DIR/diff: two backups of a 100,000-block account (full, then 1,000
-//     changed, 100 added, 100 deleted).
+//   - DIR/diff: backups of a 100,000-block account: a full one, then a
+//     nightly one (1,000 changed, 100 added, 100 deleted), then a full one
+//     (every block stored again, 1,000 of them changed).
 //
 // It is skipped without the variable.
 func TestWriteBenchFixture(t *testing.T) {
@@ -113,4 +114,32 @@ func TestWriteBenchFixture(t *testing.T) {
 		deleted = append(deleted, repo.DeletedBlock{ID: b.ID, CustomerKey: b.Key, Name: b.Name, DetectedAt: day(1).Add(time.Minute)})
 	}
 	repotest.PutBackup(t, dst, folder(1), day(1), blocks, deleted)
+
+	// A full backup the day after: every live block stored again, 1,000 of
+	// them in a new version (the worst case for diff: every id touched).
+	gone := map[int64]bool{}
+	for _, d := range deleted {
+		gone[d.ID] = true
+	}
+	version := map[int]int{}
+	for k := 0; k < changed; k++ {
+		version[1+k*97] = 1 + k
+	}
+	blocks = blocks[:0]
+	for i := 1; i <= bigSize+added; i++ {
+		b := benchBlock(i, 0, day(0).Add(-time.Duration(i)*time.Millisecond))
+		if v, ok := version[i]; ok {
+			b = benchBlock(i, v, day(1).Add(-time.Hour))
+		}
+		if i > bigSize {
+			b = benchBlock(i, 0, day(1).Add(-time.Hour))
+		}
+		if i%100 == 7 {
+			b = benchBlock(i, 1000+i, day(2).Add(-time.Hour))
+		}
+		if !gone[b.ID] {
+			blocks = append(blocks, b)
+		}
+	}
+	repotest.PutBackup(t, dst, folder(2), day(2), blocks, nil)
 }
