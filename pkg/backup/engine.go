@@ -18,6 +18,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/prune"
 	"github.com/backup-creator/backup-creator/pkg/backup/repo"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/storage"
@@ -111,6 +112,8 @@ type Summary struct {
 	WatermarkTo           *time.Time `json:"watermarkTo,omitempty"`
 	QueryFrom             *time.Time `json:"queryFrom,omitempty"`
 	Full                  bool       `json:"full"`
+	// Prune reports the retention.auto prune that followed the backup.
+	Prune *prune.Report `json:"prune,omitempty"`
 	// Requests is filled in by the caller from the SFMC client's counters.
 	Requests map[string]int64 `json:"requests,omitempty"`
 	Error    string           `json:"error,omitempty"`

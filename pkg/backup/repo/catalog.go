@@ -26,6 +26,10 @@ const (
 	BackupIncomplete = "incomplete"
 	// BackupDamaged: manifest.json exists but cannot be decoded.
 	BackupDamaged = "damaged"
+	// BackupUnrecognized: a folder whose name starts like a backup's but
+	// does not parse as one (backup_YYYYMMDD[_HHMMSS[_N]]). Nothing reads it;
+	// prune refuses to act while one exists.
+	BackupUnrecognized = "unrecognized"
 )
 
 // LatestRef is the backup reference that names the newest complete backup.
@@ -71,6 +75,9 @@ type BackupInfo struct {
 	ToolVersion string `json:"toolVersion,omitempty"`
 	// Error says why a damaged manifest could not be read.
 	Error string `json:"error,omitempty"`
+	// Newest is the newest modification time of the folder's objects (what
+	// prune uses to age incomplete folders).
+	Newest time.Time `json:"-"`
 }
 
 // Complete reports whether the backup has a readable manifest.
@@ -85,17 +92,21 @@ func ListBackups(ctx context.Context, st storage.Store) ([]BackupInfo, error) {
 		files       int
 		bytes       int64
 		hasManifest bool
+		newest      time.Time
 	}
 	folders := map[string]*folderStat{}
 	err := st.List(ctx, FolderPrefix, func(o storage.ObjectInfo) error {
 		name, rest, ok := strings.Cut(o.Key, "/")
-		if !ok || !IsFolderName(name) {
+		if !ok || !strings.HasPrefix(name, FolderPrefix) {
 			return nil
 		}
 		fs := folders[name]
 		if fs == nil {
 			fs = &folderStat{}
 			folders[name] = fs
+		}
+		if o.ModTime.After(fs.newest) {
+			fs.newest = o.ModTime
 		}
 		if rest == ManifestName {
 			fs.hasManifest = true
@@ -110,7 +121,13 @@ func ListBackups(ctx context.Context, st storage.Store) ([]BackupInfo, error) {
 	}
 	out := make([]BackupInfo, 0, len(folders))
 	for name, fs := range folders {
-		out = append(out, BackupInfo{Name: name, Status: BackupIncomplete, Files: fs.files, Bytes: fs.bytes})
+		bi := BackupInfo{Name: name, Status: BackupIncomplete, Files: fs.files, Bytes: fs.bytes, Newest: fs.newest}
+		if _, err := FolderTime(name); err != nil || !IsFolderName(name) {
+			bi.Status = BackupUnrecognized
+			bi.Error = fmt.Sprintf("%q does not parse as a backup folder name (backup_YYYYMMDD[_HHMMSS[_N]])", name)
+			fs.hasManifest = false
+		}
+		out = append(out, bi)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 
@@ -130,7 +147,9 @@ func ListBackups(ctx context.Context, st storage.Store) ([]BackupInfo, error) {
 				}
 				return err
 			}
+			newest := out[i].Newest
 			out[i] = infoFromManifest(out[i].Name, m)
+			out[i].Newest = newest
 			return nil
 		})
 	}

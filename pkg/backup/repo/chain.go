@@ -126,3 +126,50 @@ func (c *Chain) State() []SnapshotBlock {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
+
+// Stranded is a block of the chain's state that depends on a backup about
+// to be removed: its version lives there, or its tombstone was recorded
+// there, or both.
+type Stranded struct {
+	Block   SnapshotBlock
+	Version bool // the version's files live in a removed backup
+	Tomb    bool // the tombstone that applies was recorded in a removed backup
+}
+
+// Stranded returns, sorted by id, the blocks of the state as of the last
+// backup added that depend on a backup for which gone is true.
+func (c *Chain) Stranded(gone func(backup string) bool) []Stranded {
+	var out []Stranded
+	for id, v := range c.blocks {
+		b := c.resolve(id, v)
+		s := Stranded{Block: b, Version: gone(b.Backup), Tomb: b.Deleted != nil && gone(b.DeletedIn)}
+		if s.Version || s.Tomb {
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Block.ID < out[j].Block.ID })
+	return out
+}
+
+// Carry records that the last backup added now holds a block's version
+// (entry, when not nil) and its tombstone (tomb, when not nil), as prune
+// writes them into that backup's manifest. Later backups then resolve the
+// block from there, as they will once the manifest is rewritten.
+func (c *Chain) Carry(id int64, entry *ManifestBlock, tomb *DeletedBlock) {
+	last := len(c.backups) - 1
+	if entry != nil {
+		c.blocks[id] = &chainVersion{b: SnapshotBlock{ManifestBlock: *entry, Backup: c.backups[last]}, idx: last}
+	}
+	if tomb != nil {
+		c.tombs[id] = chainTomb{d: *tomb, idx: last}
+	}
+}
+
+// Origin is the backup that first stored this version: CarriedFrom for a
+// carried entry, else the backup that holds it.
+func (b *SnapshotBlock) Origin() string {
+	if b.CarriedFrom != "" {
+		return b.CarriedFrom
+	}
+	return b.Backup
+}

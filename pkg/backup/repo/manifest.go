@@ -73,6 +73,11 @@ type ManifestBlock struct {
 	// Modified is ModifiedDate as a UTC instant.
 	Modified time.Time      `json:"modified"`
 	Files    []ManifestFile `json:"files"`
+	// CarriedFrom names the backup that first stored this version, when prune
+	// carried it into this backup because the backup it lived in was removed
+	// while this one still needed it. Its files then lie under
+	// carried/<CarriedFrom>/ in this backup's folder. It is not a new version.
+	CarriedFrom string `json:"carriedFrom,omitempty"`
 }
 
 // ManifestType is an asset type reference.
@@ -115,7 +120,14 @@ type DeletedBlock struct {
 	// LastBackup is the backup folder that holds the block's newest version.
 	LastBackup string    `json:"lastBackup,omitempty"`
 	DetectedAt time.Time `json:"detectedAt"`
+	// CarriedFrom names the backup that first recorded this deletion, when
+	// prune carried the tombstone into this backup (see ManifestBlock).
+	CarriedFrom string `json:"carriedFrom,omitempty"`
 }
+
+// CarriedDir is the folder, inside a backup folder, that holds the files
+// prune carried into it from removed backups: carried/<origin>/blocks/...
+const CarriedDir = "carried"
 
 // ReadManifest reads and decodes folder/manifest.json. A missing manifest
 // gives an error wrapping storage.ErrNotFound (the backup is incomplete).

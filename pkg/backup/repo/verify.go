@@ -65,6 +65,10 @@ type VerifyReport struct {
 	Missing []VerifyProblem `json:"missing"`
 	Corrupt []VerifyProblem `json:"corrupt"`
 	Extra   []VerifyProblem `json:"extra"`
+	// Pending lists files an interrupted prune staged under carried/ and has
+	// not yet listed in the manifest; they are not problems (run prune again
+	// to finish).
+	Pending []string `json:"pending,omitempty"`
 }
 
 // Verify status values.
@@ -120,6 +124,12 @@ func Verify(ctx context.Context, st storage.Store, folder string) (*VerifyReport
 	case err != nil:
 		return nil, err
 	}
+	// Files a prune staged under carried/ before it was interrupted are not
+	// damage: the next prune either lists them in the manifest or removes them.
+	journal, err := ReadPruneJournal(ctx, st)
+	if err != nil {
+		return nil, err
+	}
 	rep.Files = len(files)
 	for _, e := range files {
 		rep.Bytes += e.f.Size
@@ -165,6 +175,12 @@ func Verify(ctx context.Context, st storage.Store, folder string) (*VerifyReport
 			if rel == ManifestName || listed[rel] {
 				return nil
 			}
+			if journal != nil && strings.HasPrefix(rel, CarriedDir+"/") {
+				mu.Lock()
+				rep.Pending = append(rep.Pending, rel)
+				mu.Unlock()
+				return nil
+			}
 			add(VerifyProblem{Path: rel, Kind: ProblemExtra, GotSize: o.Size, Detail: "not listed in the manifest"})
 			return nil
 		})
@@ -176,6 +192,7 @@ func Verify(ctx context.Context, st storage.Store, folder string) (*VerifyReport
 	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("verify %s: %w", folder, err)
 	}
+	sort.Strings(rep.Pending)
 	for _, l := range [][]VerifyProblem{rep.Missing, rep.Corrupt, rep.Extra} {
 		sort.Slice(l, func(i, j int) bool { return l[i].Path < l[j].Path })
 	}
