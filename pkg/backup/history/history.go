@@ -47,6 +47,10 @@ type Version struct {
 	CustomerKey string `json:"customerKey"`
 	Name        string `json:"name"`
 	Folder      string `json:"folder"`
+	// CarriedFrom names the backup that first stored the version (or
+	// recorded the deletion) when prune removed it and carried the version
+	// into Backup.
+	CarriedFrom string `json:"carriedFrom,omitempty"`
 }
 
 // Block is one block's history, its events newest first.
@@ -158,7 +162,7 @@ func History(ctx context.Context, st storage.Store, sel Selector) (*Report, erro
 			}
 			if cur.Deleted != nil && !s.deleted {
 				s.events = append(s.events, Version{Backup: cur.DeletedIn, ModifiedDate: cur.Deleted.DetectedAt.UTC(), Event: EventDeleted,
-					CustomerKey: cur.CustomerKey, Name: cur.Name, Folder: cur.Category.Path})
+					CustomerKey: cur.CustomerKey, Name: cur.Name, Folder: cur.Category.Path, CarriedFrom: cur.Deleted.CarriedFrom})
 				s.deleted = true
 			}
 		}
@@ -179,7 +183,7 @@ func History(ctx context.Context, st storage.Store, sel Selector) (*Report, erro
 // versionOf describes the version b, reading modifiedBy from its stored JSON.
 func versionOf(ctx context.Context, st storage.Store, b *repo.SnapshotBlock, event string) (Version, error) {
 	v := Version{Backup: b.Backup, ModifiedDate: b.Modified.UTC(), Event: event,
-		CustomerKey: b.CustomerKey, Name: b.Name, Folder: b.Category.Path}
+		CustomerKey: b.CustomerKey, Name: b.Name, Folder: b.Category.Path, CarriedFrom: b.CarriedFrom}
 	if f, ok := contentFile(b); ok {
 		v.Size, v.SHA256 = f.Size, f.SHA256
 	}
