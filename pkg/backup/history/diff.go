@@ -28,6 +28,9 @@ type DiffOptions struct {
 	// Stat skips reading the block files: changes are listed without the
 	// fields that differ.
 	Stat bool
+	// Batch bounds the block ids one fold of the chain follows (default
+	// 20,000): more touched blocks are compared in several folds.
+	Batch int
 }
 
 // Prev holds what a changed block's customerKey, name and folder were.
@@ -130,36 +133,62 @@ func Diff(ctx context.Context, st storage.Store, opts DiffOptions) (*DiffReport,
 		}
 	}
 	ids := slices.Sorted(maps.Keys(touched))
+	touched = nil
+	// Fold the chain once per batch of ids, so that memory stays bounded
+	// also when every block was touched (a --full backup in between).
+	size := opts.Batch
+	if size <= 0 {
+		size = defaultDiffBatch
+	}
+	for start := 0; start < len(ids); start += size {
+		batch := ids[start:min(start+size, len(ids))]
+		if err := diffBatchOf(ctx, st, backups, lo, hi, from > to, batch, sel, opts.Stat, rep); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+const defaultDiffBatch = 20000
+
+// diffBatchOf compares the blocks of batch (sorted ids) between the states
+// at lo and hi and appends them to rep.
+func diffBatchOf(ctx context.Context, st storage.Store, backups []string, lo, hi string, backwards bool, batch []int64, sel Selector, stat bool, rep *DiffReport) error {
+	in := make(map[int64]bool, len(batch))
+	for _, id := range batch {
+		in[id] = true
+	}
 	type pair struct{ lo, hi *repo.SnapshotBlock }
-	pairs := make([]pair, len(ids))
-	c := repo.NewChainOf(func(id int64) bool { return touched[id] })
+	pairs := make([]pair, len(batch))
+	c := repo.NewChainOf(func(id int64) bool { return in[id] })
 	for _, name := range backups {
 		if name > hi {
 			break
 		}
 		if _, err := c.Add(ctx, st, name, nil); err != nil {
-			return nil, err
+			return err
 		}
 		if name == lo {
-			for i, id := range ids {
+			for i, id := range batch {
 				if b, ok := c.Block(id); ok {
 					pairs[i].lo = &b
 				}
 			}
 		}
 	}
-	for i, id := range ids {
+	for i, id := range batch {
 		if b, ok := c.Block(id); ok {
 			pairs[i].hi = &b
 		}
 	}
 	c = nil
+	var err error
 	for _, p := range pairs {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		o, n := p.lo, p.hi
-		if from > to {
+		if backwards {
 			o, n = n, o
 		}
 		// A block matching in either state is compared (one moved out of
@@ -179,15 +208,15 @@ func Diff(ctx context.Context, st storage.Store, opts DiffOptions) (*DiffReport,
 			rep.Deleted = append(rep.Deleted, ch)
 		case oLive && nLive && !sameVersion(o, n):
 			ch := change(o, n)
-			if !opts.Stat {
+			if !stat {
 				if ch.Fields, err = changedFields(ctx, st, o, n); err != nil {
-					return nil, err
+					return err
 				}
 			}
 			rep.Changed = append(rep.Changed, ch)
 		}
 	}
-	return rep, nil
+	return nil
 }
 
 func change(o, n *repo.SnapshotBlock) Change {

@@ -168,6 +168,8 @@ func TestDiff(t *testing.T) {
 		{name: "backwards", opts: history.DiffOptions{From: b2, To: b1}, from: b2, to: b1,
 			changed: []chg{{1, "content,name"}, {3, "folder"}}, deleted: []chg{{4, ""}}},
 		{name: "same backup", opts: history.DiffOptions{From: b2, To: b2}, from: b2, to: b2},
+		{name: "in batches of two ids", opts: history.DiffOptions{From: b1, Batch: 2}, from: b1, to: b4,
+			added: []chg{{4, ""}}, changed: []chg{{1, "content,name"}, {3, "folder"}}, deleted: []chg{{5, ""}}},
 		{name: "stat", opts: history.DiffOptions{From: b1, To: b2, Stat: true}, from: b1, to: b2,
 			added: []chg{{4, ""}}, changed: []chg{{1, ""}, {3, ""}}},
 		{name: "by key", opts: history.DiffOptions{From: b1, To: b2, Select: history.Selector{Keys: []string{"legal"}}}, from: b1, to: b2,
