@@ -81,6 +81,7 @@ EXIT STATUS
 }
 
 func (a *App) runDiff(ctx context.Context, opts *DiffOptions) error {
+	lowerGCTarget()
 	st, err := a.openDestination(ctx)
 	if err != nil {
 		return err

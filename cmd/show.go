@@ -63,6 +63,7 @@ EXIT STATUS
 }
 
 func (a *App) runShow(ctx context.Context, opts *ShowOptions) error {
+	lowerGCTarget()
 	st, err := a.openDestination(ctx)
 	if err != nil {
 		return err
