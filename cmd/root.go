@@ -101,6 +101,9 @@ never from a flag.
 	root.AddCommand(newRestoreCmd(a, nil))
 	root.AddCommand(newVerifyCmd(a, nil))
 	root.AddCommand(newPruneCmd(a, nil))
+	root.AddCommand(newHistoryCmd(a, nil))
+	root.AddCommand(newDiffCmd(a, nil))
+	root.AddCommand(newShowCmd(a, nil))
 	return root
 }
 
