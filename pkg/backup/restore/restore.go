@@ -1010,8 +1010,6 @@ func emptyLike(cur json.RawMessage) json.RawMessage {
 	}
 }
 
-// maxBlockJSON bounds a backed-up JSON document read into memory.
-const maxBlockJSON = 64 << 20
 
 // readBlockJSON reads and checks the backed-up JSON of b.
 func readBlockJSON(ctx context.Context, st storage.Store, b *repo.SnapshotBlock) (map[string]json.RawMessage, error) {
