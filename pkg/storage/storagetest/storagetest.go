@@ -908,6 +908,13 @@ func (s *suite) testCopy(t *testing.T) {
 		wantContent(t, st, "src/indep", []byte("source again"))
 		wantContent(t, st, "copies/indep2", []byte("replaced copy"))
 	})
+	t.Run("unusual keys", func(t *testing.T) {
+		for i, k := range []string{"with space/é ü.json", "a+b=c&d;e,f@g", "percent%20sign", "question?mark", "hash#tag", "日本/語"} {
+			mustPut(t, st, "u/"+k, []byte(k))
+			dst := fmt.Sprintf("u2/%d/%s", i, k)
+			wantSameObject(t, st, "u/"+k, dst, mustCopy(t, st, "u/"+k, dst))
+		}
+	})
 	t.Run("missing source", func(t *testing.T) {
 		mustPut(t, st, "copies/keep", []byte("keep me"))
 		for _, dst := range []string{"copies/keep", "copies/never"} {
