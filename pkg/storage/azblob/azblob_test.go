@@ -21,7 +21,7 @@ import (
 
 // azurite returns the connection string of the Azurite instance that
 // AZURE_STORAGE_CONNECTION_STRING names (scripts/test-servers.sh).
-func azurite(t *testing.T) string {
+func azurite(t testing.TB) string {
 	t.Helper()
 	return storagetest.Env(t, ConnectionStringEnv)[0]
 }
@@ -30,7 +30,7 @@ var containerSeq atomic.Int64
 
 // createContainer makes a uniquely named container and deletes it, with
 // its blobs, when t ends.
-func createContainer(t *testing.T, conn string) string {
+func createContainer(t testing.TB, conn string) string {
 	t.Helper()
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
