@@ -217,3 +217,15 @@ func TestBlockSize(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCopy compares the server-side Copy Blob with the Get+Put
+// fallback (see storagetest.BenchmarkCopy):
+//
+//	go test ./pkg/storage/azblob -run '^$' -bench Copy -benchtime 1000x
+func BenchmarkCopy(b *testing.B) {
+	st, err := New(b.Context(), Config{Container: createContainer(b, azurite(b))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	storagetest.BenchmarkCopy(b, st)
+}
