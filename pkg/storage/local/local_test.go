@@ -322,3 +322,9 @@ func TestNoSyncThenSync(t *testing.T) {
 		t.Errorf("Sync with a cancelled context: %v", err)
 	}
 }
+
+// BenchmarkCopy compares Copy (a kernel copy into a temp file, fsync,
+// rename) with the Get+Put fallback (see storagetest.BenchmarkCopy).
+func BenchmarkCopy(b *testing.B) {
+	storagetest.BenchmarkCopy(b, newStore(b, b.TempDir()))
+}
