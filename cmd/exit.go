@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/restore"
+
 	"github.com/backup-creator/backup-creator/pkg/backup"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 )
@@ -50,7 +52,7 @@ func ExitCode(err error) int {
 		usage   *UsageError
 		intr    *InterruptedError
 		partial *backup.PartialError
-		restore *backup.RestoreError
+		restore *restore.RestoreError
 	)
 	switch {
 	case err == nil:

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
 	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
 	"github.com/backup-creator/backup-creator/pkg/storage/local"
 )
@@ -56,7 +56,7 @@ func TestRunRefusesSymlinkedBackupFolder(t *testing.T) {
 	if code, _, errOut := h.runAt(yesterday, "run", "--dest", h.dest); code != ExitOK {
 		t.Fatalf("first run: exit %d: %s", code, errOut)
 	}
-	stateBefore, err := os.ReadFile(filepath.Join(h.dest, backup.StateKey))
+	stateBefore, err := os.ReadFile(filepath.Join(h.dest, repo.StateKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestRunRefusesSymlinkedBackupFolder(t *testing.T) {
 	}
 
 	outside := t.TempDir()
-	link := filepath.Join(h.dest, backup.FolderName(today, 0))
+	link := filepath.Join(h.dest, repo.FolderName(today, 0))
 	mustSymlink(t, outside, link)
 	before := dirNames(t, h.dest)
 
@@ -82,7 +82,7 @@ func TestRunRefusesSymlinkedBackupFolder(t *testing.T) {
 	if names := dirNames(t, outside); len(names) != 0 {
 		t.Errorf("the run wrote %q outside the destination", names)
 	}
-	stateAfter, err := os.ReadFile(filepath.Join(h.dest, backup.StateKey))
+	stateAfter, err := os.ReadFile(filepath.Join(h.dest, repo.StateKey))
 	if err != nil || !bytes.Equal(stateAfter, stateBefore) {
 		t.Errorf("state file changed (err %v):\nbefore %s\nafter  %s", err, stateBefore, stateAfter)
 	}

@@ -134,6 +134,7 @@ var (
 	_ storage.Syncer       = (*Store)(nil)
 	_ storage.Copier       = (*Store)(nil)
 	_ storage.BatchDeleter = (*Store)(nil)
+	_ storage.DirRemover   = (*Store)(nil)
 )
 
 // New opens the store at cfg.Root, creating the directory if needed. It
@@ -699,6 +700,48 @@ func (s *Store) DeleteKeys(ctx context.Context, keyList []string) error {
 		}
 	}
 	return failed
+}
+
+// RemoveEmptyDirs implements storage.DirRemover. It never follows a
+// symbolic link (one below prefix is neither descended into nor removed,
+// and one at the prefix itself fails with ErrUnsafePath) and never removes
+// the root.
+func (s *Store) RemoveEmptyDirs(ctx context.Context, prefix string) error {
+	if err := keys.ValidatePrefix(prefix); err != nil || !strings.HasSuffix(prefix, "/") {
+		return fmt.Errorf("remove empty directories %q: not a folder prefix", prefix)
+	}
+	top := strings.TrimSuffix(prefix, "/")
+	switch err := s.checkPath(filepath.FromSlash(top)); {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("remove empty directories below %s: %w", prefix, err)
+	}
+	var dirs []string
+	// The root's FS lists a link as what it is (not a directory), so the
+	// walk never descends through one.
+	err := fs.WalkDir(s.r.FS(), top, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			dirs = append(dirs, filepath.FromSlash(p))
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("remove empty directories below %s: %w", prefix, err)
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		// Remove fails on a directory that is not empty: that one stays.
+		if err := s.r.Remove(dirs[i]); err == nil {
+			_ = s.syncDir(filepath.Dir(dirs[i]))
+		}
+	}
+	return nil
 }
 
 // List implements storage.Store. It walks the directories below the

@@ -91,6 +91,7 @@ func TestSymlinkedFolderOutsideRoot(t *testing.T) {
 	wantUnsafe(t, "delete keys through the linked folder", st.DeleteKeys(t.Context(), []string{"backup_20261201/victim"}), link)
 	err = st.List(t.Context(), "backup_20261201/", func(storage.ObjectInfo) error { return nil })
 	wantUnsafe(t, "list of the linked folder", err, link)
+	wantUnsafe(t, "remove empty directories of the linked folder", st.RemoveEmptyDirs(t.Context(), "backup_20261201/"), link)
 
 	wantEmptyDir(t, outside, "victim")
 	if b, err := os.ReadFile(filepath.Join(outside, "victim")); err != nil || string(b) != "outside" {

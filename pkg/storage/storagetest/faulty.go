@@ -14,22 +14,23 @@ import (
 // Op names a storage operation for Faulty.
 type Op string
 
-// The operations Faulty sees. Put, Copy, Delete and DeleteKeys change the
-// store ("mutating"); the others only read it.
+// The operations Faulty sees. Put, Copy, Delete, DeleteKeys and
+// RemoveEmptyDirs change the store ("mutating"); the others only read it.
 const (
-	OpPut        Op = "put"
-	OpCopy       Op = "copy"
-	OpDelete     Op = "delete"
-	OpDeleteKeys Op = "delete-keys"
-	OpGet        Op = "get"
-	OpStat       Op = "stat"
-	OpList       Op = "list"
+	OpPut             Op = "put"
+	OpCopy            Op = "copy"
+	OpDelete          Op = "delete"
+	OpDeleteKeys      Op = "delete-keys"
+	OpRemoveEmptyDirs Op = "remove-empty-dirs"
+	OpGet             Op = "get"
+	OpStat            Op = "stat"
+	OpList            Op = "list"
 )
 
 // Mutating reports whether op changes the store.
 func (op Op) Mutating() bool {
 	switch op {
-	case OpPut, OpCopy, OpDelete, OpDeleteKeys:
+	case OpPut, OpCopy, OpDelete, OpDeleteKeys, OpRemoveEmptyDirs:
 		return true
 	}
 	return false
@@ -67,9 +68,11 @@ var ErrCrashed = errors.New("injected crash: store unavailable")
 // always implements storage.Copier and storage.BatchDeleter (delegating to
 // storage.Copy and storage.DeleteKeys on the inner store, so the inner
 // store's own capability or the fallback is used), so failures can be
-// injected into copies and batch deletes whatever the inner store is.
+// injected into copies and batch deletes whatever the inner store is. It
+// also implements storage.DirRemover, passing the call on to the inner
+// store when that has one and doing nothing otherwise.
 //
-// Steps: every Put, Copy and Delete is one mutating step; DeleteKeys is one
+// Steps: every Put, Copy, Delete and RemoveEmptyDirs is one mutating step; DeleteKeys is one
 // step per distinct key, deleted in ascending key order, so a crash can
 // land in the middle of a batch (the keys before it are deleted, the rest
 // are not, and the call fails).
@@ -112,6 +115,7 @@ var (
 	_ storage.Store        = (*Faulty)(nil)
 	_ storage.Copier       = (*Faulty)(nil)
 	_ storage.BatchDeleter = (*Faulty)(nil)
+	_ storage.DirRemover   = (*Faulty)(nil)
 )
 
 // NewFaulty wraps inner. Without CrashAfter or FailWhen it only records
@@ -256,6 +260,18 @@ func (f *Faulty) DeleteKeys(ctx context.Context, keyList []string) error {
 	return admitErr
 }
 
+// RemoveEmptyDirs implements storage.DirRemover: one step, then the inner
+// store's RemoveEmptyDirs if it has one.
+func (f *Faulty) RemoveEmptyDirs(ctx context.Context, prefix string) error {
+	if _, err := f.admit(Call{Op: OpRemoveEmptyDirs, Key: prefix}); err != nil {
+		return err
+	}
+	if d, ok := f.inner.(storage.DirRemover); ok {
+		return d.RemoveEmptyDirs(ctx, prefix)
+	}
+	return nil
+}
+
 // String implements storage.Store.
 func (f *Faulty) String() string { return f.inner.String() }
 
@@ -263,7 +279,7 @@ func (f *Faulty) String() string { return f.inner.String() }
 func (f *Faulty) Close() error { return f.inner.Close() }
 
 // Plain hides every optional capability of st (Copier, BatchDeleter,
-// Syncer): storage.Copy and storage.DeleteKeys then take their fallback
+// Syncer, DirRemover): storage.Copy and storage.DeleteKeys then take their fallback
 // paths. The suite uses it to check that the fallbacks behave as the
 // capabilities do.
 func Plain(st storage.Store) storage.Store { return plainStore{st} }
