@@ -39,9 +39,11 @@
 // given another file's content, nor mistake the key for free), and List
 // reports it as an error instead of skipping it, so verify and the catalog
 // notice an entry they cannot see. New files are created with O_EXCL under
-// a fresh temporary name and renamed into place, so a link planted at the
-// final name is never written through. The store's own lock file is
-// checked the same way.
+// a fresh temporary name and renamed into place, and a link found at the
+// final name is refused, so a planted link is never written through. The
+// store's own lock file is checked the same way. (os.Root itself follows a
+// link that stays inside the root, so a link swapped in between the check
+// and the use can at worst redirect to another file of the destination.)
 //
 // Copy writes a real copy (the kernel copies the bytes with
 // copy_file_range on Linux, which copy-on-write file systems such as XFS and
@@ -171,7 +173,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		_ = r.Close()
 		return nil, fmt.Errorf("local destination %s: lock file: %w", root, err)
 	}
-	lf, err := r.OpenFile(LockFileName, os.O_RDWR|os.O_CREATE|noFollow, fileMode)
+	lf, err := r.OpenFile(LockFileName, os.O_RDWR|os.O_CREATE, fileMode)
 	if err != nil {
 		_ = r.Close()
 		return nil, fmt.Errorf("local destination %s: not writable: %w", root, s.pathErr(LockFileName, err))
@@ -270,14 +272,16 @@ func (s *Store) checkPath(rel string) error {
 	}
 }
 
-// pathErr maps an error of an os.Root operation on rel: a path the root
-// refused (a link swapped in after checkPath) becomes ErrUnsafePath.
+// pathErr explains a failed os.Root operation on rel: when the root
+// refused the path because a link was put in after checkPath (os.Root
+// reports "path escapes from parent" for one leading outside), checking
+// the path again finds the link, and the error wraps ErrUnsafePath.
 func (s *Store) pathErr(rel string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if isLoop(err) || strings.Contains(err.Error(), "path escapes from parent") {
-		return fmt.Errorf("%w: %s leads through a symbolic link: %w", storage.ErrUnsafePath, filepath.Join(s.root, rel), err)
+	if cerr := s.checkPath(rel); errors.Is(cerr, storage.ErrUnsafePath) {
+		return fmt.Errorf("%w (%w)", cerr, err)
 	}
 	return err
 }
@@ -327,7 +331,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 func (s *Store) createTemp(dir string) (*os.File, string, error) {
 	for range 100 {
 		name := filepath.Join(dir, reservedPrefix+"tmp-"+strconv.FormatUint(rand.Uint64(), 36))
-		f, err := s.r.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|noFollow, fileMode)
+		f, err := s.r.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
@@ -459,7 +463,7 @@ func (s *Store) openObject(rel string) (*os.File, error) {
 	if err := s.checkPath(rel); err != nil {
 		return nil, err
 	}
-	f, err := s.r.OpenFile(rel, os.O_RDONLY|noFollow, 0)
+	f, err := s.r.Open(rel)
 	if err != nil {
 		if isNotFound(err) {
 			return nil, fmt.Errorf("%w: %w", storage.ErrNotFound, err)

@@ -26,12 +26,6 @@ func unlockFile(f *os.File) error {
 	return unix.Flock(int(f.Fd()), unix.LOCK_UN)
 }
 
-// noFollow is added to every open: O_NOFOLLOW.
-const noFollow = unix.O_NOFOLLOW
-
-// isLoop reports whether an open failed because of O_NOFOLLOW on a link.
-func isLoop(err error) bool { return errors.Is(err, unix.ELOOP) }
-
 // syncFile fsyncs and closes an open directory, so that entries created,
 // renamed or removed in it are durable. File systems that cannot sync a
 // directory (EINVAL, ENOTSUP) are tolerated: there the rename is as

@@ -21,13 +21,6 @@ func unlockFile(f *os.File) error {
 	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, new(windows.Overlapped))
 }
 
-// noFollow is 0: Windows has no O_NOFOLLOW; the Lstat checks and os.Root
-// stand in for it.
-const noFollow = 0
-
-// isLoop is false: there is no ELOOP on Windows.
-func isLoop(error) bool { return false }
-
 // syncFile only closes d: Windows cannot fsync a directory handle opened by
 // os.Open, and NTFS journals the rename itself.
 func syncFile(d *os.File) error { return d.Close() }
