@@ -35,8 +35,8 @@
 // client), after a HeadObject of the source that gives its size and ETag;
 // the copy is made with x-amz-copy-source-if-match on that ETag, so the
 // info returned describes what was copied. DeleteKeys sends DeleteObjects
-// requests of up to 1000 keys and checks the per-key errors in each
-// response (S3 answers 200 even when some keys failed).
+// requests of up to 1000 keys (at most 4 at a time) and checks the per-key
+// errors in each response (S3 answers 200 even when some keys failed).
 package s3
 
 import (
@@ -62,6 +62,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/backup-creator/backup-creator/pkg/storage"
 	"github.com/backup-creator/backup-creator/pkg/storage/internal/keys"
@@ -78,6 +79,8 @@ const (
 	minPartSize = 5 << 20
 	// maxDeleteBatch is the most keys one DeleteObjects request takes.
 	maxDeleteBatch = 1000
+	// deleteBatchesInFlight bounds the concurrent DeleteObjects requests.
+	deleteBatchesInFlight = 4
 	// copyAttempts bounds the retries of a Copy whose source was replaced
 	// between its HeadObject and its CopyObject.
 	copyAttempts = 3
@@ -813,7 +816,7 @@ func (s *Store) copyOnce(ctx context.Context, srcKey, dstKey string) (storage.Ob
 }
 
 // DeleteKeys implements storage.BatchDeleter with DeleteObjects requests of
-// up to 1000 keys, one after the other. S3 does not report missing keys;
+// up to 1000 keys, deleteBatchesInFlight at a time. S3 does not report missing keys;
 // any other per-key error fails the call after its batch, naming the keys.
 func (s *Store) DeleteKeys(ctx context.Context, keyList []string) error {
 	for _, k := range keyList {
@@ -824,16 +827,26 @@ func (s *Store) DeleteKeys(ctx context.Context, keyList []string) error {
 	if len(keyList) == 0 {
 		return nil
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delete %d keys: %w", len(keyList), err)
+	}
 	todo := slices.Clone(keyList)
 	slices.Sort(todo)
 	todo = slices.Compact(todo)
+	// A few batches in flight: servers may work through one batch's keys
+	// one by one.
+	var g errgroup.Group
+	g.SetLimit(deleteBatchesInFlight)
 	for batch := range slices.Chunk(todo, maxDeleteBatch) {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("delete %d keys: %w", len(todo), err)
-		}
-		if err := s.deleteBatch(ctx, batch); err != nil {
-			return fmt.Errorf("delete %d keys: %w", len(todo), err)
-		}
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return s.deleteBatch(ctx, batch)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("delete %d keys: %w", len(todo), err)
 	}
 	return nil
 }

@@ -692,12 +692,8 @@ func TestDeleteKeysBatchesAndPerKeyErrors(t *testing.T) {
 	}
 }
 
-// BenchmarkCopy compares the server-side copy with the Get+Put fallback,
-// one 4 KiB object per iteration (run with -benchtime=1000x for 1,000
-// objects):
-//
-//	go test ./pkg/storage/s3 -run '^$' -bench Copy -benchtime 1000x
-func BenchmarkCopy(b *testing.B) {
+// benchStore is a store in a new bucket of the S3 test server.
+func benchStore(b *testing.B) *Store {
 	v := storagetest.Env(b, "S3_TEST_ENDPOINT", "S3_TEST_REGION", "S3_TEST_ACCESS_KEY", "S3_TEST_SECRET_KEY")
 	srv := server{endpoint: v[0], region: v[1], access: v[2], secret: v[3]}
 	b.Setenv("AWS_ACCESS_KEY_ID", srv.access)
@@ -715,5 +711,21 @@ func BenchmarkCopy(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	storagetest.BenchmarkCopy(b, st)
+	return st
+}
+
+// BenchmarkCopy compares the server-side copy with the Get+Put fallback,
+// one object per iteration (run with -benchtime=1000x for 1,000 objects):
+//
+//	go test ./pkg/storage/s3 -run '^$' -bench Copy -benchtime 1000x
+func BenchmarkCopy(b *testing.B) {
+	storagetest.BenchmarkCopy(b, benchStore(b))
+}
+
+// BenchmarkDeleteKeys compares DeleteObjects batches with the fallback
+// loop (HeadObject + DeleteObject per key, 16 at a time):
+//
+//	go test ./pkg/storage/s3 -run '^$' -bench DeleteKeys -benchtime 2000x
+func BenchmarkDeleteKeys(b *testing.B) {
+	storagetest.BenchmarkDeleteKeys(b, benchStore(b))
 }

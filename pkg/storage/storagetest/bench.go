@@ -56,3 +56,32 @@ func benchmarkCopy(b *testing.B, st storage.Store, size int64) {
 	})
 	b.Run("fallback", func(b *testing.B) { run(b, "fallback", Plain(st)) })
 }
+
+// BenchmarkDeleteKeys measures storage.DeleteKeys on st per key: b.N small
+// objects are written before the timer starts and deleted in one call,
+// once with the store's own BatchDeleter ("native", skipped when it has
+// none) and once through the fallback loop over Delete ("fallback").
+func BenchmarkDeleteKeys(b *testing.B, st storage.Store) {
+	b.Cleanup(func() { _ = st.Close() })
+	run := func(b *testing.B, name string, target storage.Store) {
+		b.Helper()
+		ks := make([]string, b.N)
+		for i := range b.N {
+			ks[i] = fmt.Sprintf("bench-del-%s-%d/%06d", name, b.N, i)
+			if _, err := st.Put(b.Context(), ks[i], bytes.NewReader([]byte("x")), 1, storage.PutOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ResetTimer()
+		if err := storage.DeleteKeys(b.Context(), target, ks); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("native", func(b *testing.B) {
+		if _, ok := st.(storage.BatchDeleter); !ok {
+			b.Skipf("%s has no BatchDeleter", st)
+		}
+		run(b, "native", st)
+	})
+	b.Run("fallback", func(b *testing.B) { run(b, "fallback", Plain(st)) })
+}
