@@ -23,9 +23,9 @@ import (
 
 // Store keeps objects in a map. The zero value is not usable; call New.
 type Store struct {
-	// FailPut, when set, is called at the start of every Put with the key;
-	// a non-nil result makes Put fail with that error (wrapped) and store
-	// nothing. Set it before the store is shared between goroutines.
+	// FailPut, when set, is called at the start of every Put with the key
+	// (and of every Copy with the destination key); a non-nil result makes
+	// the call fail with that error (wrapped) and store nothing. Set it before the store is shared between goroutines.
 	FailPut func(key string) error
 
 	// Now is the clock used for ModTime. Defaults to time.Now.
