@@ -128,6 +128,7 @@ var flagKeys = map[string]string{
 	"concurrency":     "concurrency",
 	"timeout":         "timeout",
 	"track-deletions": "track_deletions",
+	"shard":           "shard",
 }
 
 // setup loads the .env file and the configuration (flags > env > file >
