@@ -40,10 +40,16 @@ backup_YYYYMMDD folder of the destination (backup_YYYYMMDD_HHMMSS for a second r
 same UTC day). The first run, and a run with --full, backs up every block. The watermark
 is stored in the destination and advanced only after the manifest is written.
 
+With account_ids, every business unit is backed up into <dest>/mid-<MID>, bu_concurrency
+at a time; --shard I/N (or JOB_COMPLETION_INDEX of shard_count in a Kubernetes Indexed
+Job) backs up only the units whose MID hashes to shard I (FNV-1a-64 of the MID mod N).
+notify.ping_url and metrics.* report every run to a health check and to Prometheus.
+
 ` + exitStatusHelp,
 		Example: `  backup-creator run
   backup-creator run --dest s3://my-bucket/sfmc --json
-  backup-creator run --since 2026-11-01 --types htmlblock,codesnippetblock`,
+  backup-creator run --since 2026-11-01 --types htmlblock,codesnippetblock
+  BACKUP_CREATOR_ACCOUNT_IDS=100001,100002,100003 backup-creator run --shard 0/2 --dest s3://my-bucket/sfmc`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if opts.Full && opts.Since != "" {

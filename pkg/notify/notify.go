@@ -1,6 +1,7 @@
 // Package notify tells people how a backup run ended: a Slack-compatible
 // incoming webhook, a generic JSON webhook and an email over SMTP, each
-// optional.
+// optional; and it pings a health check (dead man's switch) at the start and
+// end of every run (Ping), so that a job that never runs is noticed too.
 //
 // Notifications are best effort. Send tries every configured channel, never
 // stops at the first failure, and returns one error per failed channel; the
