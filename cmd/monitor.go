@@ -132,10 +132,11 @@ func (a *App) metricsRun(r unitResult) metrics.Run {
 const maxPushes = 8
 
 // writeMetrics writes the textfile and pushes every unit's metrics, all under
-// one notify.timeout.
-func (a *App) writeMetrics(ctx context.Context, results []unitResult) {
+// one notify.timeout. The units of planned that did not run keep their
+// previous values in the textfile.
+func (a *App) writeMetrics(ctx context.Context, results []unitResult, planned []string) {
 	mc := a.cfg.Metrics
-	if mc.Textfile == "" && mc.PushgatewayURL == "" || len(results) == 0 {
+	if (mc.Textfile == "" && mc.PushgatewayURL == "") || len(results) == 0 {
 		return
 	}
 	runs := make([]metrics.Run, len(results))
@@ -143,7 +144,7 @@ func (a *App) writeMetrics(ctx context.Context, results []unitResult) {
 		runs[i] = a.metricsRun(r)
 	}
 	if mc.Textfile != "" {
-		if err := metrics.WriteTextfile(mc.Textfile, runs); err != nil {
+		if err := metrics.WriteTextfile(mc.Textfile, runs, planned); err != nil {
 			a.log.Warn().Err(err).Msg("metrics textfile not written (the backup's outcome is unchanged)")
 		}
 	}

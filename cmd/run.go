@@ -141,7 +141,7 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 		a.notify(ctx, sum, err)
 		if monitor {
 			ping.finish(ctx, notify.Event{Status: eventStatus(sum.Status, err)}, sum)
-			a.writeMetrics(ctx, []unitResult{{accountID: cfg.SFMC.AccountID, sum: sum, err: err, took: a.now().Sub(start)}})
+			a.writeMetrics(ctx, []unitResult{{accountID: cfg.SFMC.AccountID, sum: sum, err: err, took: a.now().Sub(start)}}, nil)
 		}
 		if opts.JSON {
 			if jerr := printJSON(a.Out, sum); jerr != nil && err == nil {
@@ -239,7 +239,7 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 			status = eventStatus(backup.StatusFailed, worst)
 		}
 		runPing.finish(ctx, notify.Event{Status: status}, multi)
-		a.writeMetrics(ctx, done)
+		a.writeMetrics(ctx, done, mids)
 	}
 	if opts.JSON {
 		if jerr := printJSON(a.Out, multi); jerr != nil && worst == nil {

@@ -112,13 +112,30 @@ var runNames = []string{LastRun, ExitCode, Duration, Blocks, Bytes, Deleted, SFM
 // same directory, renamed over path). For a run that did not succeed, the
 // LastSuccess value of its account_id is carried over from the file's
 // previous content, so a failed run never resets it; a unit that never
-// succeeded has no LastSuccess series. Units of the previous file that are
-// not in runs are dropped. An unreadable previous file does not stop the
-// write: the error returned then says so, after the new file is in place.
-func WriteTextfile(path string, runs []Run) error {
-	old, oldErr := readLastSuccess(path)
+// succeeded has no LastSuccess series. The units of keep that have no run
+// (not started: the run was interrupted first) keep all their previous
+// values; other units of the previous file are dropped. An unreadable
+// previous file does not stop the write: the error returned then says so,
+// after the new file is in place.
+func WriteTextfile(path string, runs []Run, keep []string) error {
+	prev, oldErr := ReadTextfile(path)
+	old := prev[LastSuccess]
 	reg := prometheus.NewRegistry()
 	gs := gauges(reg, []string{Label}, append([]string{LastSuccess}, runNames...)...)
+	ran := map[string]bool{}
+	for _, r := range runs {
+		ran[r.AccountID] = true
+	}
+	for _, id := range keep {
+		if ran[id] {
+			continue
+		}
+		for name, vals := range prev {
+			if v, ok := vals[id]; ok && gs[name] != nil {
+				gs[name].WithLabelValues(id).Set(v)
+			}
+		}
+	}
 	for _, r := range runs {
 		for _, m := range r.values() {
 			gs[m.name].WithLabelValues(r.AccountID).Set(m.v)
@@ -174,14 +191,6 @@ func ReadTextfile(path string) (map[string]map[string]float64, error) {
 		out[name] = vals
 	}
 	return out, nil
-}
-
-func readLastSuccess(path string) (map[string]float64, error) {
-	all, err := ReadTextfile(path)
-	if err != nil {
-		return nil, err
-	}
-	return all[LastSuccess], nil
 }
 
 // Push sends the metrics of r to the Pushgateway at gateway (a base URL

@@ -68,7 +68,7 @@ func value(t *testing.T, fams map[string]*dto.MetricFamily, name, mid string) (f
 
 func TestTextfileKeepsLastSuccessAcrossFailures(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "backup-creator.prom")
-	if err := metrics.WriteTextfile(path, []metrics.Run{okRun("100001", t0), okRun("100002", t0)}); err != nil {
+	if err := metrics.WriteTextfile(path, []metrics.Run{okRun("100001", t0), okRun("100002", t0)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	fams := parse(t, path)
@@ -91,7 +91,7 @@ func TestTextfileKeepsLastSuccessAcrossFailures(t *testing.T) {
 	t1 := t0.Add(24 * time.Hour)
 	failed := metrics.Run{AccountID: "100001", ExitCode: 3, Time: t1, Duration: time.Second, Blocks: 5}
 	if err := metrics.WriteTextfile(path, []metrics.Run{failed, okRun("100002", t1),
-		{AccountID: "100003", ExitCode: 4, Time: t1}}); err != nil {
+		{AccountID: "100003", ExitCode: 4, Time: t1}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	fams = parse(t, path)
@@ -118,12 +118,42 @@ func TestTextfileKeepsLastSuccessAcrossFailures(t *testing.T) {
 	}
 }
 
+// A unit the run did not get to (interrupted first) keeps its series; a unit
+// no longer configured is dropped.
+func TestTextfileKeepsUnitsNotRun(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.prom")
+	if err := metrics.WriteTextfile(path, []metrics.Run{okRun("1", t0), okRun("2", t0), okRun("3", t0)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	t1 := t0.Add(time.Hour)
+	if err := metrics.WriteTextfile(path, []metrics.Run{okRun("1", t1)}, []string{"1", "2"}); err != nil {
+		t.Fatal(err)
+	}
+	fams := parse(t, path)
+	for _, c := range []struct {
+		name, mid string
+		want      float64
+		ok        bool
+	}{
+		{metrics.LastSuccess, "1", float64(t1.Unix()), true},
+		{metrics.LastSuccess, "2", float64(t0.Unix()), true},
+		{metrics.Blocks, "2", 12, true},
+		{metrics.LastRun, "2", float64(t0.Unix()), true},
+		{metrics.LastSuccess, "3", 0, false},
+		{metrics.Blocks, "3", 0, false},
+	} {
+		if v, ok := value(t, fams, c.name, c.mid); ok != c.ok || v != c.want {
+			t.Errorf("%s{account_id=%s} = %v (%v), want %v (%v)", c.name, c.mid, v, ok, c.want, c.ok)
+		}
+	}
+}
+
 func TestTextfileUnreadablePreviousContent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.prom")
 	if err := os.WriteFile(path, []byte("this is { not the text format\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := metrics.WriteTextfile(path, []metrics.Run{okRun("1", t0)})
+	err := metrics.WriteTextfile(path, []metrics.Run{okRun("1", t0)}, nil)
 	if err == nil || !strings.Contains(err.Error(), "previous content unreadable") {
 		t.Fatalf("err = %v", err)
 	}
@@ -133,7 +163,7 @@ func TestTextfileUnreadablePreviousContent(t *testing.T) {
 }
 
 func TestTextfileUnwritableDirectory(t *testing.T) {
-	err := metrics.WriteTextfile(filepath.Join(t.TempDir(), "missing", "m.prom"), []metrics.Run{okRun("1", t0)})
+	err := metrics.WriteTextfile(filepath.Join(t.TempDir(), "missing", "m.prom"), []metrics.Run{okRun("1", t0)}, nil)
 	if err == nil {
 		t.Fatal("no error for a missing directory")
 	}
