@@ -227,6 +227,13 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 			worst = fmt.Errorf("business unit %s: %w", r.accountID, r.err)
 		}
 	}
+	if skipped := len(mids) - len(done); skipped > 0 {
+		// Interrupted between units: the ones not started are not backed up.
+		err := a.interrupted(ctx, fmt.Errorf("%d of %d business units not started", skipped, len(mids)))
+		if worst == nil || severity(ExitCode(err)) > severity(ExitCode(worst)) {
+			worst = err
+		}
+	}
 	multi.ExitCode = ExitCode(worst)
 	if worst != nil {
 		multi.Status = backup.StatusFailed
