@@ -717,7 +717,6 @@ func recipeInvocations(t *testing.T) map[string][]invocation {
 		addContainers(file, job, add)
 	}
 
-
 	// GitHub Actions: the run: scripts of every step.
 	wf := decodeAll(t, "github-actions/backup.yml")[0]
 	for jobName, j := range wf["jobs"].(map[string]any) {
