@@ -13,10 +13,11 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
+
 	"github.com/spf13/cobra"
 
 	"github.com/backup-creator/backup-creator/configs"
-	"github.com/backup-creator/backup-creator/pkg/backup"
 	"github.com/backup-creator/backup-creator/pkg/config"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 )
@@ -147,7 +148,7 @@ delete a probe object in the destination, then say what works.
 		RunE: func(c *cobra.Command, _ []string) error {
 			problems := a.cfg.Problems(true)
 			problems = append(problems, notifyConfig(a.cfg).Problems()...)
-			if _, err := backup.ParseTypes(a.cfg.Types); err != nil {
+			if _, err := sfmc.ParseTypes(a.cfg.Types); err != nil {
 				problems = append(problems, "types: "+err.Error())
 			}
 			problems = append(problems, monitorProblems(a.cfg)...)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/restore"
+
 	"github.com/backup-creator/backup-creator/pkg/backup"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 )
@@ -23,7 +25,8 @@ const (
 const exitStatusHelp = `EXIT STATUS
   0    success (also when nothing changed)
   1    failure (nothing claims completeness; watermark not advanced)
-  2    usage or configuration error (nothing was done)
+  2    usage or configuration error, or a stored watermark later than SFMC's
+       clock (run once with --since or --full); nothing was done
   3    partial: some blocks could not be backed up (watermark not advanced)
   4    SFMC authentication failed (check client id, secret, auth URL, account id)
   130  interrupted by SIGINT/SIGTERM or --timeout (watermark not advanced)`
@@ -50,14 +53,15 @@ func ExitCode(err error) int {
 		usage   *UsageError
 		intr    *InterruptedError
 		partial *backup.PartialError
-		restore *backup.RestoreError
+		restore *restore.RestoreError
 	)
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &intr):
 		return ExitInterrupted
-	case errors.As(err, &usage):
+	case errors.As(err, &usage), errors.Is(err, backup.ErrFutureWatermark):
+		// A watermark in the future needs a decision (--since or --full).
 		return ExitUsage
 	case errors.Is(err, sfmc.ErrUnauthorized):
 		return ExitAuth

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
 	"github.com/backup-creator/backup-creator/pkg/config"
 	"github.com/backup-creator/backup-creator/pkg/metrics"
 	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
@@ -155,7 +156,7 @@ func TestPingsOfARun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	code, _, errOut = h.runApp(failPuts("", "/"+backup.BlocksDir+"/"), "run", "--dest", h.dest, "--json", "--log-format", "json")
+	code, _, errOut = h.runApp(failPuts("", "/"+repo.BlocksDir+"/"), "run", "--dest", h.dest, "--json", "--log-format", "json")
 	if code != ExitPartial {
 		t.Fatalf("exit %d, want 3: %s", code, errOut)
 	}
@@ -213,7 +214,7 @@ func TestDeadOrHangingPingLeavesExitCode(t *testing.T) {
 			if n := strings.Count(errOut, "health-check ping not delivered"); n != 2 {
 				t.Errorf("%d ping warnings, want 2 (start and success):\n%s", n, errOut)
 			}
-			code, _, errOut = h.runApp(failPuts("", backup.StateKey), "run", "--dest", h.dest, "--full", "--json", "--log-format", "json")
+			code, _, errOut = h.runApp(failPuts("", repo.StateKey), "run", "--dest", h.dest, "--full", "--json", "--log-format", "json")
 			if code != ExitFailure {
 				t.Fatalf("failed run with a %s ping: exit %d, want 1\n%s", name, code, errOut)
 			}

@@ -9,9 +9,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
+	"github.com/backup-creator/backup-creator/pkg/backup/restore"
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
 
-	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/spf13/cobra"
 )
 
 // RestoreOptions are the parsed arguments of `restore`.
@@ -43,7 +45,12 @@ or as of --at TIME (the newest complete backup started at or before it). Each ba
 only what changed, so each block's newest version in that backup or an earlier one is used.
 
 Into SFMC (the default, the account of the current configuration), each selected block is
-looked up by id, or by customerKey when its id is gone:
+looked up in the account. In the account the backup came from (the asset's memberId is
+the backed-up one) the id decides, also when the customerKey was edited since; in another
+account (a sandbox business unit, another stack) ids mean nothing and blocks are matched by
+customerKey and type. When the account cannot be told (no memberId and no account_id), a
+block under the backed-up id is used only if its customerKey agrees. No SFMC id serves two
+blocks of one restore:
   - found and equal to the backup (name, customerKey, folder, content, meta, design,
     superContent, slots, views, data, blocks, description): nothing is written;
   - found and different: it is updated (PATCH) with the backed-up values;
@@ -115,7 +122,7 @@ EXIT STATUS
 
 // restoreJSON is the output of `restore --json`.
 type restoreJSON struct {
-	*backup.RestoreReport
+	*restore.RestoreReport
 	// Requests counts the SFMC requests by kind (restore into SFMC only).
 	Requests map[string]int64 `json:"requests,omitempty"`
 	// Error is the restore's error, if any.
@@ -127,12 +134,12 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 	if p := cfg.Problems(opts.Target == ""); len(p) > 0 {
 		return usageErrorf("invalid configuration:\n  - %s", strings.Join(p, "\n  - "))
 	}
-	sel := backup.Selection{IDs: opts.IDs, Keys: opts.Keys, Names: opts.Names, Folders: opts.Folders, Deleted: opts.Deleted}
+	sel := restore.Selection{IDs: opts.IDs, Keys: opts.Keys, Names: opts.Names, Folders: opts.Folders, Deleted: opts.Deleted}
 	if err := sel.Validate(); err != nil {
 		return &UsageError{Err: err}
 	}
 	if len(opts.Types) > 0 {
-		ids, err := backup.ParseTypes(opts.Types)
+		ids, err := sfmc.ParseTypes(opts.Types)
 		if err != nil {
 			return &UsageError{Err: fmt.Errorf("--type: %w", err)}
 		}
@@ -156,14 +163,14 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 		defer cancel()
 	}
 
-	var target backup.Target
+	var target restore.Target
 	var src Source
 	if opts.Target == "" {
 		s, err := a.NewSource(cfg, a.log, "backup-creator/"+a.versionOrDev())
 		if err != nil {
 			return &UsageError{Err: err}
 		}
-		t, ok := s.(backup.Target)
+		t, ok := s.(restore.Target)
 		if !ok {
 			return fmt.Errorf("the SFMC client of this build cannot write assets")
 		}
@@ -178,19 +185,22 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 	}
 	defer st.Close()
 
-	snap, err := backup.LoadSnapshot(ctx, st, opts.Backup, at)
+	snap, err := repo.LoadSnapshot(ctx, st, opts.Backup, at)
 	if err != nil {
 		return a.interrupted(ctx, err)
 	}
-	ropts := backup.RestoreOptions{Select: sel, DryRun: opts.DryRun, Force: opts.Force}
-	var rep *backup.RestoreReport
+	ropts := restore.RestoreOptions{Select: sel, DryRun: opts.DryRun, Force: opts.Force}
+	var rep *restore.RestoreReport
 	if opts.Target != "" {
-		rep, err = backup.RestoreToDir(ctx, st, snap, opts.Target, ropts)
-		if errors.Is(err, backup.ErrTargetNotEmpty) {
+		rep, err = restore.RestoreToDir(ctx, st, snap, opts.Target, ropts)
+		if errors.Is(err, restore.ErrTargetNotEmpty) {
 			return &UsageError{Err: err}
 		}
 	} else {
-		r := &backup.Restorer{Target: target, Store: st, Log: a.log}
+		r := &restore.Restorer{Target: target, Store: st, Log: a.log}
+		if mid, perr := strconv.ParseInt(cfg.SFMC.AccountID, 10, 64); perr == nil {
+			r.TargetMID = mid
+		}
 		rep, err = r.Restore(ctx, snap, ropts)
 	}
 	err = a.interrupted(ctx, err)
@@ -211,13 +221,18 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 		}
 		return err
 	}
+	if err != nil && !rep.Attempted() {
+		// Failed before any block (SFMC unreachable, credentials refused):
+		// the error says it all; a table of untouched blocks would bury it.
+		return err
+	}
 	if perr := printRestore(a.Out, rep, snap); perr != nil && err == nil {
 		err = perr
 	}
 	return err
 }
 
-func (a *App) logRestore(rep *backup.RestoreReport, err error) {
+func (a *App) logRestore(rep *restore.RestoreReport, err error) {
 	ev := a.log.Info()
 	if err != nil {
 		ev = a.log.Warn()
@@ -229,16 +244,20 @@ func (a *App) logRestore(rep *backup.RestoreReport, err error) {
 		Msg("restore summary")
 }
 
-func printRestore(w io.Writer, rep *backup.RestoreReport, snap *backup.Snapshot) error {
+func printRestore(w io.Writer, rep *restore.RestoreReport, snap *repo.Snapshot) error {
 	if len(rep.Items) == 0 {
 		_, err := fmt.Fprintf(w, "no blocks selected in the state as of %s (%d blocks)\n", rep.Backup, len(snap.Blocks))
 		return err
 	}
 	// A restore lists what it did; unchanged blocks are only counted (a
 	// plan, and --json, list every block).
-	var rows []backup.RestoreItem
+	var rows []restore.RestoreItem
+	// Blocks not attempted are only counted, too.
 	for _, it := range rep.Items {
-		if it.Action != backup.ActionUnchanged || (it.Status != backup.ItemDone && it.Status != backup.ItemPlanned) || len(it.Notes) > 0 {
+		if it.Status == restore.ItemNotAttempted {
+			continue
+		}
+		if it.Action != restore.ActionUnchanged || (it.Status != restore.ItemDone && it.Status != restore.ItemPlanned) || len(it.Notes) > 0 {
 			rows = append(rows, it)
 		}
 	}
@@ -274,25 +293,25 @@ func printRestore(w io.Writer, rep *backup.RestoreReport, snap *backup.Snapshot)
 	c := rep.Counts
 	var err error
 	switch {
-	case rep.DryRun && rep.Target != backup.TargetSFMC:
+	case rep.DryRun && rep.Target != restore.TargetSFMC:
 		_, err = fmt.Fprintf(w, "dry run: would write %d blocks into %s (%d skipped) from the state as of %s; nothing was written\n",
 			c.Write, rep.Target, c.Skip, rep.Backup)
 	case rep.DryRun:
 		_, err = fmt.Fprintf(w, "dry run: would create %d, update %d, leave %d unchanged, skip %d (state as of %s); nothing was written\n",
 			c.Create, c.Update, c.Unchanged, c.Skip, rep.Backup)
-	case rep.Target != backup.TargetSFMC:
+	case rep.Target != restore.TargetSFMC:
 		_, err = fmt.Fprintf(w, "wrote %d blocks into %s, %d skipped, %d failed (state as of %s)\n", c.Write, rep.Target, c.Skip, c.Failed, rep.Backup)
 	default:
 		_, err = fmt.Fprintf(w, "restored the state as of %s: %d created, %d updated, %d unchanged, %d skipped, %d failed\n",
 			rep.Backup, c.Create, c.Update, c.Unchanged, c.Skip, c.Failed)
 	}
 	if err == nil && c.Pending > 0 {
-		_, err = fmt.Fprintf(w, "%d blocks were not attempted (interrupted)\n", c.Pending)
+		_, err = fmt.Fprintf(w, "%d blocks were not attempted (the restore stopped; run it again to finish)\n", c.Pending)
 	}
 	return err
 }
 
-func printItems(w io.Writer, items []backup.RestoreItem) error {
+func printItems(w io.Writer, items []restore.RestoreItem) error {
 	t := newTable(w, "ID", "ACTION", "STATUS", "TYPE", "FOLDER", "NAME", "REASON")
 	for _, it := range items {
 		reason := it.Reason
@@ -314,7 +333,7 @@ func printItems(w io.Writer, items []backup.RestoreItem) error {
 // unmatchedSelection makes a selection that names blocks the backup does not
 // hold, or matches nothing at all, an error: a mistyped id must not look like
 // a successful restore.
-func unmatchedSelection(sel backup.Selection, snap *backup.Snapshot, rep *backup.RestoreReport) error {
+func unmatchedSelection(sel restore.Selection, snap *repo.Snapshot, rep *restore.RestoreReport) error {
 	var missing []string
 	if len(sel.IDs) > 0 || len(sel.Keys) > 0 {
 		ids, keys := map[int64]bool{}, map[string]bool{}

@@ -7,13 +7,17 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
+	"github.com/backup-creator/backup-creator/pkg/backup/restore"
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
+
 	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
 	"github.com/backup-creator/backup-creator/pkg/storage/local"
 )
@@ -53,7 +57,7 @@ func emuBlocks(t *testing.T, emu *sfmctest.Server) map[string]emuBlock {
 		if err := json.Unmarshal(raw, &a); err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Contains(backup.DefaultBlockTypes, a.AssetType.ID) {
+		if !slices.Contains(sfmc.DefaultBlockTypes, a.AssetType.ID) {
 			continue
 		}
 		var segs []string
@@ -68,7 +72,7 @@ func emuBlocks(t *testing.T, emu *sfmctest.Server) map[string]emuBlock {
 		if _, dup := out[a.CustomerKey]; dup {
 			t.Fatalf("two blocks with customerKey %q", a.CustomerKey)
 		}
-		out[a.CustomerKey] = emuBlock{a.ID, a.CustomerKey, blockState{a.Name, a.Content, backup.CategoryPath(segs), a.AssetType.ID}}
+		out[a.CustomerKey] = emuBlock{a.ID, a.CustomerKey, blockState{a.Name, a.Content, repo.CategoryPath(segs), a.AssetType.ID}}
 	}
 	return out
 }
@@ -82,13 +86,13 @@ func (h *harness) backedUp(ref string) map[string]blockState {
 		h.t.Fatal(err)
 	}
 	defer st.Close()
-	snap, err := backup.LoadSnapshot(h.t.Context(), st, ref, time.Time{})
+	snap, err := repo.LoadSnapshot(h.t.Context(), st, ref, time.Time{})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	out := map[string]blockState{}
 	for _, b := range snap.Blocks {
-		f, _ := b.File(backup.RoleJSON)
+		f, _ := b.File(repo.RoleJSON)
 		raw, err := os.ReadFile(filepath.Join(h.dest, b.Backup, filepath.FromSlash(f.Path)))
 		if err != nil {
 			h.t.Fatal(err)
@@ -127,18 +131,18 @@ func (h *harness) restoreJSON(args ...string) (int, restoreOutput, string) {
 
 // restoreOutput mirrors the documented JSON of `restore --json`.
 type restoreOutput struct {
-	Backup         string               `json:"backup"`
-	Target         string               `json:"target"`
-	DryRun         bool                 `json:"dryRun"`
-	Counts         backup.RestoreCounts `json:"counts"`
-	Items          []backup.RestoreItem `json:"items"`
-	IDMap          []backup.IDMapping   `json:"idMap"`
-	FoldersCreated []string             `json:"foldersCreated"`
-	Requests       map[string]int64     `json:"requests"`
-	Error          string               `json:"error"`
+	Backup         string                `json:"backup"`
+	Target         string                `json:"target"`
+	DryRun         bool                  `json:"dryRun"`
+	Counts         restore.RestoreCounts `json:"counts"`
+	Items          []restore.RestoreItem `json:"items"`
+	IDMap          []restore.IDMapping   `json:"idMap"`
+	FoldersCreated []string              `json:"foldersCreated"`
+	Requests       map[string]int64      `json:"requests"`
+	Error          string                `json:"error"`
 }
 
-func (r restoreOutput) item(t *testing.T, id int64) backup.RestoreItem {
+func (r restoreOutput) item(t *testing.T, id int64) restore.RestoreItem {
 	t.Helper()
 	for _, it := range r.Items {
 		if it.ID == id {
@@ -146,7 +150,7 @@ func (r restoreOutput) item(t *testing.T, id int64) backup.RestoreItem {
 		}
 	}
 	t.Fatalf("block %d not in the restore report", id)
-	return backup.RestoreItem{}
+	return restore.RestoreItem{}
 }
 
 // assertRestored checks that every block of the wanted state is in the
@@ -289,7 +293,7 @@ func TestRestorePointInTimeThroughTheCommands(t *testing.T) {
 
 	// The plan for the first backup: A updated, B re-created, the rest unchanged.
 	code, plan, errOut := h.restoreJSON(s1.Backup, "--dry-run")
-	if code != ExitOK || plan.item(t, a.ID).Action != backup.ActionUpdate || plan.item(t, b.ID).Action != backup.ActionCreate ||
+	if code != ExitOK || plan.item(t, a.ID).Action != restore.ActionUpdate || plan.item(t, b.ID).Action != restore.ActionCreate ||
 		plan.Counts.Unchanged != len(state1)-2 {
 		t.Fatalf("plan (exit %d, %s): %+v", code, errOut, plan.Counts)
 	}
@@ -412,11 +416,11 @@ func TestRestoreDeletedBlocksNeedAsking(t *testing.T) {
 		t.Fatalf("second run recorded %d deletions, want 1", s2.Deleted)
 	}
 	code, rep, _ := h.restoreJSON("--dry-run")
-	if it := rep.item(t, b.ID); code != ExitOK || it.Action != backup.ActionSkip || rep.Counts.Create != 0 {
+	if it := rep.item(t, b.ID); code != ExitOK || it.Action != restore.ActionSkip || rep.Counts.Create != 0 {
 		t.Fatalf("deleted block without --deleted: %+v", it)
 	}
 	code, rep, _ = h.restoreJSON("--deleted")
-	if code != ExitOK || len(rep.Items) != 1 || rep.Items[0].Action != backup.ActionCreate || rep.Items[0].Status != backup.ItemDone {
+	if code != ExitOK || len(rep.Items) != 1 || rep.Items[0].Action != restore.ActionCreate || rep.Items[0].Status != restore.ItemDone {
 		t.Fatalf("--deleted: %+v", rep)
 	}
 	if g := emuBlocks(t, h.emu)[b.Key]; g.ID != rep.Items[0].TargetID || g.Name != "Bulk 0000001" {
@@ -429,7 +433,7 @@ func TestRestoreToTargetDirectory(t *testing.T) {
 	h.emu.Seed(sfmctest.SeedOptions{ExtraBlocks: 3, TieBlocks: -1})
 	_, s, _ := h.runJSON()
 	m := h.manifest(s.Backup)
-	var blk backup.ManifestBlock
+	var blk repo.ManifestBlock
 	for _, b := range m.Blocks {
 		if b.Name == "Escapes block" {
 			blk = b
@@ -452,6 +456,12 @@ func TestRestoreToTargetDirectory(t *testing.T) {
 		want, _ := os.ReadFile(filepath.Join(h.dest, s.Backup, filepath.FromSlash(f.Path)))
 		if string(got) != string(want) {
 			t.Errorf("%s differs from the backup", f.Path)
+		}
+		// Restored files are as private as the backup's own.
+		gi, _ := os.Stat(filepath.Join(dir, filepath.Base(f.Path)))
+		wi, _ := os.Stat(filepath.Join(h.dest, s.Backup, filepath.FromSlash(f.Path)))
+		if runtime.GOOS != "windows" && (gi == nil || wi == nil || gi.Mode().Perm() != wi.Mode().Perm()) {
+			t.Errorf("%s: mode %v, the backup's file has %v", f.Path, gi.Mode().Perm(), wi.Mode().Perm())
 		}
 	}
 	if st := h.emu.Stats(); len(st.ByRoute) != 0 {
@@ -508,7 +518,7 @@ func TestHelpOfListRestoreVerifyShowsExitStatus(t *testing.T) {
 }
 
 func TestRestoreErrorMapsToExitPartial(t *testing.T) {
-	err := fmt.Errorf("restore: %w", &backup.RestoreError{Failed: 1, Total: 2})
+	err := fmt.Errorf("restore: %w", &restore.RestoreError{Failed: 1, Total: 2})
 	if code := ExitCode(err); code != ExitPartial {
 		t.Fatalf("ExitCode = %d, want %d", code, ExitPartial)
 	}
@@ -548,7 +558,7 @@ func TestRestoreRefusesADamagedBackupInTheChain(t *testing.T) {
 	_, s2, _ := h.runJSON()
 	_, s3, _ := h.runJSON()
 	// The middle backup, the only one holding a's second version, is damaged.
-	if err := os.WriteFile(filepath.Join(h.dest, s2.Backup, backup.ManifestName), []byte("{not json"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(h.dest, s2.Backup, repo.ManifestName), []byte("{not json"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"restore", "--dry-run"}, {"restore", s3.Backup, "--target", t.TempDir()}, {"restore", "--dry-run", "--id", strconv.FormatInt(a.ID, 10)}} {
@@ -591,5 +601,54 @@ func TestRestoreAtADateMeansTheEndOfThatDay(t *testing.T) {
 	code, plan, errOut := h.restoreJSON("--at", day, "--dry-run")
 	if code != ExitOK || plan.Backup != s1.Backup {
 		t.Errorf("--at %s (the day of the backup): exit %d, backup %q: %s", day, code, plan.Backup, errOut)
+	}
+}
+
+// TestRestoreUnauthorizedMidwayExits4: SFMC refusing the credentials in the
+// middle of a restore is an auth failure (exit 4), not a partial restore; the
+// restore stops instead of failing every further block.
+func TestRestoreUnauthorizedMidwayExits4(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	h.emu.Seed(sfmctest.SeedOptions{ExtraBlocks: 20, TieBlocks: -1})
+	if code, _, errOut := h.runJSON(); code != ExitOK {
+		t.Fatalf("run exit %d: %s", code, errOut)
+	}
+	// After five lookups every asset request answers 401, also with a fresh token.
+	h.emu.InjectFault(sfmctest.Fault{Route: sfmctest.RouteAsset, After: 5, Times: -1, Status: 401})
+	code, rep, errOut := h.restoreJSON("--dry-run")
+	if code != ExitAuth {
+		t.Fatalf("exit %d, want %d (auth): %s", code, ExitAuth, errOut)
+	}
+	if !strings.Contains(rep.Error, "unauthorized") && !strings.Contains(rep.Error, "401") {
+		t.Errorf("error does not name the refusal: %q", rep.Error)
+	}
+	if rep.Counts.Failed == 0 || rep.Counts.Pending == 0 {
+		t.Errorf("a refused restore stops: counts %+v", rep.Counts)
+	}
+	if n := h.emu.Stats().ByRoute[sfmctest.RouteAsset]; n > 5+2*4+2 {
+		t.Errorf("%d asset requests after the credentials were refused: the restore went on", n-5)
+	}
+}
+
+// TestRestoreSFMCUnreachableFailsFast: when SFMC cannot be reached, restore
+// (also --dry-run) prints the real error, not a table of untouched blocks.
+func TestRestoreSFMCUnreachableFailsFast(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	h.emu.Seed(sfmctest.SeedOptions{ExtraBlocks: 40, TieBlocks: -1})
+	if code, _, errOut := h.runJSON(); code != ExitOK {
+		t.Fatalf("run exit %d: %s", code, errOut)
+	}
+	h.emu.Close()
+	for _, args := range [][]string{{"--dry-run"}, {}} {
+		code, out, errOut := h.run(append([]string{"restore", "--dest", h.dest}, args...)...)
+		if code != ExitFailure {
+			t.Errorf("%v: exit %d, want %d: %s", args, code, ExitFailure, errOut)
+		}
+		if strings.Contains(out, restore.ItemNotAttempted) || strings.Count(out, "\n") > 2 {
+			t.Errorf("%v: stdout lists blocks before the error:\n%s", args, out)
+		}
+		if !strings.Contains(errOut, "list SFMC folders") {
+			t.Errorf("%v: stderr does not give the real error:\n%s", args, errOut)
+		}
 	}
 }

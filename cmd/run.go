@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/backup-creator/backup-creator/pkg/backup/prune"
 	"github.com/backup-creator/backup-creator/pkg/config"
 	"github.com/backup-creator/backup-creator/pkg/notify"
 	"github.com/backup-creator/backup-creator/pkg/progress"
@@ -28,6 +29,9 @@ type RunOptions struct {
 	Full   bool
 	DryRun bool
 	JSON   bool
+	// AcceptDeletions records the deletions of a listing that lacks more
+	// than track_deletions_max_share of the known blocks.
+	AcceptDeletions bool
 }
 
 func newRunCmd(a *App, runF func(*RunOptions) error) *cobra.Command {
@@ -70,6 +74,7 @@ notify.ping_url and metrics.* report every run to a health check and to Promethe
 	f.Int("concurrency", 8, "blocks written in parallel")
 	f.Duration("timeout", 6*time.Hour, "stop the whole run after this long (exit 130, watermark not advanced); 0 = no limit")
 	f.Bool("track-deletions", true, "list all block ids after the backup and record blocks deleted in SFMC since the last run (costs about one request per 500 blocks on incremental runs)")
+	f.BoolVar(&opts.AcceptDeletions, "accept-deletions", false, "record the deletions even if the id listing lacks more than track_deletions_max_share of the known blocks (when they really were deleted)")
 	f.BoolVar(&opts.JSON, "json", false, "print the run summary as one JSON object on stdout")
 	f.String("shard", "", "back up only the business units of account_ids in shard I of N (\"I/N\": MID hash mod N == I); default: all, or JOB_COMPLETION_INDEX of shard_count in a Kubernetes Indexed Job")
 	return c
@@ -108,12 +113,12 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 		}
 		since = t
 	}
-	types, err := backup.ParseTypes(cfg.Types)
+	types, err := sfmc.ParseTypes(cfg.Types)
 	if err != nil {
 		return &UsageError{Err: fmt.Errorf("--types: %w", err)}
 	}
 	for _, id := range types {
-		if backup.TypeName(id) == "" {
+		if sfmc.TypeName(id) == "" {
 			a.log.Warn().Int("asset_type_id", id).Msg("asset type id unknown to backup-creator: it is queried as given (check it if the backup finds nothing)")
 		}
 	}
@@ -125,7 +130,7 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 	ro := backup.RunOptions{
 		TypeIDs: types, Since: since, Full: opts.Full, DryRun: opts.DryRun,
 		Concurrency: cfg.Concurrency, Overlap: cfg.Overlap, LockStaleAfter: cfg.Lock.StaleAfter,
-		TrackDeletions: cfg.TrackDeletions,
+		TrackDeletions: cfg.TrackDeletions, DeletionsMaxShare: cfg.TrackDeletionsMaxShare, AcceptDeletions: opts.AcceptDeletions,
 	}
 
 	// Dry runs are not reported to monitoring: they back nothing up.
@@ -359,6 +364,24 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 	prog.Start()
 	eng := &backup.Engine{Source: src, Store: store, Log: log, Now: a.Now, Version: a.versionOrDev(), Progress: prog}
 	ro.AccountID = cfg.SFMC.AccountID
+	if cfg.Retention.Auto && !ro.DryRun {
+		pol, perr := cfg.Retention.Policy()
+		if perr != nil {
+			return sum, &UsageError{Err: perr}
+		}
+		// Inside the run's lock, after its state: each business unit is
+		// pruned on its own, in its own destination.
+		ro.AfterCommit = func(ctx context.Context, s *backup.Summary) error {
+			po := a.pruneOptions(pol, false)
+			po.Locked = true
+			rep, err := prune.Run(ctx, store, po)
+			s.Prune = rep
+			if err != nil {
+				return fmt.Errorf("retention.auto: the backup is complete, but prune failed: %w", err)
+			}
+			return nil
+		}
+	}
 	sum, err = eng.Run(ctx, ro)
 	prog.Stop()
 	sum.Requests = src.Stats()
@@ -399,7 +422,7 @@ func (a *App) logSummary(s *backup.Summary, err error) {
 	}
 	ev = ev.Str("backup", s.Backup).Str("dest", s.Destination).Str("status", s.Status).
 		Int("blocks", s.Blocks).Int("files", s.Files).Int64("bytes", s.Bytes).
-		Int("skipped_unchanged", s.Skipped).Int("failed", s.Failed).Int("deleted", s.Deleted).
+		Int("skipped_unchanged", s.Skipped).Int("failed", s.Failed).Int("interrupted", s.Interrupted).Int("deleted", s.Deleted).Int("deletions_suppressed", s.DeletionsSuppressed).Int("relisted", s.Relisted).
 		Int64("deletion_check_requests", s.DeletionCheckRequests).Int64("duration_ms", s.DurationMS)
 	ev = ev.Int64("requests", requestTotal(s))
 	if s.WatermarkFrom != nil {
@@ -425,6 +448,9 @@ func (a *App) printSummary(s *backup.Summary) {
 			s.Backup, s.Blocks, s.Files, humanBytes(s.Bytes), time.Duration(s.DurationMS)*time.Millisecond, s.Destination, w)
 		if s.Deleted > 0 {
 			fmt.Fprintf(a.Out, "; %d blocks deleted in SFMC since the last run (see backup-creator list %s)", s.Deleted, s.Backup)
+		}
+		if s.DeletionsSuppressed > 0 {
+			fmt.Fprintf(a.Out, "; %d blocks missing from the SFMC listing NOT recorded as deleted (too many at once: run with --accept-deletions if they were)", s.DeletionsSuppressed)
 		}
 		fmt.Fprintln(a.Out)
 	}

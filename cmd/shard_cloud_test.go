@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
 	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
 	"github.com/backup-creator/backup-creator/pkg/shard"
 	"github.com/backup-creator/backup-creator/pkg/storage"
@@ -64,9 +64,9 @@ func backupsPerUnit(t *testing.T, st storage.Store) (manifests, states map[strin
 		}
 		mid := strings.TrimPrefix(unit, "mid-")
 		switch {
-		case rest == backup.StateKey:
+		case rest == repo.StateKey:
 			states[mid]++
-		case path.Base(rest) == backup.ManifestName && strings.Count(rest, "/") == 1:
+		case path.Base(rest) == repo.ManifestName && strings.Count(rest, "/") == 1:
 			manifests[mid]++
 		}
 		return nil
@@ -203,7 +203,7 @@ func TestKilledShardLeavesOthersUnaffected(t *testing.T) {
 	}
 	// The killed process held its first unit's lock (100003 is shard 1's
 	// first unit in account_ids).
-	if _, err := st.Stat(t.Context(), "mid-100003/"+backup.LockKey); err != nil {
+	if _, err := st.Stat(t.Context(), "mid-100003/"+repo.LockKey); err != nil {
 		t.Errorf("the killed shard left no lock behind (%v): the rerun proves nothing about taking it over", err)
 	}
 

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,9 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +19,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
+	"github.com/backup-creator/backup-creator/pkg/backup/repo/repotest"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 	"github.com/backup-creator/backup-creator/pkg/storage/mem"
@@ -105,20 +107,6 @@ func newEngine(src Source, st storage.Store, c *clock) *Engine {
 
 var base = time.Date(2024, 7, 15, 10, 0, 0, 0, cst)
 
-func readObj(t *testing.T, st storage.Store, key string) []byte {
-	t.Helper()
-	rc, _, err := st.Get(t.Context(), key)
-	if err != nil {
-		t.Fatalf("get %s: %v", key, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestRunFullThenIncremental(t *testing.T) {
 	src := newFakeSource()
 	for i := int64(1); i <= 20; i++ {
@@ -135,7 +123,7 @@ func TestRunFullThenIncremental(t *testing.T) {
 	if sum.Status != StatusComplete || sum.Blocks != 20 || sum.Backup != "backup_20261123" {
 		t.Fatalf("first run summary %+v", sum)
 	}
-	m, err := ReadManifest(t.Context(), st, "backup_20261123")
+	m, err := repo.ReadManifest(t.Context(), st, "backup_20261123")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,17 +135,17 @@ func TestRunFullThenIncremental(t *testing.T) {
 			t.Errorf("block %d category path %q", b.ID, b.Category.Path)
 		}
 		for _, f := range b.Files {
-			data := readObj(t, st, path.Join(m.Name, f.Path))
+			data := repotest.ReadObject(t, st, path.Join(m.Name, f.Path))
 			h := sha256.Sum256(data)
 			if hex.EncodeToString(h[:]) != f.SHA256 || int64(len(data)) != f.Size {
 				t.Errorf("%s: manifest size/hash do not match the file", f.Path)
 			}
-			if f.Role == RoleJSON && string(data) != string(src.assets[b.ID].Raw) {
+			if f.Role == repo.RoleJSON && string(data) != string(src.assets[b.ID].Raw) {
 				t.Errorf("%s: stored JSON differs from what SFMC returned", f.Path)
 			}
 		}
 	}
-	state, err := ReadState(t.Context(), st)
+	state, err := repo.ReadState(t.Context(), st)
 	if err != nil || state == nil {
 		t.Fatalf("state: %v %v", state, err)
 	}
@@ -174,7 +162,7 @@ func TestRunFullThenIncremental(t *testing.T) {
 	if sum.Blocks != 0 || sum.Backup != "backup_20261123_030000" || sum.Skipped == 0 {
 		t.Fatalf("second run %+v", sum)
 	}
-	if m, err := ReadManifest(t.Context(), st, sum.Backup); err != nil || len(m.Blocks) != 0 {
+	if m, err := repo.ReadManifest(t.Context(), st, sum.Backup); err != nil || len(m.Blocks) != 0 {
 		t.Fatalf("empty backup manifest: %v %v", m, err)
 	}
 
@@ -186,7 +174,7 @@ func TestRunFullThenIncremental(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ = ReadManifest(t.Context(), st, sum.Backup)
+	m, _ = repo.ReadManifest(t.Context(), st, sum.Backup)
 	var got []int64
 	for _, b := range m.Blocks {
 		got = append(got, b.ID)
@@ -229,7 +217,7 @@ func TestRunWriteFailureKeepsWatermark(t *testing.T) {
 	if _, err := e.Run(t.Context(), RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := ReadState(t.Context(), st)
+	before, _ := repo.ReadState(t.Context(), st)
 
 	for i := int64(1); i <= 10; i++ {
 		src.put(i, "b", "y", base.Add(time.Hour+time.Duration(i)*time.Second))
@@ -249,14 +237,14 @@ func TestRunWriteFailureKeepsWatermark(t *testing.T) {
 	if sum.Status != StatusPartial {
 		t.Errorf("status %q", sum.Status)
 	}
-	if _, err := ReadManifest(t.Context(), st, sum.Backup); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := repo.ReadManifest(t.Context(), st, sum.Backup); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("a partial backup must have no manifest, got %v", err)
 	}
-	after, _ := ReadState(t.Context(), st)
+	after, _ := repo.ReadState(t.Context(), st)
 	if !after.Watermark.Equal(before.Watermark) {
 		t.Errorf("watermark moved from %v to %v after a failure", before.Watermark, after.Watermark)
 	}
-	if _, _, err := st.Get(t.Context(), LockKey); !errors.Is(err, storage.ErrNotFound) {
+	if _, _, err := st.Get(t.Context(), repo.LockKey); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("lock not released after a failed run: %v", err)
 	}
 
@@ -287,10 +275,10 @@ func TestRunCancelledKeepsWatermark(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	if s, _ := ReadState(t.Context(), st); s != nil {
+	if s, _ := repo.ReadState(t.Context(), st); s != nil {
 		t.Fatalf("state written by a cancelled run: %+v", s)
 	}
-	if _, _, err := st.Get(t.Context(), LockKey); !errors.Is(err, storage.ErrNotFound) {
+	if _, _, err := st.Get(t.Context(), repo.LockKey); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("lock not released after cancel: %v", err)
 	}
 	src.onAsset = nil
@@ -306,21 +294,21 @@ func TestRunRefusesWhileLockedAndTakesOverStaleLock(t *testing.T) {
 	src.put(1, "a", "x", base)
 	st := mem.New()
 	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
-	holder := LockInfo{Host: "other-host", PID: 4242, RunID: "abc", AcquiredAt: c.Now(), RefreshedAt: c.Now()}
+	holder := repo.LockInfo{Host: "other-host", PID: 4242, RunID: "abc", AcquiredAt: c.Now(), RefreshedAt: c.Now()}
 	b, _ := json.Marshal(holder)
-	if _, err := st.Put(t.Context(), LockKey, strings.NewReader(string(b)), int64(len(b)), storage.PutOptions{IfNotExists: true}); err != nil {
+	if _, err := st.Put(t.Context(), repo.LockKey, strings.NewReader(string(b)), int64(len(b)), storage.PutOptions{IfNotExists: true}); err != nil {
 		t.Fatal(err)
 	}
 	e := newEngine(src, st, c)
 	_, err := e.Run(t.Context(), RunOptions{})
-	var le *LockedError
+	var le *repo.LockedError
 	if !errors.As(err, &le) || !strings.Contains(err.Error(), "other-host") || !strings.Contains(err.Error(), "4242") {
-		t.Fatalf("err = %v, want LockedError naming the holder", err)
+		t.Fatalf("err = %v, want repo.LockedError naming the holder", err)
 	}
-	if s, _ := ReadState(t.Context(), st); s != nil {
+	if s, _ := repo.ReadState(t.Context(), st); s != nil {
 		t.Fatal("a refused run wrote state")
 	}
-	if got := readObj(t, st, LockKey); string(got) != string(b) {
+	if got := repotest.ReadObject(t, st, repo.LockKey); string(got) != string(b) {
 		t.Fatal("a refused run changed the holder's lock")
 	}
 
@@ -352,7 +340,7 @@ func TestConcurrentRunsOneWins(t *testing.T) {
 	e2 := newEngine(src, st, c)
 	e2.Host = "second-host"
 	_, err := e2.Run(t.Context(), RunOptions{})
-	var le *LockedError
+	var le *repo.LockedError
 	if !errors.As(err, &le) {
 		t.Errorf("second concurrent run: err = %v, want LockedError", err)
 	}
@@ -404,7 +392,7 @@ func TestRunRecordsDeletedBlocks(t *testing.T) {
 	if src.queries != queriesBefore+2 {
 		t.Errorf("incremental run made %d queries, want 2 (changes + id listing)", src.queries-queriesBefore)
 	}
-	m, err := ReadManifest(t.Context(), st, sum.Backup)
+	m, err := repo.ReadManifest(t.Context(), st, sum.Backup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,44 +477,357 @@ func TestBlockFilesAreSyncedBeforeTheManifest(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "EIO") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := ReadManifest(t.Context(), st2, sum.Backup); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := repo.ReadManifest(t.Context(), st2, sum.Backup); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("manifest written after a failed sync: %v", err)
 	}
-	if s, _ := ReadState(t.Context(), st2); s != nil {
+	if s, _ := repo.ReadState(t.Context(), st2); s != nil {
 		t.Error("state written after a failed sync")
 	}
 }
 
-func TestRunTakesOverTheLockOfADeadProcessOnThisHost(t *testing.T) {
-	if processAlive(os.Getpid()) != aliveYes {
-		t.Skip("this platform cannot tell whether a process is alive")
-	}
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Skip("cannot start a short-lived process:", err)
-	}
-	dead := cmd.Process.Pid // exited and reaped: no process has this pid (reuse is unlikely within the test)
+// A run killed after its manifest and before its state write leaves a
+// complete backup the state does not list. The next run notices it, continues
+// from it (its blocks are not stored again) and records it.
+func TestRunRollsForwardALaggingState(t *testing.T) {
 	src := newFakeSource()
-	src.put(1, "a", "x", base)
+	for i := int64(1); i <= 5; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "<p>x</p>", base.Add(time.Duration(i)*time.Minute))
+	}
 	st := mem.New()
 	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
-	holder := LockInfo{Host: "test-host", PID: dead, RunID: "killed", AcquiredAt: c.Now(), RefreshedAt: c.Now()}
-	b, _ := json.Marshal(holder)
-	if _, err := st.Put(t.Context(), LockKey, strings.NewReader(string(b)), int64(len(b)), storage.PutOptions{IfNotExists: true}); err != nil {
+	if _, err := newEngine(src, st, c).Run(t.Context(), RunOptions{TrackDeletions: true}); err != nil {
 		t.Fatal(err)
 	}
-	// A fresh lock (not stale by age) whose process on this host is gone: a
-	// run killed with SIGKILL. The next run on the same host takes it over.
-	sum, err := newEngine(src, st, c).Run(t.Context(), RunOptions{})
-	if err != nil || sum.Blocks != 1 {
-		t.Fatalf("lock of a dead process not taken over: %+v %v", sum, err)
+	// Second run: two changes and one deletion; the final state write fails
+	// (the process dies there), after the pending marker was written.
+	src.put(2, "Block 2", "<p>changed</p>", base.Add(time.Hour))
+	src.put(6, "Block 6", "<p>new</p>", base.Add(time.Hour+time.Minute))
+	delete(src.assets, 5)
+	c.Add(24 * time.Hour)
+	stateWrites := 0
+	st.FailPut = func(key string) error {
+		if key == repo.StateKey {
+			stateWrites++
+			if stateWrites == 2 {
+				return errors.New("killed")
+			}
+		}
+		return nil
 	}
-	// The same lock held by another host is respected.
-	holder.Host = "other-host"
-	b, _ = json.Marshal(holder)
-	st.Put(t.Context(), LockKey, strings.NewReader(string(b)), int64(len(b)), storage.PutOptions{})
-	var le *LockedError
-	if _, err := newEngine(src, st, c).Run(t.Context(), RunOptions{}); !errors.As(err, &le) {
-		t.Errorf("another host's fresh lock: err = %v, want LockedError", err)
+	sum, err := newEngine(src, st, c).Run(t.Context(), RunOptions{TrackDeletions: true})
+	if err == nil {
+		t.Fatal("the state write did not fail")
+	}
+	lagging := sum.Backup
+	if _, err := repo.ReadManifest(t.Context(), st, lagging); err != nil {
+		t.Fatalf("the killed run's backup should be complete: %v", err)
+	}
+	s, _ := repo.ReadState(t.Context(), st)
+	if s.Pending != lagging || slices.Contains(s.Backups, lagging) {
+		t.Fatalf("state after the kill: pending %q, backups %v", s.Pending, s.Backups)
+	}
+	st.FailPut = nil
+
+	// Third run, nothing changed since: it stores nothing again, records no
+	// deletion twice, and lists the lagging backup in the state.
+	c.Add(24 * time.Hour)
+	sum, err = newEngine(src, st, c).Run(t.Context(), RunOptions{TrackDeletions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Blocks != 0 || sum.Deleted != 0 {
+		t.Errorf("run after the lagging state stored %d blocks and %d tombstones again, want 0 and 0", sum.Blocks, sum.Deleted)
+	}
+	s, _ = repo.ReadState(t.Context(), st)
+	if s.Pending != "" || !slices.Contains(s.Backups, lagging) || len(s.Backups) != 3 {
+		t.Errorf("state after roll-forward: pending %q, backups %v", s.Pending, s.Backups)
+	}
+	if !s.Watermark.Equal(base.Add(time.Hour + time.Minute)) {
+		t.Errorf("watermark %v, want the lagging backup's %v", s.Watermark, base.Add(time.Hour+time.Minute))
+	}
+	if slices.Contains(s.Known, 5) || !slices.Contains(s.Known, 6) {
+		t.Errorf("known ids %v: want 6 and not the deleted 5", s.Known)
+	}
+}
+
+// holdingStore holds every block file Put until the run's context ends.
+type holdingStore struct {
+	storage.Store
+	mu   sync.Mutex
+	held int
+	all  chan struct{} // closed once want Puts are held
+	want int
+}
+
+func (s *holdingStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts storage.PutOptions) (storage.ObjectInfo, error) {
+	if !strings.Contains(key, "/"+repo.BlocksDir+"/") {
+		return s.Store.Put(ctx, key, r, size, opts)
+	}
+	s.mu.Lock()
+	s.held++
+	if s.held == s.want {
+		close(s.all)
+	}
+	s.mu.Unlock()
+	<-ctx.Done()
+	return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, ctx.Err())
+}
+
+// TestRunInterruptedBlocksAreNotFailures: the blocks under way when a run is
+// stopped are counted as interrupted, not failed, and not logged as errors
+// one by one.
+func TestRunInterruptedBlocksAreNotFailures(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 30; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
+	}
+	st := &holdingStore{Store: mem.New(), all: make(chan struct{}), want: 8}
+	var logs bytes.Buffer
+	e := newEngine(src, st, &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)})
+	e.Log = zerolog.New(&logs)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { <-st.all; cancel() }()
+	sum, err := e.Run(ctx, RunOptions{Concurrency: 8})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if sum.Failed != 0 || sum.Interrupted != 8 {
+		t.Fatalf("failed %d, interrupted %d; want 0 and 8", sum.Failed, sum.Interrupted)
+	}
+	if strings.Contains(logs.String(), `"level":"error"`) {
+		t.Errorf("interrupted blocks were logged as errors:\n%s", logs.String())
+	}
+}
+
+// TestRunSummaryCountsEveryFailure: Failed is the number of failed blocks,
+// not of the errors quoted in the message.
+func TestRunSummaryCountsEveryFailure(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 9; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
+	}
+	// Invalid JSON fails a block.
+	src.mu.Lock()
+	for id, a := range src.assets {
+		a.Raw = json.RawMessage(`{"id":` + fmt.Sprint(id))
+		src.assets[id] = a
+	}
+	src.mu.Unlock()
+	sum, err := newEngine(src, mem.New(), &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}).Run(t.Context(), RunOptions{})
+	var perr *PartialError
+	if !errors.As(err, &perr) || sum.Failed != 9 || perr.Failed != 9 {
+		t.Fatalf("err %v, summary failed %d, want 9", err, sum.Failed)
+	}
+}
+
+func (f *fakeSource) GetAsset(ctx context.Context, id int64) (sfmc.Asset, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.assets[id]
+	if !ok {
+		return sfmc.Asset{}, &sfmc.APIError{StatusCode: 404}
+	}
+	return a, nil
+}
+
+// TestDeletionsOfADistrustedListingAreNotRecorded: a listing that lacks more
+// than the allowed share of the known blocks records no tombstone, keeps the
+// ids known, and says so; --accept-deletions records them; up to the share
+// they are recorded at once.
+func TestDeletionsOfADistrustedListingAreNotRecorded(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 10; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
+	}
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+	run := func(opts RunOptions) *Summary {
+		t.Helper()
+		c.Add(24 * time.Hour)
+		opts.TrackDeletions = true
+		sum, err := e.Run(t.Context(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	run(RunOptions{})
+	remove := func(ids ...int64) {
+		src.mu.Lock()
+		defer src.mu.Unlock()
+		for _, id := range ids {
+			delete(src.assets, id)
+		}
+	}
+	known := func() []int64 {
+		s, err := repo.ReadState(t.Context(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Known
+	}
+
+	// Six of ten at once: more than 50 %.
+	remove(1, 2, 3, 4, 5, 6)
+	sum := run(RunOptions{})
+	if sum.Deleted != 0 || sum.DeletionsSuppressed != 6 {
+		t.Fatalf("deleted %d, suppressed %d; want 0 and 6", sum.Deleted, sum.DeletionsSuppressed)
+	}
+	if m, _ := repo.ReadManifest(t.Context(), st, sum.Backup); len(m.Deleted) != 0 {
+		t.Fatalf("tombstones recorded: %+v", m.Deleted)
+	}
+	if k := known(); len(k) != 10 {
+		t.Fatalf("known ids %v: the missing ones must stay known", k)
+	}
+	// The next run compares with all ten again: still distrusted.
+	if sum := run(RunOptions{}); sum.DeletionsSuppressed != 6 {
+		t.Fatalf("second run: suppressed %d, want 6", sum.DeletionsSuppressed)
+	}
+	// A higher share, or --accept-deletions, records them.
+	if sum := run(RunOptions{DeletionsMaxShare: 0.6}); sum.Deleted != 6 || sum.DeletionsSuppressed != 0 {
+		t.Fatalf("max share 0.6: deleted %d, suppressed %d", sum.Deleted, sum.DeletionsSuppressed)
+	}
+	// Two of the four left: exactly 50 % is not more than 50 %.
+	remove(7, 8)
+	if sum := run(RunOptions{}); sum.Deleted != 2 {
+		t.Fatalf("half: deleted %d, suppressed %d", sum.Deleted, sum.DeletionsSuppressed)
+	}
+	remove(9, 10)
+	if sum := run(RunOptions{}); sum.Deleted != 0 || sum.DeletionsSuppressed != 2 {
+		t.Fatalf("all: deleted %d, suppressed %d", sum.Deleted, sum.DeletionsSuppressed)
+	}
+	if sum := run(RunOptions{AcceptDeletions: true}); sum.Deleted != 2 {
+		t.Fatalf("--accept-deletions: deleted %d, suppressed %d", sum.Deleted, sum.DeletionsSuppressed)
+	}
+	if k := known(); len(k) != 0 {
+		t.Fatalf("known after accepting: %v", k)
+	}
+}
+
+// TestBlockListedAgainAfterATombstoneIsLiveAgain: a block that an (accepted)
+// listing lacked comes back unchanged; the next run backs it up again, so the
+// newest backup's state has it live.
+func TestBlockListedAgainAfterATombstoneIsLiveAgain(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 4; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
+	}
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+	run := func() *Summary {
+		t.Helper()
+		c.Add(24 * time.Hour)
+		sum, err := e.Run(t.Context(), RunOptions{TrackDeletions: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	run()
+	src.mu.Lock()
+	gone := src.assets[3]
+	delete(src.assets, 3)
+	src.mu.Unlock()
+	if sum := run(); sum.Deleted != 1 {
+		t.Fatalf("deleted %d, want 1", sum.Deleted)
+	}
+	src.mu.Lock()
+	src.assets[3] = gone // listed again, not modified since
+	src.mu.Unlock()
+	sum := run()
+	if sum.Relisted != 1 || sum.Blocks != 1 {
+		t.Fatalf("relisted %d, blocks %d; want 1 and 1", sum.Relisted, sum.Blocks)
+	}
+	snap, err := repo.LoadSnapshot(t.Context(), st, "latest", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range snap.Blocks {
+		if b.Deleted != nil {
+			t.Errorf("block %d is still deleted in the latest state (tombstone in %s)", b.ID, b.DeletedIn)
+		}
+	}
+	if len(snap.Blocks) != 4 {
+		t.Fatalf("latest state has %d blocks", len(snap.Blocks))
+	}
+	// Nothing more to do the time after.
+	if sum := run(); sum.Relisted != 0 || sum.Blocks != 0 {
+		t.Fatalf("next run: relisted %d, blocks %d", sum.Relisted, sum.Blocks)
+	}
+}
+
+// TestRunFutureDatedBlockDoesNotMoveTheWatermark: a block dated in 2999 is
+// backed up, but the watermark stays at the newest sane date, and the next
+// run neither stalls nor stores it again.
+func TestRunFutureDatedBlockDoesNotMoveTheWatermark(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 5; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
+	}
+	src.put(6, "From the future", "x", time.Date(2999, 1, 1, 0, 0, 0, 0, cst))
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+	sum, err := e.Run(t.Context(), RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Blocks != 6 || sum.FutureDated != 1 || sum.WatermarkTo == nil || !sum.WatermarkTo.Equal(base.Add(5*time.Minute)) {
+		t.Fatalf("summary: %d blocks, %d future-dated, watermark %v", sum.Blocks, sum.FutureDated, sum.WatermarkTo)
+	}
+	// A change made later is backed up by the next run.
+	c.Add(time.Hour)
+	src.put(7, "New", "x", base.Add(time.Hour))
+	sum, err = e.Run(t.Context(), RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Blocks != 1 || !sum.WatermarkTo.Equal(base.Add(time.Hour)) {
+		t.Fatalf("second run: %d blocks, watermark %v", sum.Blocks, sum.WatermarkTo)
+	}
+}
+
+// TestRunRefusesAWatermarkInTheFuture: a stored watermark later than SFMC's
+// clock would hide every change; the run refuses it, naming the watermark
+// and the way out, and --full replaces it.
+func TestRunRefusesAWatermarkInTheFuture(t *testing.T) {
+	src := newFakeSource()
+	src.put(1, "Block 1", "x", base)
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+	if _, err := e.Run(t.Context(), RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s, version, err := repo.ReadStateVersion(t.Context(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Watermark = time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := repo.WriteState(t.Context(), st, s, version); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(time.Hour)
+	_, err = e.Run(t.Context(), RunOptions{})
+	if !errors.Is(err, ErrFutureWatermark) || !strings.Contains(err.Error(), "2999-01-01T00:00:00Z") ||
+		!strings.Contains(err.Error(), "--since") || !strings.Contains(err.Error(), "--full") {
+		t.Fatalf("err = %v, want ErrFutureWatermark naming the watermark, --since and --full", err)
+	}
+	if got, _ := repo.ReadState(t.Context(), st); !got.Watermark.Equal(s.Watermark) || got.Pending != "" {
+		t.Fatalf("a refused run changed the state: %+v", got)
+	}
+	sum, err := e.Run(t.Context(), RunOptions{Full: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.WatermarkTo.Equal(base) {
+		t.Fatalf("--full left the watermark at %v, want %v", sum.WatermarkTo, base)
+	}
+	c.Add(time.Hour)
+	if _, err := e.Run(t.Context(), RunOptions{}); err != nil {
+		t.Fatalf("the run after --full: %v", err)
 	}
 }

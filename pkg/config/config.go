@@ -22,6 +22,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/prune"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/shard"
 	"github.com/backup-creator/backup-creator/pkg/storage/azblob"
@@ -58,6 +59,33 @@ type Log struct {
 // Lock holds the destination lock settings.
 type Lock struct {
 	StaleAfter time.Duration `mapstructure:"stale_after"`
+}
+
+// Retention is the policy `prune` applies, and, with Auto, every successful
+// run right after its backup (see pkg/backup/prune for the semantics).
+type Retention struct {
+	KeepLast    int    `mapstructure:"keep_last"`
+	KeepHourly  int    `mapstructure:"keep_hourly"`
+	KeepDaily   int    `mapstructure:"keep_daily"`
+	KeepWeekly  int    `mapstructure:"keep_weekly"`
+	KeepMonthly int    `mapstructure:"keep_monthly"`
+	KeepYearly  int    `mapstructure:"keep_yearly"`
+	KeepWithin  string `mapstructure:"keep_within"`
+	Auto        bool   `mapstructure:"auto"`
+}
+
+// Policy converts the retention settings into a prune policy.
+func (r Retention) Policy() (prune.Policy, error) {
+	within, err := prune.ParseDuration(r.KeepWithin)
+	if err != nil {
+		return prune.Policy{}, fmt.Errorf("retention.%w", err)
+	}
+	p := prune.Policy{Last: r.KeepLast, Hourly: r.KeepHourly, Daily: r.KeepDaily, Weekly: r.KeepWeekly,
+		Monthly: r.KeepMonthly, Yearly: r.KeepYearly, Within: within}
+	if err := p.Validate(); err != nil {
+		return prune.Policy{}, err
+	}
+	return p, nil
 }
 
 // Notify holds the notification settings (see pkg/notify). The webhook URLs,
@@ -102,9 +130,14 @@ type Config struct {
 	Timeout     time.Duration `mapstructure:"timeout"`
 	Overlap     time.Duration `mapstructure:"overlap"`
 	// TrackDeletions records blocks deleted in SFMC as tombstones.
-	TrackDeletions bool   `mapstructure:"track_deletions"`
-	Lock           Lock   `mapstructure:"lock"`
-	Notify         Notify `mapstructure:"notify"`
+	TrackDeletions bool `mapstructure:"track_deletions"`
+	// TrackDeletionsMaxShare is the largest share of the known blocks one id
+	// listing may lack before its deletions are distrusted (not recorded
+	// unless `run --accept-deletions`).
+	TrackDeletionsMaxShare float64   `mapstructure:"track_deletions_max_share"`
+	Lock                   Lock      `mapstructure:"lock"`
+	Notify                 Notify    `mapstructure:"notify"`
+	Retention              Retention `mapstructure:"retention"`
 	// AccountIDs, when set, backs up several business units one after
 	// another, each into <dest>/mid-<MID> with its own watermark.
 	AccountIDs []string `mapstructure:"account_ids"`
@@ -167,6 +200,7 @@ func Defaults() map[string]any {
 		"timeout":                   "6h",
 		"overlap":                   "1h",
 		"track_deletions":           true,
+		"track_deletions_max_share": 0.5,
 		"lock.stale_after":          "30m",
 		"account_ids":               []string{},
 		"bu_concurrency":            1,
@@ -175,6 +209,14 @@ func Defaults() map[string]any {
 		"metrics.textfile":          "",
 		"metrics.pushgateway_url":   "",
 		"notify.ping_url":           "",
+		"retention.keep_last":       0,
+		"retention.keep_hourly":     0,
+		"retention.keep_daily":      0,
+		"retention.keep_weekly":     0,
+		"retention.keep_monthly":    0,
+		"retention.keep_yearly":     0,
+		"retention.keep_within":     "",
+		"retention.auto":            false,
 		"notify.slack_webhook_url":  "",
 		"notify.webhook_url":        "",
 		"notify.on":                 "failure",
@@ -323,6 +365,11 @@ func (c *Config) Problems(needSFMC bool) []string {
 			add("sfmc.client_secret is not set (SFMC_CLIENT_SECRET or SFMC_CLIENT_SECRET_FILE)")
 		}
 	}
+	if pol, err := c.Retention.Policy(); err != nil {
+		add("%v", err)
+	} else if c.Retention.Auto && pol.Empty() {
+		add("retention.auto is on but no retention.keep_* rule is set: set at least one, e.g. retention.keep_daily: 7")
+	}
 	if c.SFMC.AccountID != "" && strings.Trim(c.SFMC.AccountID, "0123456789") != "" {
 		add("sfmc.account_id %q is not a number (the MID of a business unit)", c.SFMC.AccountID)
 	}
@@ -372,6 +419,9 @@ func (c *Config) Problems(needSFMC bool) []string {
 	}
 	if c.Timeout < 0 {
 		add("timeout must not be negative (0 means no limit)")
+	}
+	if !(c.TrackDeletionsMaxShare > 0 && c.TrackDeletionsMaxShare <= 1) {
+		add("track_deletions_max_share %v is out of range: a share of the known blocks above 0 and at most 1 (0.5 = 50 %%; 1 never distrusts a listing)", c.TrackDeletionsMaxShare)
 	}
 	if c.Overlap < 0 {
 		add("overlap must not be negative")

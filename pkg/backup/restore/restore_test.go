@@ -1,4 +1,4 @@
-package backup
+package restore
 
 import (
 	"context"
@@ -13,8 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backup-creator/backup-creator/pkg/backup"
+
+	"github.com/backup-creator/backup-creator/pkg/backup/repo/repotest"
+
 	"github.com/rs/zerolog"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
 	"github.com/backup-creator/backup-creator/pkg/storage/mem"
@@ -59,7 +64,7 @@ func newSFMCClient(t *testing.T, emu *sfmctest.Server) *sfmc.Client {
 
 func newRestoreEnv(t *testing.T) *restoreEnv {
 	t.Helper()
-	clk := &rclock{t: t0}
+	clk := &rclock{t: repotest.T0}
 	emu := sfmctest.New(t, sfmctest.Options{Now: clk.Now, TokenLifetime: 1000 * time.Hour})
 	mid := emu.DefaultMID()
 	return &restoreEnv{t: t, clk: clk, emu: emu, cl: newSFMCClient(t, emu), st: mem.New(), mid: mid, root: emu.RootCategoryID(mid), types: []int{197, 220}}
@@ -105,8 +110,8 @@ func (e *restoreEnv) remove(id int64) {
 func (e *restoreEnv) run() string {
 	e.t.Helper()
 	e.clk.Add(time.Minute)
-	eng := &Engine{Source: e.cl, Store: e.st, Log: zerolog.Nop(), Now: e.clk.Now, Version: "test", Host: "test", PID: 1 << 30}
-	sum, err := eng.Run(e.t.Context(), RunOptions{TypeIDs: e.types, TrackDeletions: true, Overlap: time.Millisecond})
+	eng := &backup.Engine{Source: e.cl, Store: e.st, Log: zerolog.Nop(), Now: e.clk.Now, Version: "test", Host: "test", PID: 1 << 30}
+	sum, err := eng.Run(e.t.Context(), backup.RunOptions{TypeIDs: e.types, TrackDeletions: true, Overlap: time.Millisecond})
 	if err != nil {
 		e.t.Fatalf("backup run: %v", err)
 	}
@@ -117,7 +122,7 @@ func (e *restoreEnv) run() string {
 
 func (e *restoreEnv) restoreInto(target *sfmc.Client, ref string, opts RestoreOptions) (*RestoreReport, error) {
 	e.t.Helper()
-	snap, err := LoadSnapshot(e.t.Context(), e.st, ref, time.Time{})
+	snap, err := repo.LoadSnapshot(e.t.Context(), e.st, ref, time.Time{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -153,7 +158,7 @@ func stateOf(t *testing.T, emu *sfmctest.Server, mid int64, types []int) map[str
 			segs = append([]string{c.Name}, segs...)
 			id = c.ParentID
 		}
-		return CategoryPath(segs)
+		return repo.CategoryPath(segs)
 	}
 	out := map[string]blockState{}
 	for _, raw := range emu.Dump(mid) {
@@ -278,7 +283,7 @@ func TestRestorePointInTimeAndTombstones(t *testing.T) {
 	e.remove(b)
 	e.edit(a, func(s *sfmctest.AssetSpec) { s.Content = "a3" })
 	b3 := e.run()
-	if m, err := ReadManifest(t.Context(), e.st, b3); err != nil || len(m.Deleted) != 1 || m.Deleted[0].ID != b {
+	if m, err := repo.ReadManifest(t.Context(), e.st, b3); err != nil || len(m.Deleted) != 1 || m.Deleted[0].ID != b {
 		t.Fatalf("the third run should record B as deleted: %+v, %v", m, err)
 	}
 
@@ -328,7 +333,10 @@ func TestRestoreCancelledMidway(t *testing.T) {
 			cancel()
 		}
 	})
-	snap, err := LoadSnapshot(t.Context(), e.st, "latest", time.Time{})
+	// The third lookup is never answered (the server waits until the client
+	// gives up), so the cancellation, not a race with the answer, decides it.
+	e.emu.InjectFault(sfmctest.Fault{Route: sfmctest.RouteAsset, After: 2, Latency: time.Hour})
+	snap, err := repo.LoadSnapshot(t.Context(), e.st, "latest", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +344,8 @@ func TestRestoreCancelledMidway(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error = %v, want context.Canceled", err)
 	}
-	if rep.Counts.Pending == 0 || rep.Counts.Unchanged != 2 || rep.Counts.Pending+rep.Counts.Failed+rep.Counts.Unchanged != 6 {
+	// The block cut off is not failed: it and the rest are not attempted.
+	if rep.Counts.Pending != 4 || rep.Counts.Unchanged != 2 || rep.Counts.Failed != 0 {
 		t.Fatalf("counts %+v", rep.Counts)
 	}
 	for _, it := range rep.Items[len(rep.Items)-rep.Counts.Pending:] {
@@ -354,8 +363,9 @@ func TestRestoreIntoAnotherAccountRecreatesFolders(t *testing.T) {
 	y := e.block("AGB", "agb", "<p>AGB</p>", f2)
 	e.run()
 
-	// Another account (a separate emulator) without those folders.
-	other := sfmctest.New(t, sfmctest.Options{})
+	// Another account (another stack: its own MID) without those folders.
+	// Its ids start where the source's do, so they collide.
+	other := sfmctest.New(t, sfmctest.Options{MIDs: []int64{200001}, EnterpriseID: 200000})
 	target := newSFMCClient(t, other)
 	rep, err := e.restoreInto(target, "latest", RestoreOptions{DryRun: true})
 	if err != nil {
@@ -384,9 +394,154 @@ func TestRestoreIntoAnotherAccountRecreatesFolders(t *testing.T) {
 	}
 }
 
+// otherAccount is a second SFMC account (another stack, its own MID) whose
+// ids collide with the source's.
+func otherAccount(t *testing.T) (*sfmctest.Server, *sfmc.Client) {
+	t.Helper()
+	other := sfmctest.New(t, sfmctest.Options{MIDs: []int64{200001}, EnterpriseID: 200000, TokenLifetime: 1000 * time.Hour})
+	return other, newSFMCClient(t, other)
+}
+
+// TestRestoreIntoAnotherAccountNeverTakesACollidingID: ids mean nothing in
+// another account. The target holds unrelated blocks of the same type under
+// the backed-up ids, and a block created by the restore gets the id of a
+// block restored after it; each backed-up block must land in its own new
+// block, and the unrelated ones stay as they are.
+func TestRestoreIntoAnotherAccountNeverTakesACollidingID(t *testing.T) {
+	for _, conc := range []int{1, 4} {
+		t.Run(fmt.Sprintf("concurrency %d", conc), func(t *testing.T) {
+			e := newRestoreEnv(t)
+			var ids []int64
+			for i := range 5 {
+				ids = append(ids, e.block(fmt.Sprintf("Block %d", i), fmt.Sprintf("key-%d", i), fmt.Sprintf("<p>%d</p>", i), e.root))
+			}
+			e.run()
+			other, target := otherAccount(t)
+			omid := other.DefaultMID()
+			// Strangers under the first two backed-up ids.
+			for i, want := range ids[:2] {
+				id, err := other.CreateAsset(omid, sfmctest.AssetSpec{Name: fmt.Sprintf("Stranger %d", i), CustomerKey: fmt.Sprintf("stranger-%d", i), Content: "mine"})
+				if err != nil || id != want {
+					t.Fatalf("stranger %d got id %d (%v), want the colliding id %d", i, id, err, want)
+				}
+			}
+			before := stateOf(t, other, omid, e.types)
+
+			rep, err := e.restoreInto(target, "latest", RestoreOptions{Concurrency: conc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Counts.Create != 5 {
+				t.Fatalf("counts %+v, want 5 creates", rep.Counts)
+			}
+			got := stateOf(t, other, omid, e.types)
+			for k, v := range before {
+				if got[k] != v {
+					t.Errorf("stranger %s was changed: %+v, was %+v", k, got[k], v)
+				}
+			}
+			seen := map[int64]int64{}
+			for i, id := range ids {
+				it := itemByID(t, rep, id)
+				if prev, dup := seen[it.TargetID]; dup {
+					t.Fatalf("blocks %d and %d both went to target id %d", prev, id, it.TargetID)
+				}
+				seen[it.TargetID] = id
+				raw, _ := other.AssetJSON(omid, it.TargetID)
+				var held struct{ CustomerKey, Content string }
+				_ = json.Unmarshal(raw, &held)
+				if held.CustomerKey != fmt.Sprintf("key-%d", i) || held.Content != fmt.Sprintf("<p>%d</p>", i) {
+					t.Errorf("block %d: %+v; target id holds %s", id, it, raw)
+				}
+			}
+			// Again: everything is found by key, nothing is written.
+			other.ResetStats()
+			again, err := e.restoreInto(target, "latest", RestoreOptions{Concurrency: conc})
+			if err != nil || again.Counts.Unchanged != 5 || other.Stats().Writes != 0 {
+				t.Fatalf("second restore: %+v, %d writes, %v", again.Counts, other.Stats().Writes, err)
+			}
+		})
+	}
+}
+
+// TestRestoreSameAccountIDDecides: in the account the backup came from, the
+// block under the backed-up id is the block, also after its customerKey was
+// edited; it is updated, not duplicated.
+func TestRestoreSameAccountIDDecides(t *testing.T) {
+	e := newRestoreEnv(t)
+	a := e.block("Header", "hdr", "<h1>v1</h1>", e.root)
+	e.run()
+	e.edit(a, func(s *sfmctest.AssetSpec) { s.CustomerKey = "hdr-renamed"; s.Content = "<h1>v2</h1>" })
+	rep, err := e.restore("latest", RestoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := itemByID(t, rep, a)
+	if it.Action != ActionUpdate || it.TargetID != a || !slices.Equal(it.Changes, []string{"customerKey", "content"}) {
+		t.Fatalf("item %+v", it)
+	}
+	if got := stateOf(t, e.emu, e.mid, e.types); len(got) != 1 || got["hdr"].Content != "<h1>v1</h1>" {
+		t.Fatalf("after restore: %v", got)
+	}
+}
+
+// hiddenMID is a target whose assets come without memberId, so the restore
+// cannot tell whether it is the backup's account.
+type hiddenMID struct{ *sfmc.Client }
+
+func (h hiddenMID) GetAsset(ctx context.Context, id int64) (sfmc.Asset, error) {
+	a, err := h.Client.GetAsset(ctx, id)
+	if err != nil {
+		return a, err
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(a.Raw, &doc); err != nil {
+		return a, err
+	}
+	delete(doc, "memberId")
+	a.Raw, err = json.Marshal(doc)
+	return a, err
+}
+
+// TestRestoreAccountUnknownNeedsTheKey: when the account cannot be
+// confirmed, the block under the backed-up id is used only if its
+// customerKey agrees; otherwise it is left alone and the block re-created.
+// With the target's MID configured, the id decides again.
+func TestRestoreAccountUnknownNeedsTheKey(t *testing.T) {
+	e := newRestoreEnv(t)
+	a := e.block("Header", "hdr", "<h1>v1</h1>", e.root)
+	b := e.block("Footer", "ftr", "<p>v1</p>", e.root)
+	e.run()
+	e.edit(a, func(s *sfmctest.AssetSpec) { s.CustomerKey = "not-hdr"; s.Content = "<h1>someone's</h1>" })
+	e.edit(b, func(s *sfmctest.AssetSpec) { s.Content = "<p>v2</p>" })
+	snap, err := repo.LoadSnapshot(t.Context(), e.st, "latest", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Restorer{Target: hiddenMID{e.cl}, Store: e.st, Log: zerolog.Nop()}
+	rep, err := r.Restore(t.Context(), snap, RestoreOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := itemByID(t, rep, a); it.Action != ActionCreate || len(it.Notes) == 0 || !strings.Contains(it.Notes[0], "could not be confirmed") {
+		t.Errorf("key differs, account unknown: %+v", it)
+	}
+	if it := itemByID(t, rep, b); it.Action != ActionUpdate || it.TargetID != b {
+		t.Errorf("same key, account unknown: %+v", it)
+	}
+	r.TargetMID = e.mid
+	rep, err = r.Restore(t.Context(), snap, RestoreOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := itemByID(t, rep, a); it.Action != ActionUpdate || it.TargetID != a {
+		t.Errorf("key differs, configured MID is the backup's: %+v", it)
+	}
+}
+
 func TestRestoreKeyTakenElsewhereCreatesWithGeneratedKey(t *testing.T) {
 	// Two business units of one enterprise share the key space.
-	clk := &rclock{t: t0}
+	clk := &rclock{t: repotest.T0}
 	emu := sfmctest.New(t, sfmctest.Options{Now: clk.Now, MIDs: []int64{100001, 100002}, TokenLifetime: 1000 * time.Hour})
 	e := &restoreEnv{t: t, clk: clk, emu: emu, cl: newSFMCClient(t, emu), st: mem.New(), mid: 100001, root: emu.RootCategoryID(100001), types: []int{197}}
 	id := e.block("Shared", "shared-key", "<p>x</p>", e.root)
@@ -455,14 +610,14 @@ func TestRestoreFailsHalfwayThenFinishes(t *testing.T) {
 
 func TestRestoreToDir(t *testing.T) {
 	st := mem.New()
-	putBackup(t, st, "backup_20261101", day(0), []tblock{
-		{id: 1, key: "k1", name: "One", path: "Content Builder", cat: 10, mod: day(-1), content: "<p>one</p>"},
-		{id: 2, key: "k2", name: "Two", path: "Content Builder/News", cat: 11, mod: day(-1), content: "two"},
+	repotest.PutBackup(t, st, "backup_20261101", repotest.Day(0), []repotest.Block{
+		{ID: 1, Key: "k1", Name: "One", Path: "Content Builder", Cat: 10, Mod: repotest.Day(-1), Content: "<p>one</p>"},
+		{ID: 2, Key: "k2", Name: "Two", Path: "Content Builder/News", Cat: 11, Mod: repotest.Day(-1), Content: "two"},
 	}, nil)
-	m2 := putBackup(t, st, "backup_20261102", day(1), []tblock{
-		{id: 2, key: "k2", name: "Two", path: "Content Builder/News", cat: 11, mod: day(1).Add(-time.Hour), content: "two v2"},
+	m2 := repotest.PutBackup(t, st, "backup_20261102", repotest.Day(1), []repotest.Block{
+		{ID: 2, Key: "k2", Name: "Two", Path: "Content Builder/News", Cat: 11, Mod: repotest.Day(1).Add(-time.Hour), Content: "two v2"},
 	}, nil)
-	snap, err := LoadSnapshot(t.Context(), st, "latest", time.Time{})
+	snap, err := repo.LoadSnapshot(t.Context(), st, "latest", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,7 +634,7 @@ func TestRestoreToDir(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := readObject(t, st, "backup_20261102/"+f.Path); string(got) != string(want) {
+		if want := repotest.ReadObject(t, st, "backup_20261102/"+f.Path); string(got) != string(want) {
 			t.Errorf("%s differs from the backup", f.Path)
 		}
 	}
@@ -489,7 +644,7 @@ func TestRestoreToDir(t *testing.T) {
 	}
 	// A corrupt backup file fails its block and leaves no file behind.
 	f := m2.Blocks[0].Files[1]
-	putObject(t, st, "backup_20261102/"+f.Path, []byte("two v3"))
+	repotest.PutObject(t, st, "backup_20261102/"+f.Path, []byte("two v3"))
 	dir2 := t.TempDir()
 	_, err = RestoreToDir(t.Context(), st, snap, dir2, RestoreOptions{Select: Selection{IDs: []int64{2}}})
 	var rerr *RestoreError
@@ -508,10 +663,10 @@ func TestRestoreToDir(t *testing.T) {
 }
 
 func TestSelection(t *testing.T) {
-	blk := func(id int64, key, name string, typ int, folder string, deleted bool) *SnapshotBlock {
-		b := &SnapshotBlock{ManifestBlock: ManifestBlock{ID: id, CustomerKey: key, Name: name, AssetType: ManifestType{ID: typ}, Category: ManifestCategory{Path: folder}}}
+	blk := func(id int64, key, name string, typ int, folder string, deleted bool) *repo.SnapshotBlock {
+		b := &repo.SnapshotBlock{ManifestBlock: repo.ManifestBlock{ID: id, CustomerKey: key, Name: name, AssetType: repo.ManifestType{ID: typ}, Category: repo.ManifestCategory{Path: folder}}}
 		if deleted {
-			b.Deleted = &DeletedBlock{ID: id}
+			b.Deleted = &repo.DeletedBlock{ID: id}
 		}
 		return b
 	}
@@ -519,7 +674,7 @@ func TestSelection(t *testing.T) {
 	newsArchive := blk(2, "k2", "Old header", 220, "Content Builder/News/Archive", false)
 	newsy := blk(3, "k3", "Footer", 197, "Content Builder/Newsy", false)
 	gone := blk(4, "k4", "Gone header", 197, "Content Builder/News", true)
-	all := []*SnapshotBlock{news, newsArchive, newsy, gone}
+	all := []*repo.SnapshotBlock{news, newsArchive, newsy, gone}
 	cases := []struct {
 		name string
 		sel  Selection
@@ -629,7 +784,7 @@ func TestErrorRecognition(t *testing.T) {
 // BenchmarkRestoreUnchanged restores 2,000 blocks that are all in place
 // (one GET per block, no write) against the emulator.
 func BenchmarkRestoreUnchanged(b *testing.B) {
-	clk := &rclock{t: t0}
+	clk := &rclock{t: repotest.T0}
 	emu := sfmctest.New(b, sfmctest.Options{Now: clk.Now, TokenLifetime: 1000 * time.Hour})
 	mid := emu.DefaultMID()
 	emu.AddBlocks(mid, 2000, 197)
@@ -639,11 +794,11 @@ func BenchmarkRestoreUnchanged(b *testing.B) {
 	}
 	st := mem.New()
 	clk.Add(time.Minute)
-	eng := &Engine{Source: cl, Store: st, Log: zerolog.Nop(), Now: clk.Now, Version: "test", Host: "test", PID: 1 << 30}
-	if _, err := eng.Run(b.Context(), RunOptions{TypeIDs: []int{197}}); err != nil {
+	eng := &backup.Engine{Source: cl, Store: st, Log: zerolog.Nop(), Now: clk.Now, Version: "test", Host: "test", PID: 1 << 30}
+	if _, err := eng.Run(b.Context(), backup.RunOptions{TypeIDs: []int{197}}); err != nil {
 		b.Fatal(err)
 	}
-	snap, err := LoadSnapshot(b.Context(), st, "latest", time.Time{})
+	snap, err := repo.LoadSnapshot(b.Context(), st, "latest", time.Time{})
 	if err != nil {
 		b.Fatal(err)
 	}
