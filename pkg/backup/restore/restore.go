@@ -814,10 +814,10 @@ func (rs *restoreRun) update(ctx context.Context, b *repo.SnapshotBlock, doc map
 			return fmt.Errorf("update id %d: %w", cur.ID, err)
 		}
 		switch _, hasKey := body["customerKey"]; {
-		case hasKey && keyTaken(apiErr):
+		case hasKey && apiErr.KeyTaken():
 			delete(body, "customerKey")
 			it.Notes = append(it.Notes, fmt.Sprintf("customerKey %q is taken by another asset: kept %q", b.CustomerKey, cur.CustomerKey))
-		case body["name"] != nil && nameTaken(apiErr):
+		case body["name"] != nil && apiErr.NameTaken():
 			delete(body, "name")
 			it.Notes = append(it.Notes, fmt.Sprintf("name %q is taken in the folder: kept %q", b.Name, cur.Name))
 		default:
@@ -857,7 +857,7 @@ func (rs *restoreRun) create(ctx context.Context, b *repo.SnapshotBlock, doc map
 		it.Status = ItemPlanned
 		return nil
 	}
-	body := createBody(doc, folderID)
+	body := sfmc.CreateBody(doc, folderID)
 	if sfmc.IsFileType(b.AssetType.ID) {
 		if f, ok := b.File(repo.RoleFile); ok {
 			data, err := repo.ReadFile(ctx, rs.r.Store, b.Backup, f)
@@ -890,7 +890,7 @@ func (rs *restoreRun) create(ctx context.Context, b *repo.SnapshotBlock, doc map
 		}
 		_, hasKey := body["customerKey"]
 		switch {
-		case hasKey && keyTaken(apiErr):
+		case hasKey && apiErr.KeyTaken():
 			// Maybe it is there after all (created by an earlier restore
 			// that the first key lookup did not see yet).
 			if a, ok, ferr := rs.findByKey(ctx, b, true); ferr == nil && ok {
@@ -899,8 +899,8 @@ func (rs *restoreRun) create(ctx context.Context, b *repo.SnapshotBlock, doc map
 			}
 			delete(body, "customerKey")
 			it.Notes = append(it.Notes, fmt.Sprintf("customerKey %q is taken by another asset (another business unit or type): created with a generated key", b.CustomerKey))
-		case nameTaken(apiErr):
-			next, ok := suggestedName(apiErr)
+		case apiErr.NameTaken():
+			next, ok := apiErr.SuggestedName()
 			if !ok || next == name {
 				next = fmt.Sprintf("%s (%d)", b.Name, attempt+1)
 			}
@@ -922,47 +922,6 @@ func setNameNote(notes []string, note string) []string {
 		}
 	}
 	return append(notes, note)
-}
-
-// readOnlyFields are stripped before a create (shared/sfmc-api.md §10.1).
-var readOnlyFields = []string{"id", "objectID", "createdDate", "modifiedDate", "createdBy", "modifiedBy", "owner",
-	"enterpriseId", "memberId", "thumbnail", "legacyData", "sharingProperties", "businessUnitAvailability"}
-
-// readOnlyFileProperties are the server-maintained parts of fileProperties.
-var readOnlyFileProperties = []string{"fileSize", "fileCreatedDate", "publishedURL", "width", "height"}
-
-// createBody is the backed-up document without read-only fields, filed in folderID.
-func createBody(doc map[string]json.RawMessage, folderID int64) map[string]json.RawMessage {
-	body := make(map[string]json.RawMessage, len(doc))
-	for k, v := range doc {
-		if slices.ContainsFunc(readOnlyFields, func(f string) bool { return strings.EqualFold(f, k) }) {
-			continue
-		}
-		body[k] = v
-	}
-	for k, v := range body {
-		if !strings.EqualFold(k, "fileProperties") {
-			continue
-		}
-		var fp map[string]json.RawMessage
-		if json.Unmarshal(v, &fp) == nil && fp != nil {
-			for f := range fp {
-				if slices.ContainsFunc(readOnlyFileProperties, func(r string) bool { return strings.EqualFold(r, f) }) {
-					delete(fp, f)
-				}
-			}
-			body[k], _ = json.Marshal(fp)
-		}
-	}
-	for k := range body {
-		if strings.EqualFold(k, "category") {
-			delete(body, k)
-		}
-	}
-	if folderID > 0 {
-		body["category"] = json.RawMessage(`{"id":` + strconv.FormatInt(folderID, 10) + `}`)
-	}
-	return body
 }
 
 // comparedFields are the writable content fields compared (and PATCHed) besides
@@ -1154,54 +1113,6 @@ func decodeDoc(raw []byte) (map[string]json.RawMessage, error) {
 		return nil, errors.New("not a JSON object")
 	}
 	return doc, nil
-}
-
-// keyTaken recognises SFMC's "customerKey already in use" validation error.
-// The exact wording is unconfirmed, so any validation message about the
-// customer key being unique, taken or existing counts.
-func keyTaken(e *sfmc.APIError) bool {
-	return anyMessage(e, func(m string) bool {
-		return strings.Contains(m, "customerkey") && (strings.Contains(m, "unique") || strings.Contains(m, "taken") || strings.Contains(m, "exist") || strings.Contains(m, "already"))
-	})
-}
-
-// nameTaken recognises "Asset names within a category and asset type must be
-// unique. X is already taken. Suggested name: X (1)" (code 10005).
-func nameTaken(e *sfmc.APIError) bool {
-	return anyMessage(e, func(m string) bool {
-		return strings.Contains(m, "suggested name") || strings.Contains(m, "name") && strings.Contains(m, "unique") && !strings.Contains(m, "customerkey")
-	})
-}
-
-func anyMessage(e *sfmc.APIError, fn func(lower string) bool) bool {
-	if fn(strings.ToLower(e.Message)) {
-		return true
-	}
-	for _, v := range e.ValidationErrors {
-		if fn(strings.ToLower(v.Message)) {
-			return true
-		}
-	}
-	return false
-}
-
-// suggestedName extracts Content Builder's "Suggested name: X (1)".
-func suggestedName(e *sfmc.APIError) (string, bool) {
-	msgs := []string{e.Message}
-	for _, v := range e.ValidationErrors {
-		msgs = append(msgs, v.Message)
-	}
-	for _, m := range msgs {
-		i := strings.Index(strings.ToLower(m), "suggested name:")
-		if i < 0 {
-			continue
-		}
-		s := strings.TrimSpace(m[i+len("suggested name:"):])
-		if s != "" {
-			return s, true
-		}
-	}
-	return "", false
 }
 
 // maxBlockJSON bounds a backed-up JSON document read into memory.

@@ -752,35 +752,6 @@ func TestDiffDocs(t *testing.T) {
 	}
 }
 
-func TestCreateBodyStripsReadOnlyFields(t *testing.T) {
-	d, err := decodeDoc([]byte(`{"id":1,"objectID":"o","customerKey":"k","name":"N","assetType":{"id":28,"name":"png"},
-		"category":{"id":3,"name":"X","parentId":1},"owner":{},"createdDate":"d","modifiedDate":"d","createdBy":{},"modifiedBy":{},
-		"enterpriseId":1,"memberId":2,"thumbnail":{},"legacyData":{},"sharingProperties":{},"businessUnitAvailability":{},
-		"fileProperties":{"fileName":"a.png","extension":"png","fileSize":3,"fileCreatedDate":"d","publishedURL":"u","width":1,"height":1},
-		"content":"c","meta":{"m":1},"status":{"id":1,"name":"Draft"}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(createBody(d, 9))
-	want := `{"assetType":{"id":28,"name":"png"},"category":{"id":9},"content":"c","customerKey":"k","fileProperties":{"extension":"png","fileName":"a.png"},"meta":{"m":1},"name":"N","status":{"id":1,"name":"Draft"}}`
-	if string(b) != want {
-		t.Fatalf("body\n%s\nwant\n%s", b, want)
-	}
-}
-
-func TestErrorRecognition(t *testing.T) {
-	name := &sfmc.APIError{StatusCode: 400, Code: 10006, ValidationErrors: []sfmc.ValidationError{{Code: 10005,
-		Message: "Asset names within a category and asset type must be unique. Footer is already taken. Suggested name: Footer (1)"}}}
-	key := &sfmc.APIError{StatusCode: 400, Code: 10006, ValidationErrors: []sfmc.ValidationError{{Code: 10005,
-		Message: "Asset CustomerKey must be unique within the enterprise. k is already taken."}}}
-	if !nameTaken(name) || keyTaken(name) || !keyTaken(key) || nameTaken(key) {
-		t.Fatal("name and key collisions not told apart")
-	}
-	if s, ok := suggestedName(name); !ok || s != "Footer (1)" {
-		t.Fatalf("suggested name %q", s)
-	}
-}
-
 // BenchmarkRestoreUnchanged restores 2,000 blocks that are all in place
 // (one GET per block, no write) against the emulator.
 func BenchmarkRestoreUnchanged(b *testing.B) {
