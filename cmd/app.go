@@ -11,6 +11,7 @@ import (
 
 	"github.com/backup-creator/backup-creator/pkg/backup"
 	"github.com/backup-creator/backup-creator/pkg/config"
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 )
 
@@ -49,4 +50,7 @@ type App struct {
 	envFromFile map[string]bool // variables the env file set
 	cfg         *config.Config
 	log         zerolog.Logger
+	// budget is the SFMC request budget the business units of a run share
+	// (nil outside a run over account_ids).
+	budget *sfmc.Budget
 }

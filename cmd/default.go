@@ -19,13 +19,20 @@ import (
 
 // DefaultApp wires the real dependencies.
 func DefaultApp(stdout, stderr io.Writer, build BuildInfo) *App {
-	return &App{
+	a := &App{
 		Out: stdout, Err: stderr,
 		ErrIsTTY: isTerminal(stderr), OutIsTTY: isTerminal(stdout),
-		Build:     build,
-		NewSource: newSFMCSource,
-		NewStore:  openStore,
+		Build:    build,
+		NewStore: openStore,
 	}
+	a.NewSource = func(cfg *config.Config, log zerolog.Logger, userAgent string) (Source, error) {
+		c, err := sfmc.New(a.sfmcConfig(cfg, log, userAgent))
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	return a
 }
 
 func isTerminal(w io.Writer) bool {
@@ -37,16 +44,9 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-func newSFMCSource(cfg *config.Config, log zerolog.Logger, userAgent string) (Source, error) {
-	c, err := sfmc.New(sfmcConfig(cfg, log, userAgent))
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// sfmcConfig maps the configuration onto the client's.
-func sfmcConfig(cfg *config.Config, log zerolog.Logger, userAgent string) sfmc.Config {
+// sfmcConfig maps the configuration onto the client's; the clients of one
+// run over several business units share its request budget.
+func (a *App) sfmcConfig(cfg *config.Config, log zerolog.Logger, userAgent string) sfmc.Config {
 	return sfmc.Config{
 		AuthURL:          cfg.SFMC.AuthURL,
 		ClientID:         cfg.SFMC.ClientID,
@@ -61,6 +61,7 @@ func sfmcConfig(cfg *config.Config, log zerolog.Logger, userAgent string) sfmc.C
 		MaxRetryAfter:    cfg.SFMC.MaxRetryAfter,
 		UserAgent:        userAgent,
 		Logger:           log,
+		Budget:           a.budget,
 	}
 }
 

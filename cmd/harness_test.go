@@ -76,7 +76,7 @@ func (rt recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 func (h *harness) app(out, errOut io.Writer) *App {
 	a := DefaultApp(out, errOut, BuildInfo{Version: "test"})
 	a.NewSource = func(cfg *config.Config, log zerolog.Logger, ua string) (Source, error) {
-		sc := sfmcConfig(cfg, log, ua)
+		sc := a.sfmcConfig(cfg, log, ua)
 		sc.HTTPClient = &http.Client{Transport: recordingTransport{h: h, base: http.DefaultTransport}}
 		return sfmc.New(sc)
 	}

@@ -1010,7 +1010,6 @@ func emptyLike(cur json.RawMessage) json.RawMessage {
 	}
 }
 
-
 // readBlockJSON reads and checks the backed-up JSON of b.
 func readBlockJSON(ctx context.Context, st storage.Store, b *repo.SnapshotBlock) (map[string]json.RawMessage, error) {
 	f, ok := b.File(repo.RoleJSON)
