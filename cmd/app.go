@@ -12,6 +12,7 @@ import (
 	"github.com/backup-creator/backup-creator/pkg/backup"
 	"github.com/backup-creator/backup-creator/pkg/config"
 	"github.com/backup-creator/backup-creator/pkg/redact"
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 )
 
@@ -56,4 +57,7 @@ type App struct {
 	envFromFile map[string]bool // variables the env file set
 	cfg         *config.Config
 	log         zerolog.Logger
+	// budget is the SFMC request budget the business units of a run share
+	// (nil outside a run over account_ids).
+	budget *sfmc.Budget
 }

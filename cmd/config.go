@@ -152,6 +152,7 @@ delete a probe object in the destination, then say what works.
 			if _, err := sfmc.ParseTypes(a.cfg.Types); err != nil {
 				problems = append(problems, "types: "+err.Error())
 			}
+			problems = append(problems, monitorProblems(a.cfg)...)
 			if len(problems) > 0 {
 				return usageErrorf("invalid configuration (%s):\n  - %s", plural(len(problems), "problem"), strings.Join(problems, "\n  - "))
 			}

@@ -38,12 +38,15 @@ func TestConfigShowGoldenAndNoSecrets(t *testing.T) {
 	h := newHarness(t, sfmctest.Options{})
 	const fileSecret, envSecret = "file-secret-Zq81", "env-secret-Kk27"
 	const fileHook, envHook, smtpPass = "https://hooks.example/file-hook-Pw3", "https://hooks.example/env-hook-Lm5", "smtp-pass-Rt6"
+	const pingURL, pgwURL = "https://hc.example/ping/ping-key-Vb8/{account_id}", "http://pgw:pgw-pass-Hy4@127.0.0.1:9091"
 	os.WriteFile("backup-creator.yaml", []byte("dest: ./from-file\nconcurrency: 3\nsfmc:\n  client_secret: "+fileSecret+
-		"\n  account_id: \"100001\"\ns3:\n  region: eu-west-1\nnotify:\n  webhook_url: "+fileHook+"\n  smtp:\n    password: "+smtpPass+"\n"), 0o600)
+		"\n  account_id: \"100001\"\ns3:\n  region: eu-west-1\nnotify:\n  webhook_url: "+fileHook+"\n  smtp:\n    password: "+smtpPass+"\n"+
+		"metrics:\n  pushgateway_url: "+pgwURL+"\n"), 0o600)
 	t.Setenv("SFMC_AUTH_URL", "https://mc0123456789abcdefghijklmnop.auth.marketingcloudapis.com/")
 	t.Setenv("SFMC_CLIENT_ID", "client-id-from-env")
 	t.Setenv("SFMC_CLIENT_SECRET", envSecret)
 	t.Setenv("BACKUP_CREATOR_NOTIFY_SLACK_WEBHOOK_URL", envHook)
+	t.Setenv("BACKUP_CREATOR_NOTIFY_PING_URL", pingURL)
 	for _, format := range []string{"table", "json"} {
 		args := []string{"config", "show", "--log-level", "warn"}
 		if format == "json" {
@@ -53,7 +56,7 @@ func TestConfigShowGoldenAndNoSecrets(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		for _, s := range []string{fileSecret, envSecret, h.emu.ClientSecret(), fileHook, envHook, smtpPass, "hook-"} {
+		for _, s := range []string{fileSecret, envSecret, h.emu.ClientSecret(), fileHook, envHook, smtpPass, "hook-", "ping-key-Vb8", "pgw-pass-Hy4", "pgw:"} {
 			if strings.Contains(out+errOut, s) {
 				t.Fatalf("config show (%s) prints a secret", format)
 			}

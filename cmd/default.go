@@ -27,7 +27,13 @@ func DefaultApp(stdout, stderr io.Writer, build BuildInfo) *App {
 		NewStore: openStore,
 		red:      redact.New(),
 	}
-	a.NewSource = a.newSFMCSource
+	a.NewSource = func(cfg *config.Config, log zerolog.Logger, userAgent string) (Source, error) {
+		c, err := sfmc.New(a.sfmcConfig(cfg, log, userAgent))
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
 	return a
 }
 
@@ -40,16 +46,9 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-func (a *App) newSFMCSource(cfg *config.Config, log zerolog.Logger, userAgent string) (Source, error) {
-	c, err := sfmc.New(a.sfmcConfig(cfg, log, userAgent))
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// sfmcConfig maps the configuration onto the client's. The client registers
-// every token it receives with the App's redactor.
+// sfmcConfig maps the configuration onto the client's; the clients of one
+// run over several business units share its request budget, and every
+// token they receive is registered with the App's redactor.
 func (a *App) sfmcConfig(cfg *config.Config, log zerolog.Logger, userAgent string) sfmc.Config {
 	return sfmc.Config{
 		Redactor:         a.redactor(),
@@ -68,6 +67,7 @@ func (a *App) sfmcConfig(cfg *config.Config, log zerolog.Logger, userAgent strin
 		MaxItemBytes:     cfg.SFMC.MaxItemBytes,
 		UserAgent:        userAgent,
 		Logger:           log,
+		Budget:           a.budget,
 	}
 }
 
@@ -122,7 +122,7 @@ var cloudSecretEnv = []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZU
 func (a *App) registerSecrets(cfg *config.Config) {
 	r := a.redactor()
 	r.Add(cfg.SFMC.ClientSecret.Value(), cfg.Notify.SlackWebhookURL.Value(), cfg.Notify.WebhookURL.Value(),
-		cfg.Notify.SMTP.Password.Value())
+		cfg.Notify.PingURL.Value(), cfg.Metrics.PushgatewayURL.Value(), cfg.Notify.SMTP.Password.Value())
 	for _, k := range cloudSecretEnv {
 		r.Add(os.Getenv(k))
 	}

@@ -149,6 +149,8 @@ func TestRedactorCoversEveryOutput(t *testing.T) {
 	h := newHarness(t, sfmctest.Options{})
 	h.emu.Seed(sfmctest.SeedOptions{ExtraBlocks: 3})
 	slack, generic := notifyHooks(t)
+	ping := &rawHooks{}
+	t.Setenv("BACKUP_CREATOR_NOTIFY_PING_URL", ping.serve(t))
 	var out, errOut strings.Builder
 	a := h.app(&out, &errOut)
 	real := a.NewSource
@@ -163,7 +165,8 @@ func TestRedactorCoversEveryOutput(t *testing.T) {
 	if code != ExitFailure {
 		t.Fatalf("exit %d\n%s", code, errOut.String())
 	}
-	outs := outputs{"stderr": errOut.String(), "--json summary": out.String(), "slack": slack.all(t), "webhook": generic.all(t)}
+	outs := outputs{"stderr": errOut.String(), "--json summary": out.String(), "slack": slack.all(t), "webhook": generic.all(t),
+		"health-check ping": ping.all(t)}
 	h.assertRedacted(outs)
 	for name, txt := range outs {
 		for _, leak := range []string{"pa55w0rd-Q", "AbC123"} {

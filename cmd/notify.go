@@ -18,6 +18,7 @@ func notifyConfig(cfg *config.Config) notify.Config {
 		WebhookURL:      n.WebhookURL.Value(),
 		On:              n.On,
 		Timeout:         n.Timeout,
+		PingURL:         n.PingURL.Value(),
 		SMTP: notify.SMTPConfig{
 			Host: n.SMTP.Host, Port: n.SMTP.Port, Username: n.SMTP.Username, Password: n.SMTP.Password.Value(),
 			From: n.SMTP.From, To: n.SMTP.To, StartTLS: n.SMTP.StartTLS,

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
@@ -29,6 +30,11 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer, build
 
 // Execute runs args against this App and returns the exit code.
 func (a *App) Execute(ctx context.Context, args []string) int {
+	// Several business units (and the health-check pings) log at once:
+	// every write to Err is one whole line, never interleaved.
+	if _, ok := a.Err.(*lockedWriter); !ok {
+		a.Err = &lockedWriter{w: a.Err}
+	}
 	root := NewRootCmd(a)
 	root.SetArgs(args)
 	root.SetOut(a.Out)
@@ -54,6 +60,18 @@ func (a *App) Execute(ctx context.Context, args []string) int {
 		}
 	}
 	return code
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // NewRootCmd builds the command tree.
@@ -106,6 +124,9 @@ never from a flag.
 	root.AddCommand(newRestoreCmd(a, nil))
 	root.AddCommand(newVerifyCmd(a, nil))
 	root.AddCommand(newPruneCmd(a, nil))
+	root.AddCommand(newHistoryCmd(a, nil))
+	root.AddCommand(newDiffCmd(a, nil))
+	root.AddCommand(newShowCmd(a, nil))
 	return root
 }
 
@@ -134,6 +155,7 @@ var flagKeys = map[string]string{
 	"concurrency":     "concurrency",
 	"timeout":         "timeout",
 	"track-deletions": "track_deletions",
+	"shard":           "shard",
 	"keep-last":       "retention.keep_last",
 	"keep-hourly":     "retention.keep_hourly",
 	"keep-daily":      "retention.keep_daily",

@@ -10,16 +10,17 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
-
-	"github.com/backup-creator/backup-creator/pkg/sfmc"
 
 	"github.com/spf13/cobra"
 
 	"github.com/backup-creator/backup-creator/pkg/backup"
 	"github.com/backup-creator/backup-creator/pkg/backup/prune"
 	"github.com/backup-creator/backup-creator/pkg/config"
+	"github.com/backup-creator/backup-creator/pkg/notify"
 	"github.com/backup-creator/backup-creator/pkg/progress"
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
 )
 
 // RunOptions are the parsed flags of `run`.
@@ -43,10 +44,16 @@ backup_YYYYMMDD folder of the destination (backup_YYYYMMDD_HHMMSS for a second r
 same UTC day). The first run, and a run with --full, backs up every block. The watermark
 is stored in the destination and advanced only after the manifest is written.
 
+With account_ids, every business unit is backed up into <dest>/mid-<MID>, bu_concurrency
+at a time; --shard I/N (or JOB_COMPLETION_INDEX of shard_count in a Kubernetes Indexed
+Job) backs up only the units whose MID hashes to shard I (FNV-1a-64 of the MID mod N).
+notify.ping_url and metrics.* report every run to a health check and to Prometheus.
+
 ` + exitStatusHelp,
 		Example: `  backup-creator run
   backup-creator run --dest s3://my-bucket/sfmc --json
-  backup-creator run --since 2026-11-01 --types htmlblock,codesnippetblock`,
+  backup-creator run --since 2026-11-01 --types htmlblock,codesnippetblock
+  BACKUP_CREATOR_ACCOUNT_IDS=100001,100002,100003 backup-creator run --shard 0/2 --dest s3://my-bucket/sfmc`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if opts.Full && opts.Since != "" {
@@ -69,6 +76,7 @@ is stored in the destination and advanced only after the manifest is written.
 	f.Bool("track-deletions", true, "list all block ids after the backup and record blocks deleted in SFMC since the last run (costs about one request per 500 blocks on incremental runs)")
 	f.BoolVar(&opts.AcceptDeletions, "accept-deletions", false, "record the deletions even if the id listing lacks more than track_deletions_max_share of the known blocks (when they really were deleted)")
 	f.BoolVar(&opts.JSON, "json", false, "print the run summary as one JSON object on stdout")
+	f.String("shard", "", "back up only the business units of account_ids in shard I of N (\"I/N\": MID hash mod N == I); default: all, or JOB_COMPLETION_INDEX of shard_count in a Kubernetes Indexed Job")
 	return c
 }
 
@@ -89,8 +97,13 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 	cfg := a.cfg
 	problems := cfg.Problems(true)
 	problems = append(problems, notifyConfig(cfg).Problems()...)
+	problems = append(problems, monitorProblems(cfg)...)
 	if len(problems) > 0 {
 		return usageErrorf("invalid configuration:\n  - %s", strings.Join(problems, "\n  - "))
+	}
+	sh, err := resolveShard(cfg)
+	if err != nil {
+		return err
 	}
 	var since time.Time
 	if opts.Since != "" {
@@ -120,10 +133,21 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 		TrackDeletions: cfg.TrackDeletions, DeletionsMaxShare: cfg.TrackDeletionsMaxShare, AcceptDeletions: opts.AcceptDeletions,
 	}
 
+	// Dry runs are not reported to monitoring: they back nothing up.
+	monitor := !opts.DryRun
 	if len(cfg.AccountIDs) == 0 {
-		sum, err := a.runOne(ctx, cfg, ro, opts)
+		var ping *pinger
+		if monitor {
+			ping = a.startPing(ctx, cfg.SFMC.AccountID)
+		}
+		start := a.now()
+		sum, err := a.runOne(ctx, cfg, ro, opts, true)
 		sum.ExitCode = ExitCode(err)
 		a.notify(ctx, sum, err)
+		if monitor {
+			ping.finish(ctx, notify.Event{Status: eventStatus(sum.Status, err)}, sum)
+			a.writeMetrics(ctx, []unitResult{{accountID: cfg.SFMC.AccountID, sum: sum, err: err, took: a.now().Sub(start)}}, nil)
+		}
 		if opts.JSON {
 			if jerr := printJSON(a.redactor().Writer(a.Out), sum); jerr != nil && err == nil {
 				err = jerr
@@ -134,28 +158,85 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 		return err
 	}
 
-	// Several business units, one after another; one failing does not stop
-	// the others, and the exit code is the worst of them.
-	multi := &MultiSummary{Status: backup.StatusComplete}
-	var worst error
-	for _, mid := range cfg.AccountIDs {
+	// Several business units, bu_concurrency at a time, sharing one SFMC
+	// request budget; one failing does not stop the others, and the exit
+	// code is the worst of them.
+	mids, err := unitsToRun(cfg, sh)
+	if err != nil {
+		return err
+	}
+	if sh != nil {
+		a.log.Info().Str("shard", sh.String()).Strs("account_ids", mids).Int("units", len(mids)).
+			Int("units_total", len(cfg.AccountIDs)).Msg("backing up this shard's business units")
+	}
+	a.budget = sfmc.NewBudget(cfg.Concurrency)
+	defer func() { a.budget = nil }()
+	perUnitPing := monitor && pingPerUnit(cfg)
+	var runPing *pinger
+	if monitor && !perUnitPing {
+		runPing = a.startPing(ctx, "")
+	}
+	results := make([]*unitResult, len(mids))
+	var mu sync.Mutex // serialises output
+	runUnit := func(i int, mid string) {
 		bu := *cfg
 		bu.SFMC.AccountID = mid
 		bu.Dest = subDest(cfg.Dest, "mid-"+mid)
-		sum, err := a.runOne(ctx, &bu, ro, opts)
+		var ping *pinger
+		if perUnitPing {
+			ping = a.startPing(ctx, mid)
+		}
+		start := a.now()
+		sum, err := a.runOne(ctx, &bu, ro, opts, cfg.BUConcurrency == 1)
 		sum.ExitCode = ExitCode(err)
-		entry := BusinessUnitSummary{AccountID: mid, Summary: sum, ExitCode: ExitCode(err)}
-		multi.BusinessUnits = append(multi.BusinessUnits, entry)
+		ping.finish(ctx, notify.Event{Status: eventStatus(sum.Status, err)}, sum)
+		results[i] = &unitResult{accountID: mid, sum: sum, err: err, took: a.now().Sub(start)}
+		mu.Lock()
+		defer mu.Unlock()
 		if err != nil {
-			a.log.Error().Err(err).Str("account_id", mid).Int("exit_code", entry.ExitCode).Msg("business unit not backed up")
-			if worst == nil || severity(ExitCode(err)) > severity(ExitCode(worst)) {
-				worst = fmt.Errorf("business unit %s: %w", mid, err)
-			}
+			a.log.Error().Err(err).Str("account_id", mid).Int("exit_code", sum.ExitCode).Msg("business unit not backed up")
 		} else if !opts.JSON {
 			a.printSummary(sum)
 		}
-		if ctx.Err() != nil {
+	}
+	sem := make(chan struct{}, cfg.BUConcurrency)
+	var wg sync.WaitGroup
+	for i, mid := range mids {
+		sem <- struct{}{}
+		if ctx.Err() != nil { // units not started are not reported
+			<-sem
 			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			runUnit(i, mid)
+		}()
+	}
+	wg.Wait()
+
+	multi := &MultiSummary{Status: backup.StatusComplete, BusinessUnits: []BusinessUnitSummary{}}
+	if sh != nil {
+		multi.Shard = sh.String()
+	}
+	var worst error
+	var done []unitResult
+	for _, r := range results {
+		if r == nil {
+			continue
+		}
+		done = append(done, *r)
+		multi.BusinessUnits = append(multi.BusinessUnits, BusinessUnitSummary{AccountID: r.accountID, Summary: r.sum, ExitCode: r.sum.ExitCode})
+		if r.err != nil && (worst == nil || severity(ExitCode(r.err)) > severity(ExitCode(worst))) {
+			worst = fmt.Errorf("business unit %s: %w", r.accountID, r.err)
+		}
+	}
+	if skipped := len(mids) - len(done); skipped > 0 {
+		// Interrupted between units: the ones not started are not backed up.
+		err := a.interrupted(ctx, fmt.Errorf("%d of %d business units not started", skipped, len(mids)))
+		if worst == nil || severity(ExitCode(err)) > severity(ExitCode(worst)) {
+			worst = err
 		}
 	}
 	multi.ExitCode = ExitCode(worst)
@@ -164,6 +245,14 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 		multi.Error = worst.Error()
 	}
 	a.notifyMulti(ctx, multi, worst)
+	if monitor {
+		status := notify.StatusComplete
+		if worst != nil {
+			status = eventStatus(backup.StatusFailed, worst)
+		}
+		runPing.finish(ctx, notify.Event{Status: status}, multi)
+		a.writeMetrics(ctx, done, mids)
+	}
 	if opts.JSON {
 		if jerr := printJSON(a.redactor().Writer(a.Out), multi); jerr != nil && worst == nil {
 			worst = jerr
@@ -174,7 +263,9 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 
 // MultiSummary is the --json output of a run over several business units.
 type MultiSummary struct {
-	Status        string                `json:"status"`
+	Status string `json:"status"`
+	// Shard is "I/N" when the run backed up one shard of account_ids.
+	Shard         string                `json:"shard,omitempty"`
 	ExitCode      int                   `json:"exitCode"`
 	Error         string                `json:"error,omitempty"`
 	BusinessUnits []BusinessUnitSummary `json:"businessUnits"`
@@ -231,7 +322,9 @@ func printJSON(w io.Writer, v any) error {
 }
 
 // runOne backs up one business unit into cfg.Dest.
-func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptions, opts *RunOptions) (*backup.Summary, error) {
+// showProgress allows the progress line on a terminal (not with several
+// units at once).
+func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptions, opts *RunOptions, showProgress bool) (*backup.Summary, error) {
 	sum := &backup.Summary{Destination: cfg.Dest, Status: backup.StatusFailed}
 	src, err := a.NewSource(cfg, a.log, "backup-creator/"+a.versionOrDev())
 	if err != nil {
@@ -259,9 +352,10 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 	}
 	defer store.Close()
 
-	prog := progress.New(a.Err, a.ErrIsTTY && !opts.JSON)
+	tty := a.ErrIsTTY && !opts.JSON && showProgress
+	prog := progress.New(a.Err, tty)
 	log := a.log
-	if a.ErrIsTTY && !opts.JSON {
+	if tty {
 		// Log lines blank the progress line first instead of running into it.
 		if l, lerr := newLogger(a.redactor().Writer(prog.Wrap(a.Err)), cfg.Log, a.ErrIsTTY); lerr == nil {
 			log = l
@@ -330,13 +424,7 @@ func (a *App) logSummary(s *backup.Summary, err error) {
 		Int("blocks", s.Blocks).Int("files", s.Files).Int64("bytes", s.Bytes).
 		Int("skipped_unchanged", s.Skipped).Int("failed", s.Failed).Int("interrupted", s.Interrupted).Int("deleted", s.Deleted).Int("deletions_suppressed", s.DeletionsSuppressed).Int("relisted", s.Relisted).
 		Int64("deletion_check_requests", s.DeletionCheckRequests).Int64("duration_ms", s.DurationMS)
-	var total int64
-	for k, n := range s.Requests {
-		if k != "retries" && k != "throttled" {
-			total += n
-		}
-	}
-	ev = ev.Int64("requests", total)
+	ev = ev.Int64("requests", requestTotal(s))
 	if s.WatermarkFrom != nil {
 		ev = ev.Str("watermark_from", s.WatermarkFrom.Format(time.RFC3339Nano))
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/backup-creator/backup-creator/cmd"
 	"github.com/backup-creator/backup-creator/pkg/config"
+	"github.com/backup-creator/backup-creator/pkg/shard"
 )
 
 // recipeFlags lists, per command, the flags the recipes in this directory may
@@ -312,9 +313,12 @@ func dig(m map[string]any, path ...string) any {
 	return v
 }
 
-func cronJob(t *testing.T) (job map[string]any, docs []map[string]any) {
+// kubernetesRecipes are the CronJob recipes; each gets the same checks.
+var kubernetesRecipes = []string{"kubernetes/cronjob.yaml", "kubernetes/indexed-job.yaml"}
+
+func cronJob(t *testing.T, file string) (job map[string]any, docs []map[string]any) {
 	t.Helper()
-	docs = decodeAll(t, "kubernetes/cronjob.yaml")
+	docs = decodeAll(t, file)
 	for _, d := range docs {
 		if d["kind"] == "CronJob" {
 			if d["apiVersion"] != "batch/v1" {
@@ -323,12 +327,19 @@ func cronJob(t *testing.T) (job map[string]any, docs []map[string]any) {
 			return d, docs
 		}
 	}
-	t.Fatal("kubernetes/cronjob.yaml has no CronJob")
+	t.Fatalf("%s has no CronJob", file)
 	return nil, nil
 }
 
 func TestCronJob(t *testing.T) {
-	job, docs := cronJob(t)
+	for _, file := range kubernetesRecipes {
+		t.Run(path.Base(file), func(t *testing.T) { checkCronJob(t, file) })
+	}
+}
+
+// checkCronJob checks a CronJob recipe's hardening, secrets and config file.
+func checkCronJob(t *testing.T, file string) {
+	job, docs := cronJob(t, file)
 	if got := dig(job, "spec", "concurrencyPolicy"); got != "Forbid" {
 		t.Errorf("concurrencyPolicy = %v, want Forbid", got)
 	}
@@ -348,6 +359,15 @@ func TestCronJob(t *testing.T) {
 		if got := dig(c, "securityContext", field); got != want {
 			t.Errorf("container securityContext.%s = %v, want %v", field, got, want)
 		}
+	}
+	if caps, _ := dig(c, "securityContext", "capabilities", "drop").([]any); !slices.Contains(caps, any("ALL")) {
+		t.Errorf("container capabilities.drop = %v, want ALL", caps)
+	}
+	if got := dig(pod, "securityContext", "seccompProfile", "type"); got != "RuntimeDefault" {
+		t.Errorf("pod seccompProfile = %v, want RuntimeDefault", got)
+	}
+	if got := dig(pod, "automountServiceAccountToken"); got != false {
+		t.Errorf("automountServiceAccountToken = %v, want false", got)
 	}
 
 	// Secrets come from a Secret: never a literal value in the manifest.
@@ -373,7 +393,7 @@ func TestCronJob(t *testing.T) {
 		}
 	}
 	// SFMC_CLIENT_SECRET_FILE points into a mounted secret volume.
-	file, _ := dig(env["SFMC_CLIENT_SECRET_FILE"], "value").(string)
+	secretFile, _ := dig(env["SFMC_CLIENT_SECRET_FILE"], "value").(string)
 	secretVolumes := map[string]bool{}
 	for _, v := range pod["volumes"].([]any) {
 		vm := v.(map[string]any)
@@ -384,12 +404,12 @@ func TestCronJob(t *testing.T) {
 	mounted := false
 	for _, m := range c["volumeMounts"].([]any) {
 		mm := m.(map[string]any)
-		if secretVolumes[mm["name"].(string)] && file != "" && strings.HasPrefix(file, mm["mountPath"].(string)+"/") {
+		if secretVolumes[mm["name"].(string)] && secretFile != "" && strings.HasPrefix(secretFile, mm["mountPath"].(string)+"/") {
 			mounted = true
 		}
 	}
 	if !mounted {
-		t.Errorf("SFMC_CLIENT_SECRET_FILE=%q is not inside a mounted secret volume", file)
+		t.Errorf("SFMC_CLIENT_SECRET_FILE=%q is not inside a mounted secret volume", secretFile)
 	}
 
 	// The embedded config file uses real keys and validates.
@@ -420,6 +440,91 @@ func TestCronJob(t *testing.T) {
 			if probs := load(t, p).Problems(false); len(probs) > 0 {
 				t.Errorf("ConfigMap %s has problems: %v", name, probs)
 			}
+		}
+	}
+}
+
+// TestIndexedJob checks what makes the sharded recipe work: an Indexed Job
+// whose completions equal the shard count the pods are told, retried per
+// index, without a --shard that would make every pod the same shard, into a
+// destination all pods share, with every shard given units to back up.
+func TestIndexedJob(t *testing.T) {
+	job, docs := cronJob(t, "kubernetes/indexed-job.yaml")
+	spec := dig(job, "spec", "jobTemplate", "spec").(map[string]any)
+	if spec["completionMode"] != "Indexed" {
+		t.Errorf("completionMode = %v, want Indexed", spec["completionMode"])
+	}
+	completions, _ := spec["completions"].(int)
+	if completions < 2 || spec["parallelism"] != completions {
+		t.Errorf("completions %v, parallelism %v: want the same N >= 2", spec["completions"], spec["parallelism"])
+	}
+	if n, _ := spec["backoffLimitPerIndex"].(int); n < 1 {
+		t.Errorf("backoffLimitPerIndex = %v, want a per-shard retry", spec["backoffLimitPerIndex"])
+	}
+	if _, ok := spec["backoffLimit"]; ok {
+		t.Error("backoffLimit and backoffLimitPerIndex together: use only the per-index limit")
+	}
+	for _, r := range dig(spec, "podFailurePolicy", "rules").([]any) {
+		if a := r.(map[string]any)["action"]; a == "FailJob" {
+			t.Error("podFailurePolicy FailJob would stop the healthy shards: use FailIndex")
+		}
+	}
+	c := dig(spec, "template", "spec", "containers").([]any)[0].(map[string]any)
+	count := ""
+	for _, e := range c["env"].([]any) {
+		em := e.(map[string]any)
+		switch em["name"] {
+		case "BACKUP_CREATOR_SHARD_COUNT":
+			count, _ = em["value"].(string)
+		case "BACKUP_CREATOR_SHARD", "JOB_COMPLETION_INDEX":
+			t.Errorf("env %s would override the index Kubernetes gives each pod", em["name"])
+		}
+	}
+	if count != strconv.Itoa(completions) {
+		t.Errorf("BACKUP_CREATOR_SHARD_COUNT = %q, want completions (%d)", count, completions)
+	}
+	args := []string{}
+	for _, a := range c["args"].([]any) {
+		args = append(args, a.(string))
+	}
+	if slices.Contains(args, "--shard") {
+		t.Error("args set --shard: every pod would be the same shard")
+	}
+	if i := slices.Index(args, "--dest"); i < 0 || !strings.Contains(args[i+1], "://") || strings.HasPrefix(args[i+1], "file://") {
+		t.Errorf("args %v: the shards need one shared cloud destination", args)
+	}
+
+	// Each pod (JOB_COMPLETION_INDEX 0..N-1) gets its own, non-empty part of
+	// account_ids, and together they cover all of it.
+	var content string
+	for _, d := range docs {
+		if d["kind"] == "ConfigMap" {
+			content, _ = dig(d, "data", "backup-creator.yaml").(string)
+		}
+	}
+	clearEnv(t)
+	p := filepath.Join(t.TempDir(), "backup-creator.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := load(t, p)
+	covered := map[string]int{}
+	for i := range completions {
+		sh, err := shard.New(i, completions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		units, err := sh.Select(cfg.AccountIDs)
+		if err != nil || len(units) == 0 {
+			t.Errorf("pod %d backs up %v (%v): an idle shard", i, units, err)
+		}
+		for _, u := range units {
+			covered[u]++
+		}
+	}
+	for _, u := range cfg.AccountIDs {
+		if covered[u] != 1 {
+			t.Errorf("unit %s is in %d shards", u, covered[u])
 		}
 	}
 }
@@ -561,6 +666,26 @@ func readLines(t *testing.T, name string) []string {
 	return strings.Split(strings.ReplaceAll(string(b), "\\\n", " "), "\n")
 }
 
+// addContainers adds the backup-creator invocations of a CronJob's containers.
+func addContainers(file string, job map[string]any, add func(string, []invocation)) {
+	for _, c := range dig(job, "spec", "jobTemplate", "spec", "template", "spec", "containers").([]any) {
+		cm := c.(map[string]any)
+		var words []string
+		for _, field := range []string{"command", "args"} {
+			list, _ := cm[field].([]any)
+			for _, w := range list {
+				words = append(words, w.(string))
+			}
+		}
+		if _, ok := cm["command"]; !ok {
+			words = append([]string{"backup-creator"}, words...)
+		}
+		if path.Base(words[0]) == "backup-creator" {
+			add(file, []invocation{parseArgs(file+" container "+cm["name"].(string), words[1:])})
+		}
+	}
+}
+
 // recipeInvocations collects every backup-creator command in the recipes.
 func recipeInvocations(t *testing.T) map[string][]invocation {
 	t.Helper()
@@ -587,22 +712,9 @@ func recipeInvocations(t *testing.T) map[string][]invocation {
 	}
 
 	// Kubernetes: the image's entrypoint is backup-creator unless command says otherwise.
-	job, _ := cronJob(t)
-	for _, c := range dig(job, "spec", "jobTemplate", "spec", "template", "spec", "containers").([]any) {
-		cm := c.(map[string]any)
-		var words []string
-		for _, field := range []string{"command", "args"} {
-			list, _ := cm[field].([]any)
-			for _, w := range list {
-				words = append(words, w.(string))
-			}
-		}
-		if _, ok := cm["command"]; !ok {
-			words = append([]string{"backup-creator"}, words...)
-		}
-		if path.Base(words[0]) == "backup-creator" {
-			add("kubernetes/cronjob.yaml", []invocation{parseArgs("kubernetes/cronjob.yaml container "+cm["name"].(string), words[1:])})
-		}
+	for _, file := range kubernetesRecipes {
+		job, _ := cronJob(t, file)
+		addContainers(file, job, add)
 	}
 
 	// GitHub Actions: the run: scripts of every step.
@@ -621,7 +733,8 @@ func recipeInvocations(t *testing.T) map[string][]invocation {
 func TestRecipesUseOnlyExistingFlags(t *testing.T) {
 	found := recipeInvocations(t)
 	// Guard the extractor: each recipe runs the binary at least this often.
-	want := map[string]int{"crontab.example": 2, "systemd/backup-creator.service": 1, "kubernetes/cronjob.yaml": 1, "github-actions/backup.yml": 2}
+	want := map[string]int{"crontab.example": 2, "systemd/backup-creator.service": 1, "kubernetes/cronjob.yaml": 1,
+		"kubernetes/indexed-job.yaml": 1, "github-actions/backup.yml": 2}
 	for f, n := range want {
 		if len(found[f]) < n {
 			t.Errorf("%s: found %d backup-creator invocations, want at least %d: %+v", f, len(found[f]), n, found[f])

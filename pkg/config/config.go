@@ -26,6 +26,7 @@ import (
 	"github.com/backup-creator/backup-creator/pkg/backup/prune"
 	"github.com/backup-creator/backup-creator/pkg/redact"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
+	"github.com/backup-creator/backup-creator/pkg/shard"
 	"github.com/backup-creator/backup-creator/pkg/storage/azblob"
 	"github.com/backup-creator/backup-creator/pkg/storage/gcs"
 	"github.com/backup-creator/backup-creator/pkg/storage/s3"
@@ -93,14 +94,26 @@ func (r Retention) Policy() (prune.Policy, error) {
 	return p, nil
 }
 
-// Notify holds the notification settings (see pkg/notify). The webhook URLs
-// and the SMTP password are secrets.
+// Notify holds the notification settings (see pkg/notify). The webhook URLs,
+// the ping URL and the SMTP password are secrets.
 type Notify struct {
-	SlackWebhookURL Secret        `mapstructure:"slack_webhook_url"`
-	WebhookURL      Secret        `mapstructure:"webhook_url"`
-	On              string        `mapstructure:"on"`
-	Timeout         time.Duration `mapstructure:"timeout"`
-	SMTP            SMTP          `mapstructure:"smtp"`
+	SlackWebhookURL Secret `mapstructure:"slack_webhook_url"`
+	WebhookURL      Secret `mapstructure:"webhook_url"`
+	// PingURL is the health check (Healthchecks protocol) pinged at the
+	// start and end of every run; it may contain {account_id}.
+	PingURL Secret        `mapstructure:"ping_url"`
+	On      string        `mapstructure:"on"`
+	Timeout time.Duration `mapstructure:"timeout"`
+	SMTP    SMTP          `mapstructure:"smtp"`
+}
+
+// Metrics holds the Prometheus settings (see pkg/metrics).
+type Metrics struct {
+	// Textfile is the node_exporter textfile written after every run.
+	Textfile string `mapstructure:"textfile"`
+	// PushgatewayURL receives the metrics after every run. Secret (it may
+	// carry basic-auth credentials).
+	PushgatewayURL Secret `mapstructure:"pushgateway_url"`
 }
 
 // SMTP holds the email notification settings.
@@ -134,7 +147,16 @@ type Config struct {
 	// AccountIDs, when set, backs up several business units one after
 	// another, each into <dest>/mid-<MID> with its own watermark.
 	AccountIDs []string `mapstructure:"account_ids"`
-	Log        Log      `mapstructure:"log"`
+	// BUConcurrency is how many of AccountIDs are backed up at once; they
+	// share one SFMC request budget (Concurrency).
+	BUConcurrency int `mapstructure:"bu_concurrency"`
+	// Shard ("I/N") backs up only the units of AccountIDs that hash to
+	// shard I of N (see pkg/shard). ShardCount is N when I comes from
+	// Kubernetes' JOB_COMPLETION_INDEX instead.
+	Shard      string  `mapstructure:"shard"`
+	ShardCount int     `mapstructure:"shard_count"`
+	Metrics    Metrics `mapstructure:"metrics"`
+	Log        Log     `mapstructure:"log"`
 	// Each backend's options; the destination URL's bucket, prefix and query
 	// parameters are applied over them when the store is opened.
 	S3     s3.Config     `mapstructure:"s3"`
@@ -193,6 +215,12 @@ func Defaults() map[string]any {
 		"track_deletions_max_share": 0.5,
 		"lock.stale_after":          "30m",
 		"account_ids":               []string{},
+		"bu_concurrency":            1,
+		"shard":                     "",
+		"shard_count":               0,
+		"metrics.textfile":          "",
+		"metrics.pushgateway_url":   "",
+		"notify.ping_url":           "",
 		"retention.keep_last":       0,
 		"retention.keep_hourly":     0,
 		"retention.keep_daily":      0,
@@ -240,7 +268,10 @@ var extraEnv = map[string]string{
 }
 
 // SecretKeys are the keys whose values are never shown.
-var SecretKeys = map[string]bool{"sfmc.client_secret": true, "notify.slack_webhook_url": true, "notify.webhook_url": true, "notify.smtp.password": true}
+var SecretKeys = map[string]bool{
+	"sfmc.client_secret": true, "notify.slack_webhook_url": true, "notify.webhook_url": true,
+	"notify.smtp.password": true, "notify.ping_url": true, "metrics.pushgateway_url": true,
+}
 
 // EnvVars returns the environment variables that set key, in the order viper
 // consults them.
@@ -450,6 +481,22 @@ func (c *Config) Problems(needSFMC bool) []string {
 	}
 	if c.Concurrency < 1 || c.Concurrency > 256 {
 		add("concurrency %d is out of range (1-256)", c.Concurrency)
+	}
+	if c.BUConcurrency < 1 || c.BUConcurrency > 64 {
+		add("bu_concurrency %d is out of range (1-64)", c.BUConcurrency)
+	}
+	if c.Shard != "" {
+		if _, err := shard.Parse(c.Shard); err != nil {
+			add("%v (--shard, BACKUP_CREATOR_SHARD)", err)
+		}
+	}
+	if c.ShardCount < 0 || c.ShardCount > shard.MaxCount {
+		add("shard_count %d is out of range (1-%d, or 0 for none)", c.ShardCount, shard.MaxCount)
+	}
+	if u := c.Metrics.PushgatewayURL.Value(); u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			add("metrics.pushgateway_url is not an http(s) URL (e.g. http://pushgateway:9091)")
+		}
 	}
 	if c.Timeout < 0 {
 		add("timeout must not be negative (0 means no limit)")

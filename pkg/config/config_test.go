@@ -257,3 +257,41 @@ func TestParseDest(t *testing.T) {
 		}
 	}
 }
+
+func TestMonitoringAndShardKeys(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("BACKUP_CREATOR_NOTIFY_PING_URL", "https://hc.example/ping/key-Qx/{account_id}")
+	t.Setenv("BACKUP_CREATOR_METRICS_TEXTFILE", "/var/lib/node_exporter/backup-creator.prom")
+	t.Setenv("BACKUP_CREATOR_METRICS_PUSHGATEWAY_URL", "http://pgw:pw-Qx@127.0.0.1:9091")
+	t.Setenv("BACKUP_CREATOR_BU_CONCURRENCY", "3")
+	t.Setenv("BACKUP_CREATOR_SHARD", "1/4")
+	t.Setenv("BACKUP_CREATOR_SHARD_COUNT", "4")
+	c := load(t, "")
+	if c.Notify.PingURL.Value() != "https://hc.example/ping/key-Qx/{account_id}" || c.Metrics.Textfile == "" ||
+		c.Metrics.PushgatewayURL.Value() == "" || c.BUConcurrency != 3 || c.Shard != "1/4" || c.ShardCount != 4 {
+		t.Fatalf("env-only keys not read: %+v", c)
+	}
+	if p := c.Problems(false); len(p) != 0 {
+		t.Errorf("problems: %v", p)
+	}
+	red := c.Redacted(NewViper())
+	for _, k := range []string{"notify.ping_url", "metrics.pushgateway_url"} {
+		if !SecretKeys[k] || red[k] != "(set)" {
+			t.Errorf("%s is not redacted: %q", k, red[k])
+		}
+	}
+
+	c.BUConcurrency = 0
+	c.Shard = "4/4"
+	c.ShardCount = -1
+	c.Metrics.PushgatewayURL = "pgw:9091"
+	joined := strings.Join(c.Problems(false), "\n")
+	for _, w := range []string{"bu_concurrency 0", "shard index 4 is out of range", "shard_count -1", "metrics.pushgateway_url"} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("problems do not mention %q:\n%s", w, joined)
+		}
+	}
+	if strings.Contains(joined, "pw-Qx") || strings.Contains(joined, "key-Qx") {
+		t.Error("a problem shows a secret")
+	}
+}

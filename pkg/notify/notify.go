@@ -1,6 +1,7 @@
 // Package notify tells people how a backup run ended: a Slack-compatible
 // incoming webhook, a generic JSON webhook and an email over SMTP, each
-// optional.
+// optional; and it pings a health check (dead man's switch) at the start and
+// end of every run (Ping), so that a job that never runs is noticed too.
 //
 // Notifications are best effort. Send tries every configured channel, never
 // stops at the first failure, and returns one error per failed channel; the
@@ -62,8 +63,12 @@ type Config struct {
 	SMTP SMTPConfig
 	// On is OnFailure (the default when empty) or OnAlways.
 	On string
-	// Timeout bounds the whole Send (DefaultTimeout when zero).
+	// Timeout bounds the whole Send, and each Ping (DefaultTimeout when zero).
 	Timeout time.Duration
+	// PingURL is the health check pinged at the start and end of every run
+	// whatever On says (see Ping); it may contain AccountIDPlaceholder.
+	// Secret.
+	PingURL string
 	// Redact removes secrets from a text; Send applies it to everything a
 	// message is built from (the error, the destination, the summary). nil
 	// removes only credential-shaped text (redact.Shapes: URL user info,
@@ -95,6 +100,11 @@ func (c Config) Problems() []string {
 		pu, err := url.Parse(u.url)
 		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
 			p = append(p, u.name+" is not an http(s) URL")
+		}
+	}
+	if c.PingURL != "" {
+		if _, err := PingURL(c.PingURL, "0", PingSuccess); err != nil {
+			p = append(p, "notify.ping_url is not an http(s) URL")
 		}
 	}
 	if c.Timeout < 0 {

@@ -115,6 +115,10 @@ type Config struct {
 	// HTTPClient is the transport; nil builds one with sane timeouts and
 	// keep-alive (16 idle connections per host).
 	HTTPClient *http.Client
+	// Budget, when set, is shared with other clients: together they keep at
+	// most Budget.Size() requests in flight. nil: no limit besides the
+	// caller's own.
+	Budget *Budget
 	// Now is the clock used for token expiry; nil means time.Now.
 	Now func() time.Time
 	// Sleep waits d or until ctx is done, returning ctx.Err() in the latter
@@ -516,6 +520,12 @@ func (c *Client) attempt(ctx context.Context, cl call, tok *token, handle func(*
 	}
 	if tok != nil {
 		req.Header.Set("Authorization", "Bearer "+tok.access)
+	}
+	if b := c.cfg.Budget; b != nil {
+		if err := b.acquire(actx, cl.name); err != nil {
+			return 0, 0, err
+		}
+		defer b.release()
 	}
 	c.count(cl.stat)
 	start := time.Now()

@@ -26,6 +26,15 @@ var ErrNotFound = errors.New("object not found")
 // DeleteOptions.IfVersion). The object is left unchanged.
 var ErrPreconditionFailed = errors.New("precondition failed")
 
+// ErrUnsafePath is wrapped by every error that means the store refused to
+// follow a path it did not create: on a local destination, a symbolic link
+// (or another non-regular entry standing where a file or directory should
+// be) below the destination root. Nothing is read or written through it. It
+// never wraps ErrNotFound: such an entry is not "missing", it is something
+// backup-creator never wrote, and callers must fail instead of treating it
+// as absent.
+var ErrUnsafePath = errors.New("unsafe path")
+
 // ObjectInfo describes one stored object.
 type ObjectInfo struct {
 	// Key is the object's key relative to the store's root.
@@ -64,6 +73,47 @@ type PutOptions struct {
 // object written so far with PutOptions.NoSync durable.
 type Syncer interface {
 	Sync(ctx context.Context) error
+}
+
+// Copier is implemented by stores that can copy an object without moving its
+// bytes through the caller (S3 CopyObject, GCS rewrite, Azure Copy Blob, a
+// file copy on local disk). Use the package-level Copy, which falls back to
+// Get and Put for stores without it.
+type Copier interface {
+	// Copy makes dstKey hold the same bytes as srcKey and returns the info
+	// of the new object under dstKey (Version filled in). The contract is
+	// the one of Put:
+	//   - dstKey is replaced atomically: a reader sees the old object there
+	//     (or none), or the complete copy, never a partial one, also when
+	//     the process dies mid-copy;
+	//   - when Copy returns nil the copy is durable;
+	//   - the copy holds the source's content as of one instant: if srcKey
+	//     is replaced meanwhile, dstKey holds the old or the new content,
+	//     never a mix;
+	//   - the copy is independent of the source: later writes or deletes of
+	//     either never change the other.
+	// A missing srcKey gives an error wrapping ErrNotFound and leaves dstKey
+	// unchanged. srcKey and dstKey must differ. The copy is unconditional;
+	// content type and other metadata may or may not be carried over. A
+	// cancelled ctx gives an error wrapping ctx.Err(); dstKey then holds
+	// either its old object or the complete copy.
+	Copy(ctx context.Context, srcKey, dstKey string) (ObjectInfo, error)
+}
+
+// BatchDeleter is implemented by stores that delete many keys with fewer
+// requests than one per key (S3 DeleteObjects). Use the package-level
+// DeleteKeys, which falls back to Delete for stores without it.
+type BatchDeleter interface {
+	// DeleteKeys removes the object under every key in keys,
+	// unconditionally. Keys that are already missing are not an error, so
+	// the call is idempotent and can be repeated after a failure. Every key
+	// is validated before anything is deleted: an invalid key fails the
+	// call and deletes nothing. An empty list does nothing and returns nil;
+	// duplicates are allowed. The call is not atomic: when it fails (or ctx
+	// is cancelled, giving an error wrapping ctx.Err()), any subset of the
+	// keys may be gone and the error names at least one key that was not
+	// deleted. When it returns nil every key is gone, durably.
+	DeleteKeys(ctx context.Context, keys []string) error
 }
 
 // DirRemover is implemented by stores that keep real directories (local

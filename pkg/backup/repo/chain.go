@@ -24,6 +24,7 @@ type Chain struct {
 	backups []string
 	blocks  map[int64]*chainVersion
 	tombs   map[int64]chainTomb
+	keep    func(id int64) bool
 }
 
 type chainVersion struct {
@@ -41,6 +42,16 @@ func NewChain() *Chain {
 	return &Chain{blocks: map[int64]*chainVersion{}, tombs: map[int64]chainTomb{}}
 }
 
+// NewChainOf returns an empty chain that follows only the block ids keep
+// accepts: the others are streamed past (fn still sees them) and not held.
+// Verbs that ask about a few blocks (history, show, diff of the blocks a
+// range of backups touched) need memory for those alone.
+func NewChainOf(keep func(id int64) bool) *Chain {
+	c := NewChain()
+	c.keep = keep
+	return c
+}
+
 // Add folds the complete backup name into the chain: it streams its
 // manifest, calling fn (when not nil) for every block entry as it is read,
 // and returns the manifest with Blocks nil. Backups must be added oldest
@@ -48,7 +59,9 @@ func NewChain() *Chain {
 func (c *Chain) Add(ctx context.Context, st storage.Store, name string, fn func(ManifestBlock) error) (*Manifest, error) {
 	idx := len(c.backups)
 	m, err := ScanBackup(ctx, st, name, func(b ManifestBlock) error {
-		c.addVersion(SnapshotBlock{ManifestBlock: b, Backup: name}, idx)
+		if c.keep == nil || c.keep(b.ID) {
+			c.addVersion(SnapshotBlock{ManifestBlock: b, Backup: name}, idx)
+		}
 		if fn != nil {
 			return fn(b)
 		}
@@ -59,7 +72,9 @@ func (c *Chain) Add(ctx context.Context, st storage.Store, name string, fn func(
 	}
 	c.backups = append(c.backups, name)
 	for _, d := range m.Deleted {
-		c.addTomb(d, idx)
+		if c.keep == nil || c.keep(d.ID) {
+			c.addTomb(d, idx)
+		}
 	}
 	return m, nil
 }

@@ -11,11 +11,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/big"
 	"os"
 	"path"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -980,20 +978,6 @@ func diffDocs(backup, current map[string]json.RawMessage, folderID int64) (map[s
 	return body, changes, notes
 }
 
-// docField finds a property case-insensitively (SFMC output is camelCase,
-// but be lenient).
-func docField(doc map[string]json.RawMessage, name string) (json.RawMessage, bool) {
-	if v, ok := doc[name]; ok {
-		return v, true
-	}
-	for k, v := range doc {
-		if strings.EqualFold(k, name) {
-			return v, true
-		}
-	}
-	return nil, false
-}
-
 // docInt is an integer property of doc (0 when absent or not a number).
 func docInt(doc map[string]json.RawMessage, name string) int64 {
 	raw, _ := docField(doc, name)
@@ -1013,84 +997,6 @@ func rawInt(raw json.RawMessage, name string) int64 {
 	return docInt(doc, name)
 }
 
-func docString(doc map[string]json.RawMessage, name string) string {
-	raw, _ := docField(doc, name)
-	var s string
-	_ = json.Unmarshal(raw, &s)
-	return s
-}
-
-func decodeJSONValue(raw json.RawMessage) (any, error) {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return nil, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return canonicalNumbers(v), nil
-}
-
-// jsonNumber is a number in canonical form; its own type keeps it apart
-// from a string with the same text.
-type jsonNumber string
-
-// canonicalNumbers rewrites every number as its exact rational value, so that
-// 2, 2.0 and 2e0 compare equal without the precision loss of float64.
-func canonicalNumbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if r, ok := new(big.Rat).SetString(string(x)); ok {
-			return jsonNumber(r.RatString())
-		}
-		return jsonNumber(x)
-	case map[string]any:
-		for k, e := range x {
-			x[k] = canonicalNumbers(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = canonicalNumbers(e)
-		}
-	}
-	return v
-}
-
-// isEmptyJSON reports whether raw is absent, null, "", {} or [].
-func isEmptyJSON(raw json.RawMessage) bool {
-	v, err := decodeJSONValue(raw)
-	if err != nil {
-		return false
-	}
-	switch x := v.(type) {
-	case nil:
-		return true
-	case string:
-		return x == ""
-	case map[string]any:
-		return len(x) == 0
-	case []any:
-		return len(x) == 0
-	}
-	return false
-}
-
-// jsonEqual compares two JSON values (object key order and number spelling
-// do not matter; absent, null, "", {} and [] are all "empty" and equal).
-func jsonEqual(a, b json.RawMessage) bool {
-	if isEmptyJSON(a) && isEmptyJSON(b) {
-		return true
-	}
-	va, errA := decodeJSONValue(a)
-	vb, errB := decodeJSONValue(b)
-	if errA != nil || errB != nil {
-		return bytes.Equal(bytes.TrimSpace(a), bytes.TrimSpace(b))
-	}
-	return reflect.DeepEqual(va, vb)
-}
-
 // emptyLike is the empty value of cur's JSON kind, to clear a field the
 // backup did not have.
 func emptyLike(cur json.RawMessage) json.RawMessage {
@@ -1103,20 +1009,6 @@ func emptyLike(cur json.RawMessage) json.RawMessage {
 		return json.RawMessage(`""`)
 	}
 }
-
-func decodeDoc(raw []byte) (map[string]json.RawMessage, error) {
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %w", err)
-	}
-	if doc == nil {
-		return nil, errors.New("not a JSON object")
-	}
-	return doc, nil
-}
-
-// maxBlockJSON bounds a backed-up JSON document read into memory.
-const maxBlockJSON = 64 << 20
 
 // readBlockJSON reads and checks the backed-up JSON of b.
 func readBlockJSON(ctx context.Context, st storage.Store, b *repo.SnapshotBlock) (map[string]json.RawMessage, error) {

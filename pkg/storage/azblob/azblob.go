@@ -13,6 +13,18 @@
 // IfNotExists is If-None-Match: * (a loser gets 409 BlobAlreadyExists),
 // IfVersion and conditional Delete are If-Match; both become
 // storage.ErrPreconditionFailed. BlobNotFound becomes storage.ErrNotFound.
+//
+// Copy is a server-side Copy Blob (StartCopyFromURL) within the container,
+// after a Get Blob Properties of the source that gives its size and ETag;
+// the copy is made with x-ms-source-if-match on that ETag. Within one
+// account Azure (and Azurite) usually finishes the copy before answering
+// (copy status "success"); when it answers "pending", Copy polls the
+// destination's copy status (with a growing interval, until ctx ends) and
+// aborts the copy if ctx is cancelled or the copy fails. While a copy is
+// pending, Azure may serve the incomplete destination blob to readers: the
+// one place where Copy's atomicity rests on the service. There is no batch
+// delete here; storage.DeleteKeys deletes the blobs one by one,
+// concurrently.
 package azblob
 
 import (
@@ -117,7 +129,10 @@ type Store struct {
 	desc     string
 }
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store  = (*Store)(nil)
+	_ storage.Copier = (*Store)(nil)
+)
 
 // New builds a container client (connection string or
 // DefaultAzureCredential) and checks that the container exists and is
@@ -245,7 +260,7 @@ func mapErr(ctx context.Context, err error, conditional bool) error {
 	isResp := errors.As(err, &re)
 	switch {
 	case bloberror.HasCode(err, bloberror.BlobNotFound),
-		isResp && re.StatusCode == http.StatusNotFound && re.ErrorCode == "":
+		isResp && re.StatusCode == http.StatusNotFound && (re.ErrorCode == "" || re.ErrorCode == string(bloberror.CannotVerifyCopySource)):
 		if conditional {
 			return fmt.Errorf("%w: blob does not exist: %w", storage.ErrPreconditionFailed, err)
 		}
@@ -414,4 +429,125 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectI
 		}
 	}
 	return nil
+}
+
+// copyAttempts bounds the retries of a Copy whose source was replaced
+// between its properties read and the copy.
+const copyAttempts = 3
+
+// Copy implements storage.Copier with a server-side Copy Blob.
+func (s *Store) Copy(ctx context.Context, srcKey, dstKey string) (storage.ObjectInfo, error) {
+	for _, k := range []string{srcKey, dstKey} {
+		if err := keys.Validate(k); err != nil {
+			return storage.ObjectInfo{}, fmt.Errorf("copy: %w", err)
+		}
+	}
+	if srcKey == dstKey {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s: source and destination are the same key", srcKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
+	}
+	var err error
+	for range copyAttempts {
+		var info storage.ObjectInfo
+		info, err = s.copyOnce(ctx, srcKey, dstKey)
+		if err == nil {
+			return info, nil
+		}
+		if !bloberror.HasCode(err, bloberror.SourceConditionNotMet) {
+			break
+		}
+		// The source was replaced after its properties were read.
+	}
+	return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, mapErr(ctx, err, false))
+}
+
+func (s *Store) copyOnce(ctx context.Context, srcKey, dstKey string) (storage.ObjectInfo, error) {
+	src := s.cl.NewBlobClient(s.blobName(srcKey))
+	props, err := src.GetProperties(ctx, nil)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	info := storage.ObjectInfo{Key: dstKey}
+	if props.ContentLength != nil {
+		info.Size = *props.ContentLength
+	}
+	dst := s.cl.NewBlobClient(s.blobName(dstKey))
+	resp, err := dst.StartCopyFromURL(ctx, src.URL(), &blob.StartCopyFromURLOptions{
+		Tier:                           s.tier,
+		SourceModifiedAccessConditions: &blob.SourceModifiedAccessConditions{SourceIfMatch: props.ETag},
+	})
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	info.Version = etag(resp.ETag)
+	if resp.LastModified != nil {
+		info.ModTime = *resp.LastModified
+	}
+	status := blob.CopyStatusTypeSuccess
+	if resp.CopyStatus != nil {
+		status = *resp.CopyStatus
+	}
+	if status == blob.CopyStatusTypePending {
+		if info, err = s.waitCopy(ctx, dst, resp.CopyID, info); err != nil {
+			return storage.ObjectInfo{}, err
+		}
+		status = blob.CopyStatusTypeSuccess
+	}
+	if status != blob.CopyStatusTypeSuccess {
+		return storage.ObjectInfo{}, fmt.Errorf("copy status %s", status)
+	}
+	return info, nil
+}
+
+// waitCopy polls dst until the copy copyID is no longer pending; if ctx
+// ends first, or the copy fails, the copy is aborted.
+func (s *Store) waitCopy(ctx context.Context, dst *blob.Client, copyID *string, info storage.ObjectInfo) (_ storage.ObjectInfo, err error) {
+	defer func() {
+		if err != nil && copyID != nil {
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if _, aerr := dst.AbortCopyFromURL(actx, *copyID, nil); aerr != nil && !bloberror.HasCode(aerr, bloberror.NoPendingCopyOperation) {
+				err = fmt.Errorf("%w (abort copy: %w)", err, aerr)
+			}
+		}
+	}()
+	delay := 50 * time.Millisecond
+	for {
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return info, ctx.Err()
+		case <-t.C:
+		}
+		delay = min(2*delay, 2*time.Second)
+		p, err := dst.GetProperties(ctx, nil)
+		if err != nil {
+			return info, err
+		}
+		if p.CopyID != nil && copyID != nil && *p.CopyID != *copyID {
+			return info, errors.New("destination was replaced while the copy was pending")
+		}
+		if p.CopyStatus == nil || *p.CopyStatus == blob.CopyStatusTypePending {
+			continue
+		}
+		if *p.CopyStatus != blob.CopyStatusTypeSuccess {
+			desc := ""
+			if p.CopyStatusDescription != nil {
+				desc = ": " + *p.CopyStatusDescription
+			}
+			copyID = nil // nothing left to abort
+			return info, fmt.Errorf("copy status %s%s", *p.CopyStatus, desc)
+		}
+		info.Version = etag(p.ETag)
+		if p.ContentLength != nil {
+			info.Size = *p.ContentLength
+		}
+		if p.LastModified != nil {
+			info.ModTime = *p.LastModified
+		}
+		return info, nil
+	}
 }

@@ -21,7 +21,7 @@ import (
 
 // azurite returns the connection string of the Azurite instance that
 // AZURE_STORAGE_CONNECTION_STRING names (scripts/test-servers.sh).
-func azurite(t *testing.T) string {
+func azurite(t testing.TB) string {
 	t.Helper()
 	return storagetest.Env(t, ConnectionStringEnv)[0]
 }
@@ -30,7 +30,7 @@ var containerSeq atomic.Int64
 
 // createContainer makes a uniquely named container and deletes it, with
 // its blobs, when t ends.
-func createContainer(t *testing.T, conn string) string {
+func createContainer(t testing.TB, conn string) string {
 	t.Helper()
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
@@ -216,4 +216,16 @@ func TestBlockSize(t *testing.T) {
 			t.Errorf("blockSize(%d) = %d, want %d", tc.size, got, tc.want)
 		}
 	}
+}
+
+// BenchmarkCopy compares the server-side Copy Blob with the Get+Put
+// fallback (see storagetest.BenchmarkCopy):
+//
+//	go test ./pkg/storage/azblob -run '^$' -bench Copy -benchtime 1000x
+func BenchmarkCopy(b *testing.B) {
+	st, err := New(b.Context(), Config{Container: createContainer(b, azurite(b))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	storagetest.BenchmarkCopy(b, st)
 }

@@ -17,6 +17,12 @@
 // DoesNotExist precondition, IfVersion and conditional Delete use
 // GenerationMatch; 412 conditionNotMet becomes storage.ErrPreconditionFailed
 // and storage.ErrObjectNotExist becomes storage.ErrNotFound.
+//
+// Copy is a server-side rewrite (ObjectHandle.CopierFrom): the new object
+// is created atomically, like any GCS object, and the response describes
+// it, so a copy takes one request (more only for very large objects or a
+// change of location or class). There is no batch delete in the client
+// library; storage.DeleteKeys deletes the keys one by one, concurrently.
 package gcs
 
 import (
@@ -111,7 +117,10 @@ type Store struct {
 	desc     string
 }
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store  = (*Store)(nil)
+	_ storage.Copier = (*Store)(nil)
+)
 
 // New creates a client from Application Default Credentials and checks that
 // the bucket exists and is accessible (one metadata read, no retries). It
@@ -372,4 +381,27 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectI
 			return err
 		}
 	}
+}
+
+// Copy implements storage.Copier with a server-side rewrite.
+func (s *Store) Copy(ctx context.Context, srcKey, dstKey string) (storage.ObjectInfo, error) {
+	for _, k := range []string{srcKey, dstKey} {
+		if err := keys.Validate(k); err != nil {
+			return storage.ObjectInfo{}, fmt.Errorf("copy: %w", err)
+		}
+	}
+	if srcKey == dstKey {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s: source and destination are the same key", srcKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
+	}
+	c := s.object(dstKey).CopierFrom(s.object(srcKey))
+	c.StorageClass = s.class
+	c.DestinationKMSKeyName = s.kmsKey
+	attrs, err := c.Run(ctx)
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, mapErr(ctx, err, false))
+	}
+	return info(dstKey, attrs), nil
 }

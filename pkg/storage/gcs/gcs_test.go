@@ -24,7 +24,7 @@ import (
 
 // emulator returns an admin client for the fake-gcs-server that
 // STORAGE_EMULATOR_HOST points at (scripts/test-servers.sh).
-func emulator(t *testing.T) *gcs.Client {
+func emulator(t testing.TB) *gcs.Client {
 	t.Helper()
 	storagetest.Env(t, "STORAGE_EMULATOR_HOST")
 	cl, err := gcs.NewClient(t.Context())
@@ -39,7 +39,7 @@ var bucketSeq atomic.Int64
 
 // createBucket makes a uniquely named bucket and removes it, with its
 // objects, when t ends.
-func createBucket(t *testing.T, cl *gcs.Client) string {
+func createBucket(t testing.TB, cl *gcs.Client) string {
 	t.Helper()
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
@@ -264,4 +264,16 @@ func TestNewErrorClassification(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkCopy compares the server-side rewrite with the Get+Put
+// fallback (see storagetest.BenchmarkCopy):
+//
+//	go test ./pkg/storage/gcs -run '^$' -bench Copy -benchtime 1000x
+func BenchmarkCopy(b *testing.B) {
+	st, err := New(b.Context(), Config{Bucket: createBucket(b, emulator(b))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	storagetest.BenchmarkCopy(b, st)
 }

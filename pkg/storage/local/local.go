@@ -22,6 +22,35 @@
 // "a" stored, Put("a/b") fails, and the other way round. Directories left
 // empty by Delete are kept. Files are created with mode 0600 and directories
 // with 0700.
+//
+// Symbolic links: the root may itself be a symbolic link (or lie below one);
+// that is the user's choice. Below the root the store never follows one.
+// Everything goes through an os.Root opened on the root directory, which
+// refuses any path that would resolve outside it (also when a link is
+// swapped in while an operation runs), and before each operation every
+// path component of the key is checked with Lstat: a symbolic link, or
+// another entry that is neither a directory nor a regular file (a device, a
+// socket, a named pipe), fails the operation with an error wrapping
+// storage.ErrUnsafePath that names the path, and nothing is read, written
+// or deleted through it. backup-creator never creates such an entry, so one
+// inside a destination means someone else put it there (by mistake or to
+// redirect the backup), and the store fails closed rather than guessing:
+// Get and Stat report it instead of "not found" (so a reader cannot be
+// given another file's content, nor mistake the key for free), and List
+// reports it as an error instead of skipping it, so verify and the catalog
+// notice an entry they cannot see. New files are created with O_EXCL under
+// a fresh temporary name and renamed into place, and a link found at the
+// final name is refused, so a planted link is never written through. The
+// store's own lock file is checked the same way. (os.Root itself follows a
+// link that stays inside the root, so a link swapped in between the check
+// and the use can at worst redirect to another file of the destination.)
+//
+// Copy writes a real copy (the kernel copies the bytes with
+// copy_file_range on Linux, which copy-on-write file systems such as XFS and
+// Btrfs can turn into a shared-extent reflink) into a temporary file, fsyncs
+// it and renames it into place, like Put. It does not hard-link: the copy
+// and the source would then be one file, and although the store itself
+// never rewrites a file in place, a tool that did would change both.
 package local
 
 import (
@@ -30,10 +59,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,7 +78,6 @@ import (
 const (
 	// reservedPrefix starts every name the store keeps for itself.
 	reservedPrefix = ".backup-creator-"
-	tempPattern    = reservedPrefix + "tmp-*"
 	// LockFileName is the lock file's name in the root directory.
 	LockFileName = reservedPrefix + "local.lock"
 
@@ -94,20 +125,24 @@ func ParseURL(u *url.URL, base Config) (Config, error) {
 
 // Store is a storage.Store on a local (or mounted) file system.
 type Store struct {
-	root string // absolute and clean
+	root string   // absolute and clean, for messages
+	r    *os.Root // every file operation goes through it
 	lock *os.File
 	mu   sync.Mutex // serialises commits within the process; lock across processes
 }
 
 var (
-	_ storage.Store      = (*Store)(nil)
-	_ storage.Syncer     = (*Store)(nil)
-	_ storage.DirRemover = (*Store)(nil)
+	_ storage.Store        = (*Store)(nil)
+	_ storage.Syncer       = (*Store)(nil)
+	_ storage.Copier       = (*Store)(nil)
+	_ storage.BatchDeleter = (*Store)(nil)
+	_ storage.DirRemover   = (*Store)(nil)
 )
 
 // New opens the store at cfg.Root, creating the directory if needed. It
 // fails when the root cannot be created, is not a directory, or is not
-// writable (it creates the lock file there).
+// writable (it creates the lock file there), and when the lock file's name
+// is taken by a symbolic link or anything but a regular file.
 func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -129,11 +164,27 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("local destination %s: not a directory", root)
 	}
-	lf, err := os.OpenFile(filepath.Join(root, LockFileName), os.O_RDWR|os.O_CREATE, fileMode)
+	r, err := os.OpenRoot(root)
 	if err != nil {
-		return nil, fmt.Errorf("local destination %s: not writable: %w", root, err)
+		return nil, fmt.Errorf("local destination %s: %w", root, err)
 	}
-	return &Store{root: root, lock: lf}, nil
+	s := &Store{root: root, r: r}
+	if err := s.checkPath(LockFileName); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		_ = r.Close()
+		return nil, fmt.Errorf("local destination %s: lock file: %w", root, err)
+	}
+	lf, err := r.OpenFile(LockFileName, os.O_RDWR|os.O_CREATE, fileMode)
+	if err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("local destination %s: not writable: %w", root, s.pathErr(LockFileName, err))
+	}
+	if fi, err := lf.Stat(); err != nil || !fi.Mode().IsRegular() {
+		_ = lf.Close()
+		_ = r.Close()
+		return nil, fmt.Errorf("local destination %s: lock file %s is not a regular file", root, filepath.Join(root, LockFileName))
+	}
+	s.lock = lf
+	return s, nil
 }
 
 // String implements storage.Store: the absolute root directory.
@@ -141,13 +192,17 @@ func (s *Store) String() string { return s.root }
 
 // Close implements storage.Store.
 func (s *Store) Close() error {
-	if err := s.lock.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+	err := s.lock.Close()
+	if rerr := s.r.Close(); err == nil || errors.Is(err, os.ErrClosed) {
+		err = rerr
+	}
+	if err != nil && !errors.Is(err, os.ErrClosed) {
 		return fmt.Errorf("close %s: %w", s.root, err)
 	}
 	return nil
 }
 
-// checkKey validates key and returns its absolute path.
+// checkKey validates key and returns its path relative to the root.
 func (s *Store) checkKey(op, key string) (string, error) {
 	if err := keys.Validate(key); err != nil {
 		return "", fmt.Errorf("%s: %w", op, err)
@@ -157,7 +212,78 @@ func (s *Store) checkKey(op, key string) (string, error) {
 			return "", fmt.Errorf("%s: %w %q: segments starting with %q are reserved by the local store", op, keys.ErrInvalid, key, reservedPrefix)
 		}
 	}
-	return filepath.Join(s.root, filepath.FromSlash(key)), nil
+	return filepath.FromSlash(key), nil
+}
+
+// unsafe returns the error for an entry at rel (relative to the root) that
+// the store refuses to follow.
+func (s *Store) unsafe(rel string, mode fs.FileMode) error {
+	what := "a symbolic link"
+	switch {
+	case mode&fs.ModeSymlink != 0:
+	case mode&fs.ModeNamedPipe != 0:
+		what = "a named pipe"
+	case mode&fs.ModeSocket != 0:
+		what = "a socket"
+	case mode&fs.ModeDevice != 0:
+		what = "a device"
+	default:
+		what = "not a regular file or directory"
+	}
+	return fmt.Errorf("%w: %s is %s; backup-creator never creates one below the destination root and does not follow it (remove it, or choose another destination)",
+		storage.ErrUnsafePath, filepath.Join(s.root, rel), what)
+}
+
+// safeMode reports whether an entry of this type may be used: a directory
+// or a regular file.
+func safeMode(mode fs.FileMode) bool {
+	return mode.IsDir() || mode.IsRegular()
+}
+
+// checkPath checks, with Lstat, every component of rel from the root down.
+// It returns nil when they are all directories and the last is a regular
+// file or a directory; an error wrapping ErrNotFound when a component is
+// missing or an earlier one is a file; and an error wrapping ErrUnsafePath
+// for a symbolic link or another special file.
+func (s *Store) checkPath(rel string) error {
+	for i := 0; ; {
+		j := strings.IndexRune(rel[i:], filepath.Separator)
+		comp := rel
+		if j >= 0 {
+			comp = rel[:i+j]
+		}
+		fi, err := s.r.Lstat(comp)
+		if err != nil {
+			if isNotFound(err) {
+				return fmt.Errorf("%w: %w", storage.ErrNotFound, err)
+			}
+			return err
+		}
+		if !safeMode(fi.Mode()) {
+			return s.unsafe(comp, fi.Mode())
+		}
+		if j < 0 {
+			return nil
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%w: %s is a file", storage.ErrNotFound, filepath.Join(s.root, comp))
+		}
+		i += j + 1
+	}
+}
+
+// pathErr explains a failed os.Root operation on rel: when the root
+// refused the path because a link was put in after checkPath (os.Root
+// reports "path escapes from parent" for one leading outside), checking
+// the path again finds the link, and the error wraps ErrUnsafePath.
+func (s *Store) pathErr(rel string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := s.checkPath(rel); errors.Is(cerr, storage.ErrUnsafePath) {
+		return fmt.Errorf("%w (%w)", cerr, err)
+	}
+	return err
 }
 
 // withLock runs fn holding the store's in-process and inter-process lock.
@@ -189,34 +315,54 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err := ctx.Err(); err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}
-	info, err := s.put(ctx, key, target, r, size, opts)
+	info, err := s.write(ctx, key, target, func(f *os.File) error {
+		_, err := io.Copy(f, objio.Exact(ctx, r, size))
+		return err
+	}, opts)
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}
 	return info, nil
 }
 
-func (s *Store) put(ctx context.Context, key, target string, r io.Reader, size int64, opts storage.PutOptions) (info storage.ObjectInfo, err error) {
+// createTemp creates a new empty file in dir (relative to the root) with
+// O_EXCL, so it is never a link someone planted, and returns it with its
+// relative name.
+func (s *Store) createTemp(dir string) (*os.File, string, error) {
+	for range 100 {
+		name := filepath.Join(dir, reservedPrefix+"tmp-"+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := s.r.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, name, s.pathErr(name, err)
+	}
+	return nil, "", fmt.Errorf("create a temporary file in %s: too many collisions", filepath.Join(s.root, dir))
+}
+
+// write stores what fill writes into a new temporary file under key
+// (target is its relative path), atomically and, unless opts.NoSync,
+// durably, with opts' condition.
+func (s *Store) write(ctx context.Context, key, target string, fill func(*os.File) error, opts storage.PutOptions) (info storage.ObjectInfo, err error) {
 	dir := filepath.Dir(target)
 	if err := s.ensureDir(dir); err != nil {
 		return info, err
 	}
-	f, err := os.CreateTemp(dir, tempPattern)
+	f, tmp, err := s.createTemp(dir)
 	if err != nil {
 		return info, err
 	}
-	tmp := f.Name()
 	committed := false
 	defer func() {
 		if f != nil {
 			_ = f.Close()
 		}
 		if !committed {
-			_ = os.Remove(tmp)
+			_ = s.r.Remove(tmp)
 		}
 	}()
 
-	if _, err := io.Copy(f, objio.Exact(ctx, r, size)); err != nil {
+	if err := fill(f); err != nil {
 		return info, err
 	}
 	if !opts.NoSync || !canSyncFS {
@@ -239,6 +385,12 @@ func (s *Store) put(ctx context.Context, key, target string, r io.Reader, size i
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		// Never replace a link or a special file someone planted: say so.
+		switch err := s.checkPath(target); {
+		case errors.Is(err, storage.ErrNotFound):
+		case err != nil:
+			return err
+		}
 		switch {
 		case opts.IfNotExists:
 			return s.createNew(tmp, target)
@@ -253,7 +405,7 @@ func (s *Store) put(ctx context.Context, key, target string, r io.Reader, size i
 				return fmt.Errorf("%w: version is %s, not %s", storage.ErrPreconditionFailed, cur, opts.IfVersion)
 			}
 		}
-		return os.Rename(tmp, target)
+		return s.pathErr(target, s.r.Rename(tmp, target))
 	})
 	if err != nil {
 		return info, err
@@ -262,7 +414,7 @@ func (s *Store) put(ctx context.Context, key, target string, r io.Reader, size i
 	if opts.NoSync && canSyncFS {
 		return storage.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime(), Version: version}, nil
 	}
-	if err := syncDir(dir); err != nil {
+	if err := s.syncDir(dir); err != nil {
 		return info, fmt.Errorf("sync directory: %w", err)
 	}
 	return storage.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime(), Version: version}, nil
@@ -273,28 +425,28 @@ func (s *Store) put(ctx context.Context, key, target string, r io.Reader, size i
 // against writers that do not take the lock; where hard links are not
 // supported the lock alone protects the check-then-rename.
 func (s *Store) createNew(tmp, target string) error {
-	err := os.Link(tmp, target)
+	err := s.r.Link(tmp, target)
 	switch {
 	case err == nil:
-		_ = os.Remove(tmp) // target keeps the inode
+		_ = s.r.Remove(tmp) // target keeps the inode
 		return nil
 	case errors.Is(err, fs.ErrExist):
 		return fmt.Errorf("%w: object exists", storage.ErrPreconditionFailed)
 	case !linkUnsupported(err):
-		return err
+		return s.pathErr(target, err)
 	}
-	if _, err := os.Lstat(target); err == nil {
+	if _, err := s.r.Lstat(target); err == nil {
 		return fmt.Errorf("%w: object exists", storage.ErrPreconditionFailed)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	return os.Rename(tmp, target)
+	return s.pathErr(target, s.r.Rename(tmp, target))
 }
 
-// currentVersion returns the version of the object at path, or an error
+// currentVersion returns the version of the object at rel, or an error
 // wrapping storage.ErrNotFound.
-func (s *Store) currentVersion(path string) (string, error) {
-	f, err := openObject(path)
+func (s *Store) currentVersion(rel string) (string, error) {
+	f, err := s.openObject(rel)
 	if err != nil {
 		return "", err
 	}
@@ -303,71 +455,85 @@ func (s *Store) currentVersion(path string) (string, error) {
 	return v, err
 }
 
-// openObject opens the regular file at path for reading. A missing file, a
-// directory, or a path through a file gives an error wrapping ErrNotFound.
-func openObject(path string) (*os.File, error) {
-	f, err := os.Open(path)
+// openObject opens the regular file at rel for reading, after checkPath. A
+// missing file, a directory, or a path through a file gives an error
+// wrapping ErrNotFound; a symbolic link or special file on the way, one
+// wrapping ErrUnsafePath.
+func (s *Store) openObject(rel string) (*os.File, error) {
+	if err := s.checkPath(rel); err != nil {
+		return nil, err
+	}
+	f, err := s.r.Open(rel)
 	if err != nil {
 		if isNotFound(err) {
 			return nil, fmt.Errorf("%w: %w", storage.ErrNotFound, err)
 		}
-		return nil, err
+		return nil, s.pathErr(rel, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		_ = f.Close()
 		return nil, err
 	}
+	if fi.IsDir() {
+		_ = f.Close()
+		return nil, fmt.Errorf("%w: %s is a directory", storage.ErrNotFound, filepath.Join(s.root, rel))
+	}
 	if !fi.Mode().IsRegular() {
 		_ = f.Close()
-		return nil, fmt.Errorf("%w: %s is not a regular file", storage.ErrNotFound, path)
+		return nil, s.unsafe(rel, fi.Mode())
 	}
 	return f, nil
 }
 
-// ensureDir creates dir and its missing parents below the root, fsyncing
-// each new directory's parent so the path survives a crash.
+// ensureDir creates dir (relative to the root) and its missing parents,
+// fsyncing each new directory's parent so the path survives a crash. Every
+// existing component must be a real directory, not a link to one.
 func (s *Store) ensureDir(dir string) error {
-	if fi, err := os.Stat(dir); err == nil {
-		if !fi.IsDir() {
-			return fmt.Errorf("%s is an object, not a directory", s.keyOf(dir))
-		}
+	if dir == "." {
 		return nil
 	}
-	var missing []string
-	for d := dir; d != s.root && len(d) > len(s.root); d = filepath.Dir(d) {
-		if _, err := os.Lstat(d); err == nil {
-			break
-		}
-		missing = append(missing, d)
-	}
-	for _, d := range slices.Backward(missing) {
-		err := os.Mkdir(d, dirMode)
-		if err != nil && !errors.Is(err, fs.ErrExist) {
-			if errors.Is(err, syscall.ENOTDIR) {
-				return fmt.Errorf("a parent of %s is an object, not a directory", s.keyOf(d))
+	comps := strings.Split(dir, string(filepath.Separator))
+	for i := range comps {
+		d := filepath.Join(comps[:i+1]...)
+		fi, err := s.r.Lstat(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = s.r.Mkdir(d, dirMode)
+			if err == nil {
+				if err := s.syncDir(filepath.Dir(d)); err != nil {
+					return fmt.Errorf("sync directory: %w", err)
+				}
+				continue
 			}
-			return err
+			if !errors.Is(err, fs.ErrExist) {
+				if errors.Is(err, syscall.ENOTDIR) {
+					return fmt.Errorf("a parent of %s is an object, not a directory", filepath.ToSlash(d))
+				}
+				return s.pathErr(d, err)
+			}
+			fi, err = s.r.Lstat(d) // created meanwhile
 		}
-		if err := syncDir(filepath.Dir(d)); err != nil {
-			return fmt.Errorf("sync directory: %w", err)
+		switch {
+		case errors.Is(err, syscall.ENOTDIR):
+			return fmt.Errorf("a parent of %s is an object, not a directory", filepath.ToSlash(d))
+		case err != nil:
+			return s.pathErr(d, err)
+		case fi.Mode().IsRegular():
+			return fmt.Errorf("%s is an object, not a directory", filepath.ToSlash(d))
+		case !fi.IsDir():
+			return s.unsafe(d, fi.Mode())
 		}
-	}
-	if fi, err := os.Stat(dir); err != nil {
-		return err
-	} else if !fi.IsDir() {
-		return fmt.Errorf("%s is an object, not a directory", s.keyOf(dir))
 	}
 	return nil
 }
 
-// keyOf turns an absolute path below the root back into a key for messages.
-func (s *Store) keyOf(path string) string {
-	rel, err := filepath.Rel(s.root, path)
+// syncDir fsyncs the directory rel (relative to the root).
+func (s *Store) syncDir(rel string) error {
+	d, err := s.r.Open(rel)
 	if err != nil {
-		return path
+		return s.pathErr(rel, err)
 	}
-	return filepath.ToSlash(rel)
+	return syncFile(d)
 }
 
 // Get implements storage.Store. The file is opened before Get returns, so
@@ -380,7 +546,7 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, storage.Obj
 	if err := ctx.Err(); err != nil {
 		return nil, storage.ObjectInfo{}, fmt.Errorf("get %s: %w", key, err)
 	}
-	f, err := openObject(path)
+	f, err := s.openObject(path)
 	if err != nil {
 		return nil, storage.ObjectInfo{}, fmt.Errorf("get %s: %w", key, err)
 	}
@@ -401,7 +567,7 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.ObjectInfo, error
 	if err := ctx.Err(); err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("stat %s: %w", key, err)
 	}
-	f, err := openObject(path)
+	f, err := s.openObject(path)
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("stat %s: %w", key, err)
 	}
@@ -430,26 +596,135 @@ func (s *Store) Delete(ctx context.Context, key string, opts storage.DeleteOptio
 		if opts.IfVersion != "" && cur != opts.IfVersion {
 			return fmt.Errorf("%w: version is %s, not %s", storage.ErrPreconditionFailed, cur, opts.IfVersion)
 		}
-		return os.Remove(path)
+		return s.pathErr(path, s.r.Remove(path))
 	})
 	if err != nil {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := s.syncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("delete %s: sync directory: %w", key, err)
 	}
 	return nil
 }
 
+// Copy implements storage.Copier: a real copy of the source file into a
+// temporary file, fsynced and renamed into place (see the package comment).
+// Files are never rewritten in place, so the open source is a stable
+// snapshot even if the key is replaced meanwhile.
+func (s *Store) Copy(ctx context.Context, srcKey, dstKey string) (storage.ObjectInfo, error) {
+	src, err := s.checkKey("copy", srcKey)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	dst, err := s.checkKey("copy", dstKey)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	if srcKey == dstKey {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s: source and destination are the same key", srcKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
+	}
+	in, err := s.openObject(src)
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
+	}
+	defer func() { _ = in.Close() }()
+	sfi, err := in.Stat()
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
+	}
+	size := sfi.Size()
+	info, err := s.write(ctx, dstKey, dst, func(f *os.File) error {
+		// *io.LimitedReader over an *os.File: the kernel copies the bytes.
+		n, err := io.Copy(f, io.LimitReader(in, size))
+		if err == nil && n != size {
+			err = fmt.Errorf("source yielded %d bytes, want %d", n, size)
+		}
+		if err == nil {
+			err = ctx.Err()
+		}
+		return err
+	}, storage.PutOptions{})
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
+	}
+	return info, nil
+}
+
+// DeleteKeys implements storage.BatchDeleter. It validates every key, then
+// removes the files one by one under the store's lock (missing ones are
+// skipped) and fsyncs each directory it removed from once at the end.
+// A symbolic link at or above a key fails the call with ErrUnsafePath and
+// is left alone.
+func (s *Store) DeleteKeys(ctx context.Context, keyList []string) error {
+	paths := make([]string, 0, len(keyList))
+	for _, k := range keyList {
+		p, err := s.checkKey("delete keys", k)
+		if err != nil {
+			return err
+		}
+		paths = append(paths, p)
+	}
+	if len(paths) == 0 {
+		return nil
+	}
+	slices.Sort(paths)
+	paths = slices.Compact(paths)
+	dirs := map[string]bool{}
+	var failed error
+	for _, p := range paths {
+		if err := ctx.Err(); err != nil {
+			failed = fmt.Errorf("delete %d keys: %w", len(paths), err)
+			break
+		}
+		err := s.withLock(func() error {
+			f, err := s.openObject(p) // the checks of Get: a link fails, a missing key is fine
+			if err != nil {
+				return err
+			}
+			_ = f.Close()
+			return s.pathErr(p, s.r.Remove(p))
+		})
+		switch {
+		case err == nil:
+			dirs[filepath.Dir(p)] = true
+		case errors.Is(err, storage.ErrNotFound), errors.Is(err, fs.ErrNotExist):
+		default:
+			failed = fmt.Errorf("delete keys: delete %s: %w", filepath.ToSlash(p), err)
+		}
+		if failed != nil {
+			break
+		}
+	}
+	for _, d := range slices.Sorted(maps.Keys(dirs)) {
+		if err := s.syncDir(d); err != nil && failed == nil {
+			failed = fmt.Errorf("delete keys: sync directory %s: %w", filepath.Join(s.root, d), err)
+		}
+	}
+	return failed
+}
+
 // RemoveEmptyDirs implements storage.DirRemover. It never follows a
-// symbolic link and never removes the root.
+// symbolic link (one below prefix is neither descended into nor removed,
+// and one at the prefix itself fails with ErrUnsafePath) and never removes
+// the root.
 func (s *Store) RemoveEmptyDirs(ctx context.Context, prefix string) error {
 	if err := keys.ValidatePrefix(prefix); err != nil || !strings.HasSuffix(prefix, "/") {
 		return fmt.Errorf("remove empty directories %q: not a folder prefix", prefix)
 	}
-	top := filepath.Join(s.root, filepath.FromSlash(strings.TrimSuffix(prefix, "/")))
+	top := strings.TrimSuffix(prefix, "/")
+	switch err := s.checkPath(filepath.FromSlash(top)); {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("remove empty directories below %s: %w", prefix, err)
+	}
 	var dirs []string
-	err := filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+	// The root's FS lists a link as what it is (not a directory), so the
+	// walk never descends through one.
+	err := fs.WalkDir(s.r.FS(), top, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -457,7 +732,7 @@ func (s *Store) RemoveEmptyDirs(ctx context.Context, prefix string) error {
 			return err
 		}
 		if d.IsDir() {
-			dirs = append(dirs, p)
+			dirs = append(dirs, filepath.FromSlash(p))
 		}
 		return ctx.Err()
 	})
@@ -465,9 +740,9 @@ func (s *Store) RemoveEmptyDirs(ctx context.Context, prefix string) error {
 		return fmt.Errorf("remove empty directories below %s: %w", prefix, err)
 	}
 	for i := len(dirs) - 1; i >= 0; i-- {
-		// os.Remove fails on a directory that is not empty: that one stays.
-		if err := os.Remove(dirs[i]); err == nil {
-			_ = syncDir(filepath.Dir(dirs[i]))
+		// Remove fails on a directory that is not empty: that one stays.
+		if err := s.r.Remove(dirs[i]); err == nil {
+			_ = s.syncDir(filepath.Dir(dirs[i]))
 		}
 	}
 	return nil
@@ -476,7 +751,11 @@ func (s *Store) RemoveEmptyDirs(ctx context.Context, prefix string) error {
 // List implements storage.Store. It walks the directories below the
 // prefix, visiting each directory's entries in an order that yields keys in
 // ascending byte order (a subdirectory "a" sorts as "a/", after "a-b" and
-// "a.b"), so nothing is collected beyond one directory's names.
+// "a.b"), so nothing is collected beyond one directory's names. A symbolic
+// link or special file whose name falls under the prefix fails the listing
+// with an error wrapping storage.ErrUnsafePath (see the package comment):
+// skipping it would hide from verify an entry that stands where a backup's
+// file or folder should be.
 func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error {
 	if err := keys.ValidatePrefix(prefix); err != nil {
 		return fmt.Errorf("list: %w", err)
@@ -489,11 +768,17 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectI
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		startKey = prefix[:i]
 	}
-	start := s.root
+	start := "."
 	if startKey != "" {
-		start = filepath.Join(s.root, filepath.FromSlash(startKey))
+		start = filepath.FromSlash(startKey)
+		switch err := s.checkPath(start); {
+		case errors.Is(err, storage.ErrNotFound):
+			return nil
+		case err != nil:
+			return fmt.Errorf("list %q: %w", prefix, err)
+		}
 	}
-	l := lister{ctx: ctx, prefix: prefix, fn: fn}
+	l := lister{s: s, ctx: ctx, prefix: prefix, fn: fn}
 	err := l.walk(start, startKey)
 	if l.fnErr != nil {
 		return l.fnErr
@@ -507,6 +792,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectI
 var errCallback = errors.New("callback error")
 
 type lister struct {
+	s      *Store
 	ctx    context.Context
 	prefix string
 	fn     func(storage.ObjectInfo) error
@@ -518,8 +804,23 @@ type dirEntry struct {
 	entry    fs.DirEntry
 }
 
+// relevant reports whether key, or keys below key as a directory, can
+// match the prefix.
+func (l *lister) relevant(key string) bool {
+	sub := key + "/"
+	return strings.HasPrefix(key, l.prefix) || strings.HasPrefix(l.prefix, sub)
+}
+
 func (l *lister) walk(dir, dirKey string) error {
-	ents, err := os.ReadDir(dir)
+	d, err := l.s.r.Open(dir)
+	if err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return l.s.pathErr(dir, err)
+	}
+	ents, err := d.ReadDir(-1)
+	_ = d.Close()
 	if err != nil {
 		if isNotFound(err) {
 			return nil
@@ -535,8 +836,8 @@ func (l *lister) walk(dir, dirKey string) error {
 		switch {
 		case e.IsDir():
 			name += "/"
-		case !e.Type().IsRegular():
-			continue // symlinks, devices, sockets are not objects
+		case !e.Type().IsRegular() && !l.relevant(keys.Join(dirKey, name)):
+			continue // a link or special file the listing does not reach
 		}
 		sorted = append(sorted, dirEntry{sortName: name, entry: e})
 	}
@@ -546,10 +847,13 @@ func (l *lister) walk(dir, dirKey string) error {
 			return err
 		}
 		key := keys.Join(dirKey, de.entry.Name())
+		if t := de.entry.Type(); !t.IsDir() && !t.IsRegular() {
+			// Reported in key order, after the objects before it.
+			return l.s.unsafe(filepath.Join(dir, de.entry.Name()), t)
+		}
 		if de.entry.IsDir() {
 			// Descend only where keys can match the prefix.
-			sub := key + "/"
-			if strings.HasPrefix(sub, l.prefix) || strings.HasPrefix(l.prefix, sub) {
+			if l.relevant(key) {
 				if err := l.walk(filepath.Join(dir, de.entry.Name()), key); err != nil {
 					return err
 				}
@@ -565,6 +869,9 @@ func (l *lister) walk(dir, dirKey string) error {
 				continue // deleted while listing
 			}
 			return err
+		}
+		if !fi.Mode().IsRegular() {
+			return l.s.unsafe(filepath.Join(dir, de.entry.Name()), fi.Mode())
 		}
 		if err := l.fn(storage.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime(), Version: listVersion(fi)}); err != nil {
 			l.fnErr = err

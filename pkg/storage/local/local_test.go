@@ -324,6 +324,12 @@ func TestNoSyncThenSync(t *testing.T) {
 	}
 }
 
+// BenchmarkCopy compares Copy (a kernel copy into a temp file, fsync,
+// rename) with the Get+Put fallback (see storagetest.BenchmarkCopy).
+func BenchmarkCopy(b *testing.B) {
+	storagetest.BenchmarkCopy(b, newStore(b, b.TempDir()))
+}
+
 func TestRemoveEmptyDirsLeavesFilesAndTheRoot(t *testing.T) {
 	root := t.TempDir()
 	st, err := New(t.Context(), Config{Root: root})

@@ -5,7 +5,6 @@ package local
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,7 +20,7 @@ func (s *Store) Sync(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
-	d, err := os.Open(s.root)
+	d, err := s.r.Open(".")
 	if err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}

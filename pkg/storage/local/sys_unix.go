@@ -26,15 +26,12 @@ func unlockFile(f *os.File) error {
 	return unix.Flock(int(f.Fd()), unix.LOCK_UN)
 }
 
-// syncDir fsyncs a directory so that entries created, renamed or removed in
-// it are durable. File systems that cannot sync a directory (EINVAL,
-// ENOTSUP) are tolerated: there the rename is as durable as it gets.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
+// syncFile fsyncs and closes an open directory, so that entries created,
+// renamed or removed in it are durable. File systems that cannot sync a
+// directory (EINVAL, ENOTSUP) are tolerated: there the rename is as
+// durable as it gets.
+func syncFile(d *os.File) error {
+	err := d.Sync()
 	cerr := d.Close()
 	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOTSUP) {
 		err = nil

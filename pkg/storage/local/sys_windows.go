@@ -21,9 +21,9 @@ func unlockFile(f *os.File) error {
 	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, new(windows.Overlapped))
 }
 
-// syncDir is a no-op: Windows cannot fsync a directory handle opened by
+// syncFile only closes d: Windows cannot fsync a directory handle opened by
 // os.Open, and NTFS journals the rename itself.
-func syncDir(string) error { return nil }
+func syncFile(d *os.File) error { return d.Close() }
 
 // fileVersion returns the open file's info and Version, using the NTFS file
 // index in place of an inode number.

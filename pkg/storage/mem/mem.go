@@ -1,7 +1,8 @@
 // Package mem is an in-memory storage.Store for fast tests of code built on
 // the storage contract (the backup engine above all). It passes the
-// storagetest conformance suite and can inject write failures through
-// Store.FailPut.
+// storagetest conformance suite, implements the optional storage.Copier and
+// storage.BatchDeleter, and can inject write failures through Store.FailPut
+// (storagetest.Faulty injects failures into any store, this one included).
 package mem
 
 import (
@@ -22,9 +23,9 @@ import (
 
 // Store keeps objects in a map. The zero value is not usable; call New.
 type Store struct {
-	// FailPut, when set, is called at the start of every Put with the key;
-	// a non-nil result makes Put fail with that error (wrapped) and store
-	// nothing. Set it before the store is shared between goroutines.
+	// FailPut, when set, is called at the start of every Put with the key
+	// (and of every Copy with the destination key); a non-nil result makes
+	// the call fail with that error (wrapped) and store nothing. Set it before the store is shared between goroutines.
 	FailPut func(key string) error
 
 	// Now is the clock used for ModTime. Defaults to time.Now.
@@ -42,7 +43,11 @@ type object struct {
 	version string
 }
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store        = (*Store)(nil)
+	_ storage.Copier       = (*Store)(nil)
+	_ storage.BatchDeleter = (*Store)(nil)
+)
 
 // New returns an empty store.
 func New() *Store {
@@ -208,6 +213,65 @@ func (s *Store) Delete(ctx context.Context, key string, opts storage.DeleteOptio
 		return fmt.Errorf("delete %s: %w: version is %s, not %s", key, storage.ErrPreconditionFailed, cur.version, opts.IfVersion)
 	}
 	delete(s.objects, key)
+	return nil
+}
+
+// Copy implements storage.Copier. The copy shares the source's bytes, which
+// are never modified in place, and gets a new version.
+func (s *Store) Copy(ctx context.Context, srcKey, dstKey string) (storage.ObjectInfo, error) {
+	for _, k := range []string{srcKey, dstKey} {
+		if err := keys.Validate(k); err != nil {
+			return storage.ObjectInfo{}, fmt.Errorf("copy: %w", err)
+		}
+	}
+	if srcKey == dstKey {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s: source and destination are the same key", srcKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
+	}
+	if s.FailPut != nil {
+		if err := s.FailPut(dstKey); err != nil {
+			return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkOpen(); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	src, ok := s.objects[srcKey]
+	if !ok {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, storage.ErrNotFound)
+	}
+	s.gen++
+	o := object{data: src.data, modTime: s.now(), version: strconv.FormatUint(s.gen, 10)}
+	s.objects[dstKey] = o
+	return s.info(dstKey, o), nil
+}
+
+// DeleteKeys implements storage.BatchDeleter. It deletes all keys at once,
+// under one lock.
+func (s *Store) DeleteKeys(ctx context.Context, keyList []string) error {
+	for _, k := range keyList {
+		if err := keys.Validate(k); err != nil {
+			return fmt.Errorf("delete keys: %w", err)
+		}
+	}
+	if len(keyList) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delete %d keys: %w", len(keyList), err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	for _, k := range keyList {
+		delete(s.objects, k)
+	}
 	return nil
 }
 

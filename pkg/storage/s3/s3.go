@@ -30,6 +30,13 @@
 // object's ETag (S3 answers a delete of a missing key with success), so on
 // a server that ignores If-Match on DeleteObject a conditional delete is
 // check-then-act rather than atomic.
+//
+// Copy is a server-side CopyObject (the bytes never pass through the
+// client), after a HeadObject of the source that gives its size and ETag;
+// the copy is made with x-amz-copy-source-if-match on that ETag, so the
+// info returned describes what was copied. DeleteKeys sends DeleteObjects
+// requests of up to 1000 keys (at most 4 at a time) and checks the per-key
+// errors in each response (S3 answers 200 even when some keys failed).
 package s3
 
 import (
@@ -41,6 +48,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +62,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/backup-creator/backup-creator/pkg/redact"
 	"github.com/backup-creator/backup-creator/pkg/storage"
@@ -69,6 +78,13 @@ const (
 	defaultPartSize = 16 << 20
 	// minPartSize is the smallest part S3 accepts (but for the last).
 	minPartSize = 5 << 20
+	// maxDeleteBatch is the most keys one DeleteObjects request takes.
+	maxDeleteBatch = 1000
+	// deleteBatchesInFlight bounds the concurrent DeleteObjects requests.
+	deleteBatchesInFlight = 4
+	// copyAttempts bounds the retries of a Copy whose source was replaced
+	// between its HeadObject and its CopyObject.
+	copyAttempts = 3
 )
 
 // Config configures an S3 store. The mapstructure tags are the config keys.
@@ -184,6 +200,8 @@ type client interface {
 	UploadPart(context.Context, *awss3.UploadPartInput, ...func(*awss3.Options)) (*awss3.UploadPartOutput, error)
 	CompleteMultipartUpload(context.Context, *awss3.CompleteMultipartUploadInput, ...func(*awss3.Options)) (*awss3.CompleteMultipartUploadOutput, error)
 	AbortMultipartUpload(context.Context, *awss3.AbortMultipartUploadInput, ...func(*awss3.Options)) (*awss3.AbortMultipartUploadOutput, error)
+	CopyObject(context.Context, *awss3.CopyObjectInput, ...func(*awss3.Options)) (*awss3.CopyObjectOutput, error)
+	DeleteObjects(context.Context, *awss3.DeleteObjectsInput, ...func(*awss3.Options)) (*awss3.DeleteObjectsOutput, error)
 	awss3.ListObjectsV2APIClient
 }
 
@@ -201,7 +219,11 @@ type Store struct {
 	desc     string
 }
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store        = (*Store)(nil)
+	_ storage.Copier       = (*Store)(nil)
+	_ storage.BatchDeleter = (*Store)(nil)
+)
 
 // String implements storage.Store: "s3://bucket/prefix".
 func (s *Store) String() string { return s.desc }
@@ -707,6 +729,159 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectI
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// copySource is the x-amz-copy-source value for an object: "bucket/key"
+// with every byte but the unreserved characters of RFC 3986 and "/"
+// percent-encoded. (url.PathEscape keeps "+", which servers decode as a
+// space, and "&=;,@".)
+func (s *Store) copySource(key string) string {
+	const hex = "0123456789ABCDEF"
+	src := s.bucket + "/" + s.objectKey(key)
+	var b strings.Builder
+	b.Grow(len(src) * 3)
+	for i := range len(src) {
+		c := src[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '.', c == '~', c == '/':
+			b.WriteByte(c)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}
+
+// Copy implements storage.Copier with a server-side CopyObject.
+func (s *Store) Copy(ctx context.Context, srcKey, dstKey string) (storage.ObjectInfo, error) {
+	for _, k := range []string{srcKey, dstKey} {
+		if err := keys.Validate(k); err != nil {
+			return storage.ObjectInfo{}, fmt.Errorf("copy: %w", err)
+		}
+	}
+	if srcKey == dstKey {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s: source and destination are the same key", srcKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
+	}
+	var err error
+	for range copyAttempts {
+		var info storage.ObjectInfo
+		info, err = s.copyOnce(ctx, srcKey, dstKey)
+		if err == nil {
+			return info, nil
+		}
+		if !errors.Is(err, storage.ErrPreconditionFailed) {
+			break
+		}
+		// The source was replaced after the HeadObject: look again.
+	}
+	return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
+}
+
+func (s *Store) copyOnce(ctx context.Context, srcKey, dstKey string) (storage.ObjectInfo, error) {
+	src, err := s.head(ctx, srcKey)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	in := &awss3.CopyObjectInput{
+		Bucket:               aws.String(s.bucket),
+		Key:                  aws.String(s.objectKey(dstKey)),
+		CopySource:           aws.String(s.copySource(srcKey)),
+		CopySourceIfMatch:    aws.String(src.Version),
+		ServerSideEncryption: s.sse,
+		StorageClass:         s.class,
+	}
+	if s.kmsKeyID != "" {
+		in.SSEKMSKeyId = aws.String(s.kmsKeyID)
+	}
+	out, err := s.cl.CopyObject(ctx, in)
+	if err != nil {
+		return storage.ObjectInfo{}, mapErr(ctx, err, false)
+	}
+	info := storage.ObjectInfo{Key: dstKey, Size: src.Size, ModTime: time.Now()}
+	if r := out.CopyObjectResult; r != nil {
+		info.Version = aws.ToString(r.ETag)
+		if r.LastModified != nil {
+			info.ModTime = *r.LastModified
+		}
+	}
+	if info.Version == "" {
+		return storage.ObjectInfo{}, errors.New("CopyObject returned no ETag")
+	}
+	return info, nil
+}
+
+// DeleteKeys implements storage.BatchDeleter with DeleteObjects requests of
+// up to 1000 keys, deleteBatchesInFlight at a time. S3 does not report missing keys;
+// any other per-key error fails the call after its batch, naming the keys.
+func (s *Store) DeleteKeys(ctx context.Context, keyList []string) error {
+	for _, k := range keyList {
+		if err := keys.Validate(k); err != nil {
+			return fmt.Errorf("delete keys: %w", err)
+		}
+	}
+	if len(keyList) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delete %d keys: %w", len(keyList), err)
+	}
+	todo := slices.Clone(keyList)
+	slices.Sort(todo)
+	todo = slices.Compact(todo)
+	// A few batches in flight: servers may work through one batch's keys
+	// one by one.
+	var g errgroup.Group
+	g.SetLimit(deleteBatchesInFlight)
+	for batch := range slices.Chunk(todo, maxDeleteBatch) {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return s.deleteBatch(ctx, batch)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("delete %d keys: %w", len(todo), err)
+	}
+	return nil
+}
+
+func (s *Store) deleteBatch(ctx context.Context, batch []string) error {
+	ids := make([]types.ObjectIdentifier, len(batch))
+	for i, k := range batch {
+		ids[i] = types.ObjectIdentifier{Key: aws.String(s.objectKey(k))}
+	}
+	out, err := s.cl.DeleteObjects(ctx, &awss3.DeleteObjectsInput{
+		Bucket: aws.String(s.bucket),
+		Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+	})
+	if err != nil {
+		return fmt.Errorf("DeleteObjects of %s ... %s: %w", batch[0], batch[len(batch)-1], mapErr(ctx, err, false))
+	}
+	var errs []error
+	for _, e := range out.Errors {
+		if aws.ToString(e.Code) == "NoSuchKey" {
+			continue
+		}
+		key, _ := keys.Trim(s.root, aws.ToString(e.Key))
+		errs = append(errs, fmt.Errorf("delete %s: %s: %s", key, aws.ToString(e.Code), aws.ToString(e.Message)))
+	}
+	if len(errs) > 0 {
+		const show = 5
+		more := ""
+		if len(errs) > show {
+			more = fmt.Sprintf(" (and %d more)", len(errs)-show)
+			errs = errs[:show]
+		}
+		return fmt.Errorf("%d of %d keys not deleted%s: %w", len(out.Errors), len(batch), more, errors.Join(errs...))
 	}
 	return nil
 }

@@ -176,6 +176,8 @@ func TestConformance(t *testing.T) {
 				// "a/b" cannot coexist (409 ObjectParentIsFile); real S3 has no
 				// such limit.
 				FileSystemKeys: true,
+				// More than one DeleteObjects batch (1000 keys).
+				ManyDeleteKeys: 2*maxDeleteBatch + 50,
 			})
 		})
 	}
@@ -577,6 +579,155 @@ func TestUploadEncoding(t *testing.T) {
 			}
 		})
 	}
+}
+
+// opCounter counts the operations the client sends, by name, and can
+// rewrite a DeleteObjects result as if the server had refused some keys.
+type opCounter struct {
+	mu     sync.Mutex
+	ops    map[string]int
+	refuse map[string]bool // object names DeleteObjects reports as failed
+}
+
+func (c *opCounter) ID() string { return "countOps" }
+
+func (c *opCounter) HandleInitialize(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+	name := awsmiddleware.GetOperationName(ctx)
+	c.mu.Lock()
+	c.ops[name]++
+	c.mu.Unlock()
+	out, md, err := next.HandleInitialize(ctx, in)
+	if res, ok := out.Result.(*awss3.DeleteObjectsOutput); ok && err == nil {
+		for name := range c.refuse {
+			res.Errors = append(res.Errors, types.Error{Key: aws.String(name), Code: aws.String("AccessDenied"), Message: aws.String("Access Denied")})
+		}
+	}
+	return out, md, err
+}
+
+func (c *opCounter) count(op string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ops[op]
+}
+
+func countingStore(t *testing.T, srv server, prefix string) (*Store, *opCounter) {
+	t.Helper()
+	c := &opCounter{ops: map[string]int{}, refuse: map[string]bool{}}
+	admin := adminClient(t, srv)
+	st, err := New(t.Context(), Config{
+		Bucket: createBucket(t, admin), Prefix: prefix, Endpoint: srv.endpoint, Region: srv.region, PathStyle: true,
+		hooks: &testHooks{apiOptions: []func(*middleware.Stack) error{func(s *middleware.Stack) error {
+			return s.Initialize.Add(c, middleware.After)
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, c
+}
+
+// TestCopyIsServerSide checks that Copy sends a CopyObject and moves no
+// object bytes through the client.
+func TestCopyIsServerSide(t *testing.T) {
+	srv := plainServer(t)
+	setCredentials(t, srv.access, srv.secret)
+	st, c := countingStore(t, srv, "p")
+	if _, err := st.Put(t.Context(), "a/src", strings.NewReader("content"), 7, storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := storage.Copy(t.Context(), st, "a/src", "b/dst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Size != 7 {
+		t.Errorf("copy info = %+v, want size 7", info)
+	}
+	if c.count("CopyObject") != 1 || c.count("GetObject") != 0 || c.count("PutObject") != 1 {
+		t.Errorf("operations = %v, want one PutObject (the source), one CopyObject and no GetObject", c.ops)
+	}
+}
+
+// TestDeleteKeysBatchesAndPerKeyErrors checks that DeleteKeys sends one
+// DeleteObjects per 1000 keys and fails, naming the key, when the response
+// reports a key it could not delete (with HTTP 200).
+func TestDeleteKeysBatchesAndPerKeyErrors(t *testing.T) {
+	srv := plainServer(t)
+	setCredentials(t, srv.access, srv.secret)
+	st, c := countingStore(t, srv, "pre/fix")
+	var del []string
+	for i := range 2*maxDeleteBatch + 1 {
+		del = append(del, "k/"+strconv.Itoa(i))
+	}
+	for _, k := range []string{"k/7", "k/1500", "keep"} {
+		if _, err := st.Put(t.Context(), k, strings.NewReader("x"), 1, storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.DeleteKeys(t.Context(), del); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.count("DeleteObjects"); n != 3 {
+		t.Errorf("%d DeleteObjects requests for %d keys, want 3", n, len(del))
+	}
+	for _, k := range []string{"k/7", "k/1500"} {
+		if _, err := st.Stat(t.Context(), k); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("stat %s after delete: %v", k, err)
+		}
+	}
+
+	// The server refuses one key of the batch.
+	if _, err := st.Put(t.Context(), "k/2", strings.NewReader("x"), 1, storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.refuse["pre/fix/k/2"] = true
+	c.mu.Unlock()
+	err := st.DeleteKeys(t.Context(), []string{"k/1", "k/2"})
+	if err == nil || !strings.Contains(err.Error(), "k/2") || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Fatalf("delete with a refused key = %v, want an error naming k/2 and AccessDenied", err)
+	}
+	if _, err := st.Stat(t.Context(), "keep"); err != nil {
+		t.Errorf("key not asked for was deleted: %v", err)
+	}
+}
+
+// benchStore is a store in a new bucket of the S3 test server.
+func benchStore(b *testing.B) *Store {
+	v := storagetest.Env(b, "S3_TEST_ENDPOINT", "S3_TEST_REGION", "S3_TEST_ACCESS_KEY", "S3_TEST_SECRET_KEY")
+	srv := server{endpoint: v[0], region: v[1], access: v[2], secret: v[3]}
+	b.Setenv("AWS_ACCESS_KEY_ID", srv.access)
+	b.Setenv("AWS_SECRET_ACCESS_KEY", srv.secret)
+	b.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	cl := awss3.New(awss3.Options{Region: srv.region, BaseEndpoint: aws.String(srv.endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(srv.access, srv.secret, "")})
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	bucket := "bc-bench-" + hex.EncodeToString(rnd[:])
+	if _, err := cl.CreateBucket(b.Context(), &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		b.Fatal(err)
+	}
+	st, err := New(b.Context(), Config{Bucket: bucket, Endpoint: srv.endpoint, Region: srv.region, PathStyle: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+// BenchmarkCopy compares the server-side copy with the Get+Put fallback,
+// one object per iteration (run with -benchtime=1000x for 1,000 objects):
+//
+//	go test ./pkg/storage/s3 -run '^$' -bench Copy -benchtime 1000x
+func BenchmarkCopy(b *testing.B) {
+	storagetest.BenchmarkCopy(b, benchStore(b))
+}
+
+// BenchmarkDeleteKeys compares DeleteObjects batches with the fallback
+// loop (HeadObject + DeleteObject per key, 16 at a time):
+//
+//	go test ./pkg/storage/s3 -run '^$' -bench DeleteKeys -benchtime 2000x
+func BenchmarkDeleteKeys(b *testing.B) {
+	storagetest.BenchmarkDeleteKeys(b, benchStore(b))
 }
 
 func TestValidateEndpointHidesCredentials(t *testing.T) {

@@ -27,6 +27,7 @@ type Block struct {
 	Cat     int64
 	Mod     time.Time
 	Content string
+	By      string // modifiedBy.name in the document (omitted when "")
 }
 
 // Doc is the block's SFMC JSON document.
@@ -42,6 +43,9 @@ func (b Block) Doc() []byte {
 		"content":      b.Content,
 		"modifiedDate": b.Mod.In(time.FixedZone("", -6*3600)).Format("2006-01-02T15:04:05.999-07:00"),
 		"meta":         map[string]any{"wrapperStyles": map[string]any{"mobile": map[string]any{"visible": true}}},
+	}
+	if b.By != "" {
+		d["modifiedBy"] = map[string]any{"id": 700304523, "email": "", "name": b.By, "userId": "700304523"}
 	}
 	out, _ := json.Marshal(d)
 	return out
