@@ -99,28 +99,28 @@ func (r *Redactor) Add(secrets ...string) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	changed := false
+	// Copy on write: String iterates its snapshot of the list unlocked.
+	next := slices.Clone(r.secrets)
 	for _, s := range secrets {
 		s = strings.TrimSpace(s)
 		if len(s) < MinSecretLen {
 			continue
 		}
 		for _, v := range spellings(s) {
-			if !slices.Contains(r.secrets, v) {
-				r.secrets = append(r.secrets, v)
-				changed = true
+			if !slices.Contains(next, v) {
+				next = append(next, v)
 			}
 		}
 	}
-	if !changed {
+	if len(next) == len(r.secrets) {
 		return
 	}
-	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
-	pairs := make([]string, 0, 2*len(r.secrets))
-	for _, s := range r.secrets {
+	slices.SortFunc(next, func(a, b string) int { return len(b) - len(a) })
+	pairs := make([]string, 0, 2*len(next))
+	for _, s := range next {
 		pairs = append(pairs, s, Mark)
 	}
-	r.repl = strings.NewReplacer(pairs...)
+	r.secrets, r.repl = next, strings.NewReplacer(pairs...)
 }
 
 // spellings are the forms a secret takes in the outputs: as is, inside a

@@ -3,6 +3,7 @@ package redact_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -103,6 +104,31 @@ func TestWriterRedactsEachWrite(t *testing.T) {
 	var v map[string]any
 	if err := json.Unmarshal(out.Bytes(), &v); err != nil {
 		t.Errorf("redaction broke the JSON line: %v", err)
+	}
+}
+
+// TestConcurrentAddAndString: tokens are added while log lines are being
+// redacted (go test -race).
+func TestConcurrentAddAndString(t *testing.T) {
+	r := redact.New("first-secret")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			// Lengths vary, so that adding reorders the list.
+			r.Add(fmt.Sprintf("token-%06d%s", i, strings.Repeat("x", i%7)))
+		}
+	}()
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+			if got := r.String("x token-000199xxx first-secret"); got != "x [REDACTED] [REDACTED]" {
+				t.Fatalf("after the adds: %q", got)
+			}
+			return
+		default:
+			_ = r.String(fmt.Sprintf("line %d token-000001 first-secret", i))
+		}
 	}
 }
 
