@@ -47,6 +47,8 @@ type App struct {
 	// Set by the root command's PersistentPreRunE.
 	v           *viper.Viper
 	envFromFile map[string]bool // variables the env file set
+	envFileName string          // the env file read (or looked for)
+	configFile  string          // the config file read; "" if none
 	cfg         *config.Config
 	log         zerolog.Logger
 }

@@ -9,14 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/backup-creator/backup-creator/configs"
-	"github.com/backup-creator/backup-creator/pkg/backup"
 	"github.com/backup-creator/backup-creator/pkg/config"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 )
@@ -143,12 +144,12 @@ problems at once (exit 2). With --online, also get an SFMC token and write, read
 delete a probe object in the destination, then say what works.
 
 ` + configExitStatusHelp,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{unknownAreProblems: "yes"},
 		RunE: func(c *cobra.Command, _ []string) error {
-			problems := a.cfg.Problems(true)
-			problems = append(problems, notifyConfig(a.cfg).Problems()...)
-			if _, err := backup.ParseTypes(a.cfg.Types); err != nil {
-				problems = append(problems, "types: "+err.Error())
+			problems := runProblems(a.cfg)
+			for _, u := range a.unknownSettings() {
+				problems = append(problems, a.describeUnknown(u))
 			}
 			if len(problems) > 0 {
 				return usageErrorf("invalid configuration (%s):\n  - %s", plural(len(problems), "problem"), strings.Join(problems, "\n  - "))
@@ -187,6 +188,11 @@ func (a *App) validateOnline(ctx context.Context) error {
 }
 
 func (a *App) probeStore(ctx context.Context) error {
+	if b, err := a.cfg.Backend(); err == nil && b.Scheme == "file" {
+		return a.probeLocal(b.Local.Root)
+	}
+	// A cloud store is opened (the bucket checked) and a probe object
+	// written, read back and deleted: nothing is left behind.
 	st, err := a.NewStore(ctx, a.cfg)
 	if err != nil {
 		return err
@@ -212,6 +218,43 @@ func (a *App) probeStore(ctx context.Context) error {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
 	fmt.Fprintf(a.Out, "destination %s: ok (write, read, delete)\n", st)
+	return nil
+}
+
+// probeLocal checks a local destination without changing it: opening the
+// store would create a missing destination and its lock file, so instead a
+// temporary file (named like the store's own, which List never shows) is
+// created and removed in the destination, or in its parent when the
+// destination does not exist yet (run would create it there).
+func (a *App) probeLocal(root string) error {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return err
+	}
+	dir, note := abs, "write, delete"
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		dir = filepath.Dir(abs)
+		note = "does not exist yet; run will create it in " + dir + ", which is writable"
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", abs)
+	}
+	f, err := os.CreateTemp(dir, ".backup-creator-tmp-probe-*")
+	if err != nil {
+		return fmt.Errorf("not writable: %w", err)
+	}
+	name := f.Name()
+	cerr := f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("delete probe %s: %w", name, err)
+	}
+	if cerr != nil {
+		return fmt.Errorf("write probe: %w", cerr)
+	}
+	fmt.Fprintf(a.Out, "destination %s: ok (%s)\n", abs, note)
 	return nil
 }
 

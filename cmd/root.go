@@ -138,12 +138,17 @@ func (a *App) setup(c *cobra.Command, configFile, envFile string) error {
 		return &UsageError{Err: err}
 	}
 	a.envFromFile = loaded
+	a.envFileName = envFile
+	if envFile == "" {
+		a.envFileName = ".env"
+	}
 	v := config.NewViper()
 	if configFile == "" {
 		if _, err := os.Stat("backup-creator.yaml"); err == nil {
 			configFile = "backup-creator.yaml"
 		}
 	}
+	a.configFile = configFile
 	if configFile != "" {
 		v.SetConfigFile(configFile)
 		if err := v.ReadInConfig(); err != nil {
@@ -171,6 +176,7 @@ func (a *App) setup(c *cobra.Command, configFile, envFile string) error {
 		return &UsageError{Err: err}
 	}
 	a.log = log
+	a.warnUnknown(c)
 	return nil
 }
 

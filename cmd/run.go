@@ -80,9 +80,7 @@ func ParseSince(s string) (time.Time, error) {
 
 func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 	cfg := a.cfg
-	problems := cfg.Problems(true)
-	problems = append(problems, notifyConfig(cfg).Problems()...)
-	if len(problems) > 0 {
+	if problems := runProblems(cfg); len(problems) > 0 {
 		return usageErrorf("invalid configuration:\n  - %s", strings.Join(problems, "\n  - "))
 	}
 	var since time.Time

@@ -1,0 +1,136 @@
+package cmd
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
+)
+
+// Misspelled keys in the file and unknown BACKUP_CREATOR_* variables are
+// problems for config validate (exit 2), each with the closest known key, and
+// never with their values.
+func TestConfigValidateReportsUnknownSettings(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	const val = "https://hooks.example/value-Qx81"
+	os.WriteFile("backup-creator.yaml", []byte("notify:\n  slack_webhok_url: "+val+"\n  smtp: {}\nsfmc:\n  client_secret_fille: /run/secrets/x\nconcurency: 3\nsomething_else: 1\n"), 0o600)
+	t.Setenv("BACKUP_CREATOR_NOTIFY_WEBHOK_URL", val)
+	t.Setenv("BACKUP_CREATOR_SLACK_WEBHOOK_URL", val)
+	t.Setenv("SFMC_CLIENT_SECRET_FIEL", "/x")
+	t.Setenv("SFMC_SOMETHING_OF_ANOTHER_TOOL", "1")
+	t.Setenv("BACKUP_CREATOR_REQUIRE_CLOUD_TESTS", "1") // the project's own test switch
+	code, out, errOut := h.run("config", "validate", "--dest", h.dest)
+	if code != ExitUsage {
+		t.Fatalf("exit %d, want 2\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		`"notify.slack_webhok_url", ignored (did you mean notify.slack_webhook_url?)`,
+		`"sfmc.client_secret_fille", ignored (did you mean sfmc.client_secret_file?)`,
+		`"concurency", ignored (did you mean concurrency?)`,
+		`"something_else", ignored (backup-creator config show lists every key)`,
+		`"BACKUP_CREATOR_NOTIFY_WEBHOK_URL", ignored (did you mean BACKUP_CREATOR_NOTIFY_WEBHOOK_URL?)`,
+		`"BACKUP_CREATOR_SLACK_WEBHOOK_URL", ignored (did you mean BACKUP_CREATOR_NOTIFY_SLACK_WEBHOOK_URL?)`,
+		`"SFMC_CLIENT_SECRET_FIEL", ignored (did you mean SFMC_CLIENT_SECRET_FILE?)`,
+		"config file backup-creator.yaml: unknown key",
+		"environment: unknown environment variable",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("validate does not report %s:\n%s", want, errOut)
+		}
+	}
+	for _, not := range []string{val, "SFMC_SOMETHING_OF_ANOTHER_TOOL", "REQUIRE_CLOUD_TESTS", "notify.smtp\""} {
+		if strings.Contains(out+errOut, not) {
+			t.Errorf("validate prints %q:\n%s", not, errOut)
+		}
+	}
+}
+
+// run does not refuse an unknown setting (a cron job keeps backing up), but
+// warns about each one on every run.
+func TestRunWarnsAboutUnknownSettings(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	os.WriteFile("backup-creator.yaml", []byte("notify:\n  slack_webhok_url: https://hooks.example/x\n"), 0o600)
+	t.Setenv("BACKUP_CREATOR_CONCURENCY", "3")
+	code, _, errOut := h.runJSON()
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	var warnings []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(errOut), "\n") {
+		var m map[string]any
+		if jsonUnmarshal(line, &m) == nil && m["level"] == "warn" && strings.HasPrefix(m["message"].(string), "unknown setting ignored") {
+			warnings = append(warnings, m)
+		}
+	}
+	if len(warnings) != 2 {
+		t.Fatalf("%d unknown-setting warnings, want 2:\n%s", len(warnings), errOut)
+	}
+	if warnings[0]["key"] != "notify.slack_webhok_url" || warnings[0]["did_you_mean"] != "notify.slack_webhook_url" || warnings[0]["config_file"] != "backup-creator.yaml" {
+		t.Errorf("file key warning: %v", warnings[0])
+	}
+	if warnings[1]["env"] != "BACKUP_CREATOR_CONCURENCY" || warnings[1]["did_you_mean"] != "BACKUP_CREATOR_CONCURRENCY" {
+		t.Errorf("env warning: %v", warnings[1])
+	}
+}
+
+// config validate refuses every destination run refuses, with the same
+// message, and neither prints a value that looks like a credential.
+func TestValidateRefusesWhatRunRefuses(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	t.Setenv("AZURE_STORAGE_CONNECTION_STRING", "") // azblob needs an account then
+	missing := filepath.Join(t.TempDir(), "typo", "deeper", "backups")
+	for _, tc := range []struct{ dest, want string }{
+		{"s3://bucket/sfmc?secret_key=SeCrEt-Value-77", `unknown query parameter "secret_key"`},
+		{"s3://bucket/sfmc?sse=rot13", `unknown sse "rot13"`},
+		{"s3://bucket/sfmc?kms_key_id=k", "kms_key_id needs sse"},
+		{"s3://bucket/sfmc?endpoint=ftp://host", "invalid endpoint"},
+		{"gs://bucket/sfmc?acl=public", `unknown query parameter "acl"`},
+		{"azblob://container/sfmc?account_name=a&access_tier=Lukewarm", `unknown access tier "Lukewarm"`},
+		{"azblob://container/sfmc", "set account_name or service_url"},
+		{"azblob://container/sfmc?service_url=https://a.blob.example/?sig=SeCrEt-Value-77", "invalid service_url"},
+		{missing, "the parent directory " + filepath.Dir(missing) + " does not exist"},
+	} {
+		t.Run(tc.dest, func(t *testing.T) {
+			code, out, errOut := h.run("config", "validate", "--dest", tc.dest)
+			if code != ExitUsage || !strings.Contains(errOut, tc.want) {
+				t.Errorf("config validate: exit %d, want 2 and %q\n%s%s", code, tc.want, out, errOut)
+			}
+			code, out, runErr := h.run("run", "--dest", tc.dest, "--log-format", "json")
+			if code != ExitUsage || !strings.Contains(runErr, tc.want) {
+				t.Errorf("run: exit %d, want 2 and %q\n%s%s", code, tc.want, out, runErr)
+			}
+			if strings.Contains(errOut+runErr, "SeCrEt-Value-77") {
+				t.Errorf("a credential-like value is printed:\n%s\n%s", errOut, runErr)
+			}
+		})
+	}
+	if n := len(h.emu.Requests()); n != 0 {
+		t.Errorf("run contacted SFMC %d times for a configuration it refuses", n)
+	}
+	if _, err := os.Stat(filepath.Dir(filepath.Dir(missing))); !os.IsNotExist(err) {
+		t.Errorf("run created part of the missing tree (%v)", err)
+	}
+}
+
+// run creates a missing destination only when its parent exists.
+func TestRunCreatesOnlyTheLastDirectory(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	base := t.TempDir()
+	deep := filepath.Join(base, "typo", "deeper", "backups")
+	code, _, errOut := h.run("run", "--dest", deep)
+	if code != ExitUsage || !strings.Contains(errOut, filepath.Join(base, "typo", "deeper")+" does not exist") {
+		t.Fatalf("exit %d, want 2 naming the missing parent\n%s", code, errOut)
+	}
+	if ents, _ := os.ReadDir(base); len(ents) != 0 {
+		t.Errorf("run created %v", ents)
+	}
+	h.dest = filepath.Join(base, "backups")
+	if code, _, errOut := h.runJSON(); code != 0 {
+		t.Fatalf("a destination whose parent exists: exit %d\n%s", code, errOut)
+	}
+	if fi, err := os.Stat(h.dest); err != nil || !fi.IsDir() {
+		t.Errorf("run did not create the destination: %v", err)
+	}
+}
