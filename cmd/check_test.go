@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,5 +133,55 @@ func TestRunCreatesOnlyTheLastDirectory(t *testing.T) {
 	}
 	if fi, err := os.Stat(h.dest); err != nil || !fi.IsDir() {
 		t.Errorf("run did not create the destination: %v", err)
+	}
+}
+
+// .env sets only SFMC_*, BACKUP_CREATOR_* and the cloud credential variables;
+// it names (never shows the values of) the others, and a byte-order mark
+// does not eat its first key.
+func TestEnvFileSetsOnlyDocumentedVariables(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	dest := filepath.Join(t.TempDir(), "from-dotenv")
+	for _, k := range []string{"SSL_CERT_FILE", "HTTPS_PROXY", "AWS_ENDPOINT_URL", "AWS_PROFILE", "AZURE_CLIENT_ID"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	os.WriteFile(".env", []byte("\uFEFFBACKUP_CREATOR_DEST="+dest+"\r\n"+
+		"SSL_CERT_FILE=/tmp/evil-ca-Vq9.pem\nHTTPS_PROXY=http://proxy-Vq9.example:3128\nAWS_ENDPOINT_URL=http://elsewhere-Vq9\n"+
+		"AWS_PROFILE=backups\nAZURE_CLIENT_ID=abc\nSSL_CERT_FILE=/again\n"), 0o600)
+	code, out, errOut := h.run("config", "show", "--json", "--log-format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var entries []ConfigEntry
+	jsonUnmarshal(out, &entries)
+	for _, e := range entries {
+		if e.Key == "dest" && (e.Value != dest || e.Source != "env file") {
+			t.Errorf("the first key after a byte-order mark was not read: dest %+v", e)
+		}
+	}
+	for _, k := range []string{"SSL_CERT_FILE", "HTTPS_PROXY", "AWS_ENDPOINT_URL"} {
+		if v, set := os.LookupEnv(k); set {
+			t.Errorf(".env set %s=%s", k, v)
+		}
+	}
+	for _, k := range []string{"AWS_PROFILE", "AZURE_CLIENT_ID"} {
+		if _, set := os.LookupEnv(k); !set {
+			t.Errorf(".env did not set the cloud credential variable %s", k)
+		}
+	}
+	var warn map[string]any
+	for _, line := range strings.Split(errOut, "\n") {
+		var m map[string]any
+		if jsonUnmarshal(line, &m) == nil && m["ignored"] != nil {
+			warn = m
+		}
+	}
+	if warn == nil || warn["level"] != "warn" || warn["env_file"] != ".env" ||
+		fmt.Sprint(warn["ignored"]) != "[SSL_CERT_FILE HTTPS_PROXY AWS_ENDPOINT_URL]" {
+		t.Errorf("no warning naming the ignored variables once each:\n%s", errOut)
+	}
+	if strings.Contains(errOut, "Vq9") {
+		t.Errorf("a value from .env is printed:\n%s", errOut)
 	}
 }
