@@ -214,15 +214,25 @@ func newLogger(w io.Writer, lc config.Log, tty bool) (zerolog.Logger, error) {
 // those belong in the real environment. README "Configuration" lists the
 // same names.
 var envFileVars = map[string]bool{
-	"AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true, "AWS_SESSION_TOKEN": true,
-	"AWS_PROFILE": true, "AWS_REGION": true, "AWS_DEFAULT_REGION": true,
-	"AWS_SHARED_CREDENTIALS_FILE": true, "AWS_CONFIG_FILE": true,
-	"AWS_ROLE_ARN": true, "AWS_ROLE_SESSION_NAME": true, "AWS_WEB_IDENTITY_TOKEN_FILE": true,
-	"GOOGLE_APPLICATION_CREDENTIALS":  true,
-	"AZURE_STORAGE_CONNECTION_STRING": true,
-	"AZURE_CLIENT_ID":                 true, "AZURE_TENANT_ID": true, "AZURE_CLIENT_SECRET": true,
-	"AZURE_CLIENT_CERTIFICATE_PATH": true, "AZURE_CLIENT_CERTIFICATE_PASSWORD": true,
-	"AZURE_FEDERATED_TOKEN_FILE": true,
+	"AWS_ACCESS_KEY_ID":                 true,
+	"AWS_SECRET_ACCESS_KEY":             true,
+	"AWS_SESSION_TOKEN":                 true,
+	"AWS_PROFILE":                       true,
+	"AWS_REGION":                        true,
+	"AWS_DEFAULT_REGION":                true,
+	"AWS_SHARED_CREDENTIALS_FILE":       true,
+	"AWS_CONFIG_FILE":                   true,
+	"AWS_ROLE_ARN":                      true,
+	"AWS_ROLE_SESSION_NAME":             true,
+	"AWS_WEB_IDENTITY_TOKEN_FILE":       true,
+	"GOOGLE_APPLICATION_CREDENTIALS":    true,
+	"AZURE_STORAGE_CONNECTION_STRING":   true,
+	"AZURE_CLIENT_ID":                   true,
+	"AZURE_TENANT_ID":                   true,
+	"AZURE_CLIENT_SECRET":               true,
+	"AZURE_CLIENT_CERTIFICATE_PATH":     true,
+	"AZURE_CLIENT_CERTIFICATE_PASSWORD": true,
+	"AZURE_FEDERATED_TOKEN_FILE":        true,
 }
 
 // envFileMaySet reports whether an env file may set the variable name.
