@@ -51,4 +51,5 @@ type App struct {
 	configFile  string          // the config file read; "" if none
 	cfg         *config.Config
 	log         zerolog.Logger
+	logJSON     bool // log lines are JSON (the final error is printed as one)
 }

@@ -22,7 +22,7 @@ func TestConfigValidateReportsUnknownSettings(t *testing.T) {
 	t.Setenv("SFMC_CLIENT_SECRET_FIEL", "/x")
 	t.Setenv("SFMC_SOMETHING_OF_ANOTHER_TOOL", "1")
 	t.Setenv("BACKUP_CREATOR_REQUIRE_CLOUD_TESTS", "1") // the project's own test switch
-	code, out, errOut := h.run("config", "validate", "--dest", h.dest)
+	code, out, errOut := h.run("config", "validate", "--dest", h.dest, "--log-format", "console")
 	if code != ExitUsage {
 		t.Fatalf("exit %d, want 2\n%s%s", code, out, errOut)
 	}
@@ -94,11 +94,11 @@ func TestValidateRefusesWhatRunRefuses(t *testing.T) {
 		{missing, "the parent directory " + filepath.Dir(missing) + " does not exist"},
 	} {
 		t.Run(tc.dest, func(t *testing.T) {
-			code, out, errOut := h.run("config", "validate", "--dest", tc.dest)
+			code, out, errOut := h.run("config", "validate", "--dest", tc.dest, "--log-format", "console")
 			if code != ExitUsage || !strings.Contains(errOut, tc.want) {
 				t.Errorf("config validate: exit %d, want 2 and %q\n%s%s", code, tc.want, out, errOut)
 			}
-			code, out, runErr := h.run("run", "--dest", tc.dest, "--log-format", "json")
+			code, out, runErr := h.run("run", "--dest", tc.dest, "--log-format", "console")
 			if code != ExitUsage || !strings.Contains(runErr, tc.want) {
 				t.Errorf("run: exit %d, want 2 and %q\n%s%s", code, tc.want, out, runErr)
 			}
@@ -183,5 +183,79 @@ func TestEnvFileSetsOnlyDocumentedVariables(t *testing.T) {
 	}
 	if strings.Contains(errOut, "Vq9") {
 		t.Errorf("a value from .env is printed:\n%s", errOut)
+	}
+}
+
+// The final error is printed once, in the log format; the pointer to --help
+// follows only command-line mistakes.
+func TestFinalErrorOnceAndHelpHintOnlyForUsage(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		json      bool // the error line is JSON
+		usageHint bool
+	}{
+		{"config error, auto on a non-terminal", []string{"run", "--dest", "ftp://nowhere"}, true, false},
+		{"config error, json", []string{"run", "--dest", "ftp://nowhere", "--log-format", "json"}, true, false},
+		{"config error, console", []string{"run", "--dest", "ftp://nowhere", "--log-format", "console"}, false, false},
+		{"config file unreadable", []string{"--config", "/nonexistent/c.yaml", "run"}, false, false},
+		{"unknown flag", []string{"run", "--bogus"}, false, true},
+		{"conflicting flags", []string{"run", "--full", "--since", "2026-01-01", "--log-format", "json"}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := h.run(tc.args...)
+			if code != ExitUsage {
+				t.Fatalf("exit %d, want 2\n%s", code, errOut)
+			}
+			var errLines []string
+			for _, l := range strings.Split(strings.TrimSpace(errOut), "\n") {
+				if strings.HasPrefix(l, "backup-creator: ") || strings.Contains(l, `"level":"error"`) {
+					errLines = append(errLines, l)
+				}
+			}
+			if len(errLines) != 1 {
+				t.Fatalf("the error is printed %d times, want once:\n%s", len(errLines), errOut)
+			}
+			if got := strings.HasPrefix(errLines[0], "{"); got != tc.json {
+				t.Errorf("error line is JSON: %v, want %v: %s", got, tc.json, errLines[0])
+			}
+			if got := strings.Contains(errOut, "--help' for usage"); got != tc.usageHint {
+				t.Errorf("usage hint shown: %v, want %v:\n%s", got, tc.usageHint, errOut)
+			}
+			if strings.Contains(errOut, "\x1b[") {
+				t.Errorf("colour codes on a non-terminal:\n%q", errOut)
+			}
+		})
+	}
+}
+
+// Console logs are coloured only on a terminal, and never with NO_COLOR.
+func TestConsoleLogColour(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	os.WriteFile("backup-creator.yaml", []byte("concurency: 3\n"), 0o600) // a warning to log
+	for _, tc := range []struct {
+		name    string
+		tty     bool
+		noColor string
+		colour  bool
+	}{
+		{"file", false, "", false},
+		{"terminal", true, "", true},
+		{"terminal with NO_COLOR", true, "1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("NO_COLOR", tc.noColor)
+			var out, errOut strings.Builder
+			a := h.app(&out, &errOut)
+			a.ErrIsTTY = tc.tty
+			code := a.Execute(t.Context(), []string{"config", "show", "--log-format", "console"})
+			if code != 0 || !strings.Contains(errOut.String(), "unknown setting ignored") {
+				t.Fatalf("exit %d, no warning logged:\n%s", code, errOut.String())
+			}
+			if got := strings.Contains(errOut.String(), "\x1b["); got != tc.colour {
+				t.Errorf("colour codes: %v, want %v:\n%q", got, tc.colour, errOut.String())
+			}
+		})
 	}
 }

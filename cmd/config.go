@@ -152,7 +152,7 @@ delete a probe object in the destination, then say what works.
 				problems = append(problems, a.describeUnknown(u))
 			}
 			if len(problems) > 0 {
-				return usageErrorf("invalid configuration (%s):\n  - %s", plural(len(problems), "problem"), strings.Join(problems, "\n  - "))
+				return invalidConfig(problems)
 			}
 			fmt.Fprintln(a.Out, "configuration: ok")
 			if !online {
@@ -170,7 +170,7 @@ func (a *App) validateOnline(ctx context.Context) error {
 	var failed []error
 	src, err := a.NewSource(a.cfg, a.log, "backup-creator/"+a.versionOrDev())
 	if err != nil {
-		return &UsageError{Err: err}
+		return &ConfigError{Err: err}
 	}
 	if auth, ok := src.(interface{ Authenticate(context.Context) error }); ok {
 		if err := auth.Authenticate(ctx); err != nil {
@@ -270,7 +270,7 @@ func newConfigInitCmd(a *App) *cobra.Command {
 			}
 			f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 			if errors.Is(err, os.ErrExist) {
-				return usageErrorf("%s exists: not overwriting it (remove it or name another file)", name)
+				return configErrorf("%s exists: not overwriting it (remove it or name another file)", name)
 			}
 			if err != nil {
 				return err

@@ -70,7 +70,7 @@ func sfmcConfig(cfg *config.Config, log zerolog.Logger, userAgent string) sfmc.C
 func openStore(ctx context.Context, cfg *config.Config) (storage.Store, error) {
 	b, err := cfg.Backend()
 	if err != nil {
-		return nil, &UsageError{Err: err}
+		return nil, &ConfigError{Err: err}
 	}
 	switch b.Scheme {
 	case "file":
@@ -82,6 +82,6 @@ func openStore(ctx context.Context, cfg *config.Config) (storage.Store, error) {
 	case "azblob":
 		return azblob.New(ctx, b.Azblob)
 	default:
-		return nil, &UsageError{Err: fmt.Errorf("dest %s: unknown scheme %q", cfg.Dest, b.Scheme)}
+		return nil, &ConfigError{Err: fmt.Errorf("dest %s: unknown scheme %q", cfg.Dest, b.Scheme)}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/backup-creator/backup-creator/pkg/backup"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
@@ -38,6 +39,24 @@ func usageErrorf(format string, a ...any) error {
 	return &UsageError{Err: fmt.Errorf(format, a...)}
 }
 
+// ConfigError is a configuration or environment problem that is not a
+// command-line mistake (an invalid value, an unreadable config file, a
+// missing destination parent): exit code 2 like a UsageError, but without
+// the pointer to --help, which would not help.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func configErrorf(format string, a ...any) error {
+	return &ConfigError{Err: fmt.Errorf(format, a...)}
+}
+
+// invalidConfig reports the problems of a configuration, all at once.
+func invalidConfig(problems []string) error {
+	return configErrorf("invalid configuration (%s):\n  - %s", plural(len(problems), "problem"), strings.Join(problems, "\n  - "))
+}
+
 // InterruptedError wraps the error of a run stopped by a signal or --timeout.
 type InterruptedError struct{ Err error }
 
@@ -48,6 +67,7 @@ func (e *InterruptedError) Unwrap() error { return e.Err }
 func ExitCode(err error) int {
 	var (
 		usage   *UsageError
+		config  *ConfigError
 		intr    *InterruptedError
 		partial *backup.PartialError
 		restore *backup.RestoreError
@@ -57,7 +77,7 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &intr):
 		return ExitInterrupted
-	case errors.As(err, &usage):
+	case errors.As(err, &usage), errors.As(err, &config):
 		return ExitUsage
 	case errors.Is(err, sfmc.ErrUnauthorized):
 		return ExitAuth

@@ -77,7 +77,7 @@ EXIT STATUS
 // settings are not needed.
 func (a *App) openDestination(ctx context.Context) (storage.Store, error) {
 	if p := a.cfg.Problems(false); len(p) > 0 {
-		return nil, usageErrorf("invalid configuration:\n  - %s", strings.Join(p, "\n  - "))
+		return nil, invalidConfig(p)
 	}
 	if err := mustExist(a.cfg.Dest); err != nil {
 		return nil, err

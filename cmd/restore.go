@@ -125,7 +125,7 @@ type restoreJSON struct {
 func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 	cfg := a.cfg
 	if p := cfg.Problems(opts.Target == ""); len(p) > 0 {
-		return usageErrorf("invalid configuration:\n  - %s", strings.Join(p, "\n  - "))
+		return invalidConfig(p)
 	}
 	sel := backup.Selection{IDs: opts.IDs, Keys: opts.Keys, Names: opts.Names, Folders: opts.Folders, Deleted: opts.Deleted}
 	if err := sel.Validate(); err != nil {
@@ -161,7 +161,7 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 	if opts.Target == "" {
 		s, err := a.NewSource(cfg, a.log, "backup-creator/"+a.versionOrDev())
 		if err != nil {
-			return &UsageError{Err: err}
+			return &ConfigError{Err: err}
 		}
 		t, ok := s.(backup.Target)
 		if !ok {

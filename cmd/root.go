@@ -36,17 +36,20 @@ func (a *App) Execute(ctx context.Context, args []string) int {
 	err := root.ExecuteContext(ctx)
 	code := ExitCode(err)
 	if err != nil {
+		// The error, once. With JSON logs (--log-format json, or auto when
+		// stderr is not a terminal, e.g. cron) it is one JSON line: what log
+		// shippers parse and what the cron mail shows. Otherwise (a terminal,
+		// --log-format console, or an error before the configuration chose a
+		// format) it is one plain line, lists unescaped.
 		var usage *UsageError
-		if errors.As(err, &usage) {
-			fmt.Fprintf(a.Err, "backup-creator: %v\n", err)
-			fmt.Fprintln(a.Err, "Run 'backup-creator --help' for usage.")
-		} else {
-			// The error itself, once, for the person reading the terminal or the
-			// cron mail; the structured log line carries it for log shippers.
+		switch {
+		case a.logJSON && !errors.As(err, &usage):
 			a.log.Error().Err(err).Int("exit_code", code).Msg("backup-creator failed")
-			if !a.ErrIsTTY || a.cfg == nil {
-				fmt.Fprintf(a.Err, "backup-creator: %v\n", err)
-			}
+		default:
+			fmt.Fprintf(a.Err, "backup-creator: %v\n", err)
+		}
+		if errors.As(err, &usage) {
+			fmt.Fprintln(a.Err, "Run 'backup-creator --help' for usage.")
 		}
 	}
 	return code
@@ -136,7 +139,7 @@ var flagKeys = map[string]string{
 func (a *App) setup(c *cobra.Command, configFile, envFile string) error {
 	loaded, ignored, err := loadEnvFile(envFile)
 	if err != nil {
-		return &UsageError{Err: err}
+		return &ConfigError{Err: err}
 	}
 	a.envFromFile = loaded
 	a.envFileName = envFile
@@ -153,7 +156,7 @@ func (a *App) setup(c *cobra.Command, configFile, envFile string) error {
 	if configFile != "" {
 		v.SetConfigFile(configFile)
 		if err := v.ReadInConfig(); err != nil {
-			return usageErrorf("config file %s: %v", configFile, err)
+			return configErrorf("config file %s: %w", configFile, err)
 		}
 	}
 	var bindErr error
@@ -169,14 +172,15 @@ func (a *App) setup(c *cobra.Command, configFile, envFile string) error {
 	}
 	cfg, err := config.Load(v)
 	if err != nil {
-		return &UsageError{Err: err}
+		return &ConfigError{Err: err}
 	}
 	a.v, a.cfg = v, cfg
 	log, err := newLogger(a.Err, cfg.Log, a.ErrIsTTY)
 	if err != nil {
-		return &UsageError{Err: err}
+		return &ConfigError{Err: err}
 	}
 	a.log = log
+	a.logJSON = !consoleLog(cfg.Log.Format, a.ErrIsTTY)
 	if len(ignored) > 0 {
 		// Names only: a value may be a secret.
 		a.log.Warn().Str("env_file", a.envFileName).Strs("ignored", ignored).
@@ -192,18 +196,29 @@ func newLogger(w io.Writer, lc config.Log, tty bool) (zerolog.Logger, error) {
 		return zerolog.Nop(), fmt.Errorf("log.level %q: use debug, info, warn or error", lc.Level)
 	}
 	switch lc.Format {
-	case "console":
-		tty = true
-	case "json":
-		tty = false
-	case "auto", "":
+	case "console", "json", "auto", "":
 	default:
 		return zerolog.Nop(), fmt.Errorf("log.format %q: use json, console or auto", lc.Format)
 	}
-	if tty {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+	if consoleLog(lc.Format, tty) {
+		// Colour only on a terminal, and not when NO_COLOR is set
+		// (no-color.org): a file or a cron mail gets plain text.
+		noColor := !tty || os.Getenv("NO_COLOR") != ""
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: noColor}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// consoleLog reports whether log.format (already checked) asks for console
+// output on a stderr that is (tty) or is not a terminal.
+func consoleLog(format string, tty bool) bool {
+	switch format {
+	case "console":
+		return true
+	case "json":
+		return false
+	}
+	return tty
 }
 
 // envFileVars are the variables an env file may set besides SFMC_* and

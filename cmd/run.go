@@ -81,7 +81,7 @@ func ParseSince(s string) (time.Time, error) {
 func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 	cfg := a.cfg
 	if problems := runProblems(cfg); len(problems) > 0 {
-		return usageErrorf("invalid configuration:\n  - %s", strings.Join(problems, "\n  - "))
+		return invalidConfig(problems)
 	}
 	var since time.Time
 	if opts.Since != "" {
@@ -226,7 +226,7 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 	sum := &backup.Summary{Destination: cfg.Dest, Status: backup.StatusFailed}
 	src, err := a.NewSource(cfg, a.log, "backup-creator/"+a.versionOrDev())
 	if err != nil {
-		return sum, &UsageError{Err: err}
+		return sum, &ConfigError{Err: err}
 	}
 	// Authenticate first: bad credentials fail with a clear message before
 	// anything touches the destination.
