@@ -259,3 +259,27 @@ func TestConsoleLogColour(t *testing.T) {
 		})
 	}
 }
+
+// A wrong auth URL (no token endpoint: 404) exits 4 at once, as README and
+// the EXIT STATUS texts say, for run and for config validate --online.
+func TestWrongAuthURLExitsAuth(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	t.Setenv("SFMC_AUTH_URL", h.emu.AuthURL()+"typo/")
+	code, _, errOut := h.run("run", "--dest", h.dest, "--log-format", "console")
+	if code != ExitAuth || !strings.Contains(errOut, "answers 404") || !strings.Contains(errOut, "check sfmc.auth_url") {
+		t.Errorf("run: exit %d, want 4 naming the auth URL\n%s", code, errOut)
+	}
+	if n := len(h.emu.Requests()); n != 1 {
+		t.Errorf("%d requests, want 1 (a 404 from the token path is not retried)", n)
+	}
+	code, out, errOut := h.run("config", "validate", "--online", "--dest", h.dest)
+	if code != ExitAuth || !strings.Contains(out, "SFMC authentication: FAILED") {
+		t.Errorf("config validate --online: exit %d, want 4\n%s%s", code, out, errOut)
+	}
+	for _, cmd := range [][]string{{"run", "--help"}, {"config", "validate", "--help"}, {"restore", "--help"}} {
+		_, out, _ := h.run(cmd...)
+		if !strings.Contains(strings.Join(strings.Fields(out), " "), "no token endpoint at the auth URL (404, unknown host)") {
+			t.Errorf("%v: EXIT STATUS does not explain exit 4 for a wrong auth URL", cmd)
+		}
+	}
+}

@@ -140,8 +140,11 @@ func newConfigValidateCmd(a *App) *cobra.Command {
 		Use:   "validate",
 		Short: "Check every configuration value; with --online also SFMC and the destination",
 		Long: `Check every configuration value (URLs, types, durations, destination) and report all
-problems at once (exit 2). With --online, also get an SFMC token and write, read and
-delete a probe object in the destination, then say what works.
+problems at once (exit 2), including unknown keys in the config file and unknown
+BACKUP_CREATOR_* variables (other commands only warn about those). With --online, also
+get an SFMC token and check the destination without changing it: a cloud bucket gets a
+probe object written, read back and deleted; a local directory a temporary file created
+and removed (a missing destination is not created: its parent is checked instead).
 
 ` + configExitStatusHelp,
 		Args:        cobra.NoArgs,
@@ -161,7 +164,7 @@ delete a probe object in the destination, then say what works.
 			return a.validateOnline(c.Context())
 		},
 	}
-	c.Flags().BoolVar(&online, "online", false, "also authenticate with SFMC and write, read and delete a probe object in the destination")
+	c.Flags().BoolVar(&online, "online", false, "also get an SFMC token and check that the destination can be written, leaving it as it was")
 	addDestFlag(c)
 	return c
 }
@@ -299,4 +302,5 @@ const configExitStatusHelp = `EXIT STATUS
   0    success
   1    validate --online: the destination probe failed
   2    invalid configuration or usage; init: the file exists
-  4    validate --online: SFMC authentication failed`
+  4    validate --online: SFMC authentication failed (credentials refused, or
+       no token endpoint at the auth URL (404, unknown host))`

@@ -26,7 +26,10 @@ const exitStatusHelp = `EXIT STATUS
   1    failure (nothing claims completeness; watermark not advanced)
   2    usage or configuration error (nothing was done)
   3    partial: some blocks could not be backed up (watermark not advanced)
-  4    SFMC authentication failed (check client id, secret, auth URL, account id)
+  4    SFMC authentication failed: the credentials were refused, or there is no
+       token endpoint at the auth URL (404, unknown host); check client id,
+       secret, auth URL, account id. An auth URL that does not answer
+       (connection refused, timeout) is retried and then exits 1
   130  interrupted by SIGINT/SIGTERM or --timeout (watermark not advanced)`
 
 // UsageError is a bad flag, argument or configuration value: exit code 2.
@@ -79,7 +82,7 @@ func ExitCode(err error) int {
 		return ExitInterrupted
 	case errors.As(err, &usage), errors.As(err, &config):
 		return ExitUsage
-	case errors.Is(err, sfmc.ErrUnauthorized):
+	case errors.Is(err, sfmc.ErrUnauthorized), errors.Is(err, sfmc.ErrAuthEndpoint):
 		return ExitAuth
 	case errors.As(err, &partial), errors.As(err, &restore):
 		return ExitPartial

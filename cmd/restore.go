@@ -71,7 +71,8 @@ EXIT STATUS
   2    usage or configuration error (nothing was done)
   3    partial: some selected blocks could not be restored (the others were;
        run the same restore again to finish)
-  4    SFMC authentication failed (check client id, secret, auth URL, account id)
+  4    SFMC authentication failed: credentials refused, or no token endpoint at
+       the auth URL (404, unknown host); check client id, secret, auth URL, account id
   130  interrupted by SIGINT/SIGTERM or --timeout`,
 		Example: `  backup-creator restore --dry-run
   backup-creator restore latest --folder "Content Builder/Newsletters"
