@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
 )
@@ -281,5 +282,54 @@ func TestWrongAuthURLExitsAuth(t *testing.T) {
 		if !strings.Contains(strings.Join(strings.Fields(out), " "), "no token endpoint at the auth URL (404, unknown host)") {
 			t.Errorf("%v: EXIT STATUS does not explain exit 4 for a wrong auth URL", cmd)
 		}
+	}
+}
+
+// Counts of one are singular in every summary line.
+func TestOutputSingulars(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	h.emu.Seed(sfmctest.SeedOptions{})
+	if code, _, errOut := h.run("run", "--dest", h.dest); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	_, out, _ := h.run("list", "--dest", h.dest)
+	if !strings.Contains(out, "\n1 backup in ") {
+		t.Errorf("list after one run:\n%s", out)
+	}
+	id := sortedIDs(contentBlockIDs(t, h.emu))[0]
+	if err := h.emu.UpdateAsset(h.emu.DefaultMID(), id, func(a *sfmctest.AssetSpec) { a.Content += " v2" }); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := h.run("run", "--dest", h.dest)
+	if code != 0 || !strings.Contains(out, ": 1 block, ") {
+		t.Fatalf("second run: exit %d, summary:\n%s%s", code, out, errOut)
+	}
+	second := strings.SplitN(out, ":", 2)[0]
+	_, out, _ = h.run("list", second, "--dest", h.dest)
+	if !strings.Contains(out, "UTC): 1 block, ") {
+		t.Errorf("list %s:\n%s", second, out)
+	}
+	for _, bad := range []string{" 1 blocks", " 1 backups", " 1 files"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("output says %q", bad)
+		}
+	}
+}
+
+// A --since in the future would find nothing and look like success: refused.
+func TestRunRefusesSinceInTheFuture(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	now := time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)
+	for _, since := range []string{"2026-11-24", "2026-11-23T02:00:01Z"} {
+		var out, errOut strings.Builder
+		a := h.app(&out, &errOut)
+		a.Now = func() time.Time { return now }
+		code := a.Execute(t.Context(), []string{"run", "--dest", h.dest, "--since", since})
+		if code != ExitUsage || !strings.Contains(errOut.String(), "is in the future (now 2026-11-23T02:00:00Z)") {
+			t.Errorf("--since %s: exit %d, want 2\n%s", since, code, errOut.String())
+		}
+	}
+	if n := len(h.emu.Requests()); n != 0 {
+		t.Errorf("%d SFMC requests for a refused run", n)
 	}
 }

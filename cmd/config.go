@@ -19,6 +19,7 @@ import (
 
 	"github.com/backup-creator/backup-creator/configs"
 	"github.com/backup-creator/backup-creator/pkg/config"
+	"github.com/backup-creator/backup-creator/pkg/progress"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 )
 
@@ -291,12 +292,8 @@ func newConfigInitCmd(a *App) *cobra.Command {
 	}
 }
 
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
-}
+// plural formats a count for people: "1 block", "2 blocks".
+func plural(n int, word string) string { return progress.Count(n, word) }
 
 const configExitStatusHelp = `EXIT STATUS
   0    success

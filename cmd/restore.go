@@ -232,7 +232,7 @@ func (a *App) logRestore(rep *backup.RestoreReport, err error) {
 
 func printRestore(w io.Writer, rep *backup.RestoreReport, snap *backup.Snapshot) error {
 	if len(rep.Items) == 0 {
-		_, err := fmt.Fprintf(w, "no blocks selected in the state as of %s (%d blocks)\n", rep.Backup, len(snap.Blocks))
+		_, err := fmt.Fprintf(w, "no blocks selected in the state as of %s (%s)\n", rep.Backup, plural(len(snap.Blocks), "block"))
 		return err
 	}
 	// A restore lists what it did; unchanged blocks are only counted (a
@@ -276,19 +276,19 @@ func printRestore(w io.Writer, rep *backup.RestoreReport, snap *backup.Snapshot)
 	var err error
 	switch {
 	case rep.DryRun && rep.Target != backup.TargetSFMC:
-		_, err = fmt.Fprintf(w, "dry run: would write %d blocks into %s (%d skipped) from the state as of %s; nothing was written\n",
-			c.Write, rep.Target, c.Skip, rep.Backup)
+		_, err = fmt.Fprintf(w, "dry run: would write %s into %s (%d skipped) from the state as of %s; nothing was written\n",
+			plural(c.Write, "block"), rep.Target, c.Skip, rep.Backup)
 	case rep.DryRun:
 		_, err = fmt.Fprintf(w, "dry run: would create %d, update %d, leave %d unchanged, skip %d (state as of %s); nothing was written\n",
 			c.Create, c.Update, c.Unchanged, c.Skip, rep.Backup)
 	case rep.Target != backup.TargetSFMC:
-		_, err = fmt.Fprintf(w, "wrote %d blocks into %s, %d skipped, %d failed (state as of %s)\n", c.Write, rep.Target, c.Skip, c.Failed, rep.Backup)
+		_, err = fmt.Fprintf(w, "wrote %s into %s, %d skipped, %d failed (state as of %s)\n", plural(c.Write, "block"), rep.Target, c.Skip, c.Failed, rep.Backup)
 	default:
 		_, err = fmt.Fprintf(w, "restored the state as of %s: %d created, %d updated, %d unchanged, %d skipped, %d failed\n",
 			rep.Backup, c.Create, c.Update, c.Unchanged, c.Skip, c.Failed)
 	}
 	if err == nil && c.Pending > 0 {
-		_, err = fmt.Fprintf(w, "%d blocks were not attempted (interrupted)\n", c.Pending)
+		_, err = fmt.Fprintf(w, "%s not attempted (interrupted)\n", plural(c.Pending, "block"))
 	}
 	return err
 }
@@ -337,7 +337,7 @@ func unmatchedSelection(sel backup.Selection, snap *backup.Snapshot, rep *backup
 	case len(missing) > 0:
 		return fmt.Errorf("not in any backup up to %s: %s (see `backup-creator list`)", snap.Backup, strings.Join(missing, ", "))
 	case rep != nil && rep.Counts.Selected == 0:
-		return fmt.Errorf("no block matches the selection in the state as of %s (%d blocks); folder paths start at the root, e.g. \"Content Builder/Footers\"", snap.Backup, len(snap.Blocks))
+		return fmt.Errorf("no block matches the selection in the state as of %s (%s); folder paths start at the root, e.g. \"Content Builder/Footers\"", snap.Backup, plural(len(snap.Blocks), "block"))
 	}
 	return nil
 }

@@ -89,6 +89,16 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 		if err != nil {
 			return &UsageError{Err: err}
 		}
+		now := time.Now
+		if a.Now != nil {
+			now = a.Now
+		}
+		if n := now(); t.After(n) {
+			// Nothing can have changed since then: the run would find nothing
+			// and look like success.
+			return usageErrorf("--since %s is in the future (now %s): give a past time, or leave --since out to continue from the watermark",
+				t.UTC().Format(time.RFC3339), n.UTC().Format(time.RFC3339))
+		}
 		since = t
 	}
 	types, err := backup.ParseTypes(cfg.Types)
@@ -322,17 +332,17 @@ func (a *App) logSummary(s *backup.Summary, err error) {
 func (a *App) printSummary(s *backup.Summary) {
 	switch s.Status {
 	case backup.StatusDryRun:
-		fmt.Fprintf(a.Out, "dry run: %d blocks (%s) would be backed up to %s; %d unchanged skipped; %d deleted in SFMC since the last run\n",
-			s.Blocks, humanBytes(s.Bytes), s.Destination, s.Skipped, s.Deleted)
+		fmt.Fprintf(a.Out, "dry run: %s (%s) would be backed up to %s; %d unchanged skipped; %d deleted in SFMC since the last run\n",
+			plural(s.Blocks, "block"), humanBytes(s.Bytes), s.Destination, s.Skipped, s.Deleted)
 	default:
 		w := "none"
 		if s.WatermarkTo != nil {
 			w = s.WatermarkTo.Format(time.RFC3339Nano)
 		}
-		fmt.Fprintf(a.Out, "%s: %d blocks, %d files, %s in %s to %s (watermark %s)",
-			s.Backup, s.Blocks, s.Files, humanBytes(s.Bytes), time.Duration(s.DurationMS)*time.Millisecond, s.Destination, w)
+		fmt.Fprintf(a.Out, "%s: %s, %s, %s in %s to %s (watermark %s)",
+			s.Backup, plural(s.Blocks, "block"), plural(s.Files, "file"), humanBytes(s.Bytes), time.Duration(s.DurationMS)*time.Millisecond, s.Destination, w)
 		if s.Deleted > 0 {
-			fmt.Fprintf(a.Out, "; %d blocks deleted in SFMC since the last run (see backup-creator list %s)", s.Deleted, s.Backup)
+			fmt.Fprintf(a.Out, "; %s deleted in SFMC since the last run (see backup-creator list %s)", plural(s.Deleted, "block"), s.Backup)
 		}
 		fmt.Fprintln(a.Out)
 	}
