@@ -333,3 +333,27 @@ func TestRunRefusesSinceInTheFuture(t *testing.T) {
 		t.Errorf("%d SFMC requests for a refused run", n)
 	}
 }
+
+// Every variable configs/.env.example shows (set or commented out) is one an
+// env file may set, so the documented template never triggers the warning.
+func TestEnvExampleVariablesAreAllowed(t *testing.T) {
+	b, err := os.ReadFile("../configs/.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "#"))
+		k, _, ok := strings.Cut(line, "=")
+		if !ok || k == "" || strings.ContainsAny(k, " \t") || strings.ToUpper(k) != k {
+			continue
+		}
+		n++
+		if !envFileMaySet(k) {
+			t.Errorf(".env.example shows %s, which an env file may not set", k)
+		}
+	}
+	if n < 5 {
+		t.Fatalf("found only %d variables in .env.example", n)
+	}
+}
