@@ -33,7 +33,7 @@ func runProblems(cfg *config.Config) []string {
 // localDestProblem checks a local destination that run would create: it
 // creates only the last directory, so its parent must exist (a mistyped
 // --dest must not silently grow a directory tree). "" when fine, or when the
-// destination is not local or already exists.
+// destination is not local or is an existing directory.
 func localDestProblem(dest string) string {
 	d, err := config.ParseDest(dest)
 	if err != nil || d.Scheme != "file" {
@@ -43,8 +43,13 @@ func localDestProblem(dest string) string {
 	if err != nil {
 		return fmt.Sprintf("dest %s: %v", d.Path, err)
 	}
-	if _, err := os.Lstat(abs); err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return "" // exists (or cannot be checked: opening it will say why)
+	if fi, err := os.Stat(abs); err == nil {
+		if !fi.IsDir() {
+			return fmt.Sprintf("dest %s is not a directory", abs)
+		}
+		return ""
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "" // cannot be checked: opening it will say why
 	}
 	parent := filepath.Dir(abs)
 	fi, err := os.Stat(parent)

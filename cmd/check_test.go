@@ -93,6 +93,7 @@ func TestValidateRefusesWhatRunRefuses(t *testing.T) {
 		{"azblob://container/sfmc", "set account_name or service_url"},
 		{"azblob://container/sfmc?service_url=https://a.blob.example/?sig=SeCrEt-Value-77", "invalid service_url"},
 		{missing, "the parent directory " + filepath.Dir(missing) + " does not exist"},
+		{"/dev/null", "dest /dev/null is not a directory"},
 	} {
 		t.Run(tc.dest, func(t *testing.T) {
 			code, out, errOut := h.run("config", "validate", "--dest", tc.dest, "--log-format", "console")
