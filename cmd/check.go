@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/backup-creator/backup-creator/pkg/backup"
 	"github.com/backup-creator/backup-creator/pkg/config"
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
 )
 
 // runProblems lists everything `run` refuses before it starts: the
@@ -21,7 +21,7 @@ import (
 func runProblems(cfg *config.Config) []string {
 	problems := cfg.Problems(true)
 	problems = append(problems, notifyConfig(cfg).Problems()...)
-	if _, err := backup.ParseTypes(cfg.Types); err != nil {
+	if _, err := sfmc.ParseTypes(cfg.Types); err != nil {
 		problems = append(problems, "types: "+err.Error())
 	}
 	if p := localDestProblem(cfg.Dest); p != "" {

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
+
 	gcsapi "cloud.google.com/go/storage"
 	azsdk "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -145,18 +147,18 @@ func TestCloudEndToEnd(t *testing.T) {
 					t.Fatalf("local backup has %d objects, %s %d", len(lo), backend, len(co))
 				}
 				for k, b := range lo {
-					if k == backup.ManifestName {
+					if k == repo.ManifestName {
 						continue
 					}
 					if !bytes.Equal(co[k], b) {
 						t.Errorf("%s: %s differs from the local run", backend, k)
 					}
 				}
-				lm, cm := h.manifest(ls.Backup), parseManifest(t, co[backup.ManifestName])
+				lm, cm := h.manifest(ls.Backup), parseManifest(t, co[repo.ManifestName])
 				if fmt.Sprint(lm.Blocks) != fmt.Sprint(cm.Blocks) {
 					t.Errorf("%s manifest blocks differ from the local run's", backend)
 				}
-				if _, err := openDest(t, dest).Stat(t.Context(), backup.StateKey); err != nil {
+				if _, err := openDest(t, dest).Stat(t.Context(), repo.StateKey); err != nil {
 					t.Errorf("%s: no state file: %v", backend, err)
 				}
 			}
@@ -172,9 +174,9 @@ func TestCloudEndToEnd(t *testing.T) {
 	}
 }
 
-func parseManifest(t *testing.T, b []byte) *backup.Manifest {
+func parseManifest(t *testing.T, b []byte) *repo.Manifest {
 	t.Helper()
-	var m backup.Manifest
+	var m repo.Manifest
 	if err := jsonUnmarshal(string(b), &m); err != nil {
 		t.Fatalf("manifest: %v", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/restore"
+
 	"github.com/backup-creator/backup-creator/pkg/backup"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 )
@@ -73,7 +75,7 @@ func ExitCode(err error) int {
 		config  *ConfigError
 		intr    *InterruptedError
 		partial *backup.PartialError
-		restore *backup.RestoreError
+		restore *restore.RestoreError
 	)
 	switch {
 	case err == nil:

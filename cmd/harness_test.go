@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
+
 	"github.com/rs/zerolog"
 
 	"github.com/backup-creator/backup-creator/pkg/backup"
@@ -100,36 +102,36 @@ func (h *harness) runJSON(args ...string) (int, backup.Summary, string) {
 	return code, s, errOut
 }
 
-func (h *harness) manifest(name string) *backup.Manifest {
+func (h *harness) manifest(name string) *repo.Manifest {
 	h.t.Helper()
-	b, err := os.ReadFile(filepath.Join(h.dest, name, backup.ManifestName))
+	b, err := os.ReadFile(filepath.Join(h.dest, name, repo.ManifestName))
 	if err != nil {
 		h.t.Fatalf("manifest of %s: %v", name, err)
 	}
-	var m backup.Manifest
+	var m repo.Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		h.t.Fatal(err)
 	}
 	return &m
 }
 
-func (h *harness) state() *backup.State {
+func (h *harness) state() *repo.State {
 	h.t.Helper()
-	b, err := os.ReadFile(filepath.Join(h.dest, backup.StateKey))
+	b, err := os.ReadFile(filepath.Join(h.dest, repo.StateKey))
 	if os.IsNotExist(err) {
 		return nil
 	}
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	var s backup.State
+	var s repo.State
 	if err := json.Unmarshal(b, &s); err != nil {
 		h.t.Fatal(err)
 	}
 	return &s
 }
 
-func manifestIDs(m *backup.Manifest) map[int64]int {
+func manifestIDs(m *repo.Manifest) map[int64]int {
 	ids := map[int64]int{}
 	for _, b := range m.Blocks {
 		ids[b.ID]++

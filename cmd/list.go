@@ -14,9 +14,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
+
 	"github.com/spf13/cobra"
 
-	"github.com/backup-creator/backup-creator/pkg/backup"
 	"github.com/backup-creator/backup-creator/pkg/config"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 )
@@ -106,32 +108,32 @@ func mustExist(dest string) error {
 
 // listJSON is the output of `list --json`.
 type listJSON struct {
-	Destination string              `json:"destination"`
-	Latest      string              `json:"latest,omitempty"`
-	Backups     []backup.BackupInfo `json:"backups"`
+	Destination string            `json:"destination"`
+	Latest      string            `json:"latest,omitempty"`
+	Backups     []repo.BackupInfo `json:"backups"`
 }
 
 // blockJSON is one block of `list BACKUP --json`.
 type blockJSON struct {
-	ID           int64                 `json:"id"`
-	CustomerKey  string                `json:"customerKey"`
-	Name         string                `json:"name"`
-	Type         string                `json:"type"`
-	TypeID       int                   `json:"typeId"`
-	Folder       string                `json:"folder"`
-	FolderID     int64                 `json:"folderId"`
-	ModifiedDate string                `json:"modifiedDate"`
-	Modified     time.Time             `json:"modified"`
-	Size         int64                 `json:"size"`
-	Files        []backup.ManifestFile `json:"files"`
+	ID           int64               `json:"id"`
+	CustomerKey  string              `json:"customerKey"`
+	Name         string              `json:"name"`
+	Type         string              `json:"type"`
+	TypeID       int                 `json:"typeId"`
+	Folder       string              `json:"folder"`
+	FolderID     int64               `json:"folderId"`
+	ModifiedDate string              `json:"modifiedDate"`
+	Modified     time.Time           `json:"modified"`
+	Size         int64               `json:"size"`
+	Files        []repo.ManifestFile `json:"files"`
 }
 
 // backupJSON is the output of `list BACKUP --json`.
 type backupJSON struct {
-	Destination string                `json:"destination"`
-	Backup      backup.BackupInfo     `json:"backup"`
-	Blocks      []blockJSON           `json:"blocks"`
-	Deleted     []backup.DeletedBlock `json:"deleted"`
+	Destination string              `json:"destination"`
+	Backup      repo.BackupInfo     `json:"backup"`
+	Blocks      []blockJSON         `json:"blocks"`
+	Deleted     []repo.DeletedBlock `json:"deleted"`
 }
 
 func (a *App) runList(ctx context.Context, opts *ListOptions) error {
@@ -141,7 +143,7 @@ func (a *App) runList(ctx context.Context, opts *ListOptions) error {
 	}
 	defer st.Close()
 	if opts.Backup == "" {
-		list, err := backup.ListBackups(ctx, st)
+		list, err := repo.ListBackups(ctx, st)
 		if err != nil {
 			return a.interrupted(ctx, err)
 		}
@@ -158,22 +160,22 @@ func (a *App) runList(ctx context.Context, opts *ListOptions) error {
 		return printBackups(a.Out, out)
 	}
 
-	info, err := backup.ResolveBackup(ctx, st, opts.Backup)
+	info, err := repo.ResolveBackup(ctx, st, opts.Backup)
 	if err != nil {
 		return a.interrupted(ctx, err)
 	}
 	if !info.Complete() {
-		if info.Status == backup.BackupDamaged {
+		if info.Status == repo.BackupDamaged {
 			return fmt.Errorf("backup %s has a damaged manifest: %s", info.Name, info.Error)
 		}
-		return fmt.Errorf("backup %s: %w", info.Name, backup.ErrIncomplete)
+		return fmt.Errorf("backup %s: %w", info.Name, repo.ErrIncomplete)
 	}
 	out := backupJSON{Destination: st.String(), Backup: *info, Blocks: []blockJSON{}}
-	m, err := backup.ScanBackup(ctx, st, info.Name, func(b backup.ManifestBlock) error {
+	m, err := repo.ScanBackup(ctx, st, info.Name, func(b repo.ManifestBlock) error {
 		bj := blockJSON{ID: b.ID, CustomerKey: b.CustomerKey, Name: b.Name, Type: b.AssetType.Name, TypeID: b.AssetType.ID,
 			Folder: b.Category.Path, FolderID: b.Category.ID, ModifiedDate: b.ModifiedDate, Modified: b.Modified, Files: b.Files}
 		if bj.Type == "" {
-			bj.Type = backup.TypeName(b.AssetType.ID)
+			bj.Type = sfmc.TypeName(b.AssetType.ID)
 		}
 		for _, f := range b.Files {
 			bj.Size += f.Size
@@ -186,7 +188,7 @@ func (a *App) runList(ctx context.Context, opts *ListOptions) error {
 	}
 	out.Deleted = m.Deleted
 	if out.Deleted == nil {
-		out.Deleted = []backup.DeletedBlock{}
+		out.Deleted = []repo.DeletedBlock{}
 	}
 	if opts.JSON {
 		return writeJSON(a.Out, out)

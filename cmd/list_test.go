@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
+
 	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
 )
 
@@ -47,29 +48,29 @@ func writeFixture(t *testing.T, dest string) {
 		}
 		return tm.UTC()
 	}
-	backupOf := func(name, started, finished, watermark string, full bool, blocks []fixtureBlock, deleted []backup.DeletedBlock) {
+	backupOf := func(name, started, finished, watermark string, full bool, blocks []fixtureBlock, deleted []repo.DeletedBlock) {
 		w := ts(watermark)
-		m := backup.Manifest{FormatVersion: backup.ManifestFormatVersion, Tool: "backup-creator", ToolVersion: "1.0.0", Name: name,
+		m := repo.Manifest{FormatVersion: repo.ManifestFormatVersion, Tool: "backup-creator", ToolVersion: "1.0.0", Name: name,
 			StartedAt: ts(started), FinishedAt: ts(finished), AccountID: "100001",
-			Query:     backup.ManifestQuery{TypeIDs: []int{196, 197, 220}, Full: full},
-			Watermark: backup.ManifestWatermark{To: &w}, Blocks: []backup.ManifestBlock{}, Deleted: deleted}
+			Query:     repo.ManifestQuery{TypeIDs: []int{196, 197, 220}, Full: full},
+			Watermark: repo.ManifestWatermark{To: &w}, Blocks: []repo.ManifestBlock{}, Deleted: deleted}
 		for _, b := range blocks {
-			mb := backup.ManifestBlock{ID: b.id, CustomerKey: b.key, Name: b.name, AssetType: backup.ManifestType{ID: b.typeID, Name: b.typ},
-				Category: backup.ManifestCategory{ID: b.folderID, Path: b.folder}, ModifiedDate: b.mdText, Modified: ts(b.modified)}
-			segs := backup.SplitCategoryPath(b.folder)
+			mb := repo.ManifestBlock{ID: b.id, CustomerKey: b.key, Name: b.name, AssetType: repo.ManifestType{ID: b.typeID, Name: b.typ},
+				Category: repo.ManifestCategory{ID: b.folderID, Path: b.folder}, ModifiedDate: b.mdText, Modified: ts(b.modified)}
+			segs := repo.SplitCategoryPath(b.folder)
 			mb.Category.Name = segs[len(segs)-1]
 			doc, _ := json.Marshal(map[string]any{"id": b.id, "customerKey": b.key, "name": b.name,
 				"assetType": map[string]any{"id": b.typeID, "name": b.typ}, "category": map[string]any{"id": b.folderID},
 				"content": b.content, "modifiedDate": b.mdText})
-			base := backup.BlockBaseName(b.id, b.name, 0)
+			base := repo.BlockBaseName(b.id, b.name, 0)
 			for _, f := range []struct {
 				rel, role string
 				data      []byte
-			}{{base + ".json", backup.RoleJSON, doc}, {base + backup.ContentExt(b.typ, b.content), backup.RoleContent, []byte(b.content)}} {
-				rel := backup.BlocksDir + "/" + f.rel
+			}{{base + ".json", repo.RoleJSON, doc}, {base + repo.ContentExt(b.typ, b.content), repo.RoleContent, []byte(b.content)}} {
+				rel := repo.BlocksDir + "/" + f.rel
 				write(name+"/"+rel, f.data)
 				sum := sha256.Sum256(f.data)
-				mb.Files = append(mb.Files, backup.ManifestFile{Path: rel, Role: f.role, Size: int64(len(f.data)), SHA256: hex.EncodeToString(sum[:])})
+				mb.Files = append(mb.Files, repo.ManifestFile{Path: rel, Role: f.role, Size: int64(len(f.data)), SHA256: hex.EncodeToString(sum[:])})
 				m.Counts.Files++
 				m.Counts.Bytes += int64(len(f.data))
 			}
@@ -80,7 +81,7 @@ func writeFixture(t *testing.T, dest string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		write(name+"/"+backup.ManifestName, data)
+		write(name+"/"+repo.ManifestName, data)
 	}
 	backupOf("backup_20261101", "2026-11-01T02:00:00Z", "2026-11-01T02:03:12.5Z", "2026-10-31T23:58:41.337Z", true, []fixtureBlock{
 		{1295064, "footer-legal-de", "Footer legal DE", "htmlblock", 197, `Content Builder/Legal \/ DE`, 89501, "2026-10-30T16:02:11.6Z", "2026-10-30T10:02:11.6-06:00", "<p>Impressum</p>"},
@@ -89,11 +90,11 @@ func writeFixture(t *testing.T, dest string) {
 	}, nil)
 	backupOf("backup_20261102", "2026-11-02T02:00:00Z", "2026-11-02T02:00:04Z", "2026-11-01T15:20:00.003Z", false, []fixtureBlock{
 		{1295064, "footer-legal-de", "Footer legal DE", "htmlblock", 197, `Content Builder/Legal \/ DE`, 89501, "2026-11-01T15:20:00.003Z", "2026-11-01T09:20:00.003-06:00", "<p>Impressum 2026</p>"},
-	}, []backup.DeletedBlock{{ID: 1295080, CustomerKey: "txt-disclaimer", Name: "Disclaimer", LastBackup: "backup_20261101", DetectedAt: ts("2026-11-02T02:00:03Z")}})
+	}, []repo.DeletedBlock{{ID: 1295080, CustomerKey: "txt-disclaimer", Name: "Disclaimer", LastBackup: "backup_20261101", DetectedAt: ts("2026-11-02T02:00:03Z")}})
 	// A run that failed after storing one block.
 	write("backup_20261102_140000/blocks/1295099_Half_done.json", []byte(`{"id":1295099}`))
 	write("backup_20261102_140000/blocks/1295099_Half_done.html", []byte(`<p>half</p>`))
-	write(backup.StateKey, []byte(`{"formatVersion":1}`))
+	write(repo.StateKey, []byte(`{"formatVersion":1}`))
 }
 
 func TestListGolden(t *testing.T) {
@@ -180,7 +181,7 @@ func TestListErrors(t *testing.T) {
 }
 
 // bigFile returns the path of the n-th file (in manifest order) of more than 16 bytes.
-func bigFile(m *backup.Manifest, n int) string {
+func bigFile(m *repo.Manifest, n int) string {
 	for _, b := range m.Blocks {
 		for _, f := range b.Files {
 			if f.Size > 16 {
@@ -197,11 +198,11 @@ func bigFile(m *backup.Manifest, n int) string {
 func TestVerifyCommand(t *testing.T) {
 	cases := []struct {
 		name   string
-		damage func(t *testing.T, folder string, m *backup.Manifest) string
+		damage func(t *testing.T, folder string, m *repo.Manifest) string
 		kind   string
 	}{
 		{name: "intact"},
-		{name: "flipped byte", kind: backup.ProblemHash, damage: func(t *testing.T, folder string, m *backup.Manifest) string {
+		{name: "flipped byte", kind: repo.ProblemHash, damage: func(t *testing.T, folder string, m *repo.Manifest) string {
 			p := bigFile(m, 3)
 			f := filepath.Join(folder, filepath.FromSlash(p))
 			b, err := os.ReadFile(f)
@@ -214,7 +215,7 @@ func TestVerifyCommand(t *testing.T) {
 			}
 			return p
 		}},
-		{name: "truncated file", kind: backup.ProblemSize, damage: func(t *testing.T, folder string, m *backup.Manifest) string {
+		{name: "truncated file", kind: repo.ProblemSize, damage: func(t *testing.T, folder string, m *repo.Manifest) string {
 			p := bigFile(m, 5)
 			f := filepath.Join(folder, filepath.FromSlash(p))
 			st, err := os.Stat(f)
@@ -226,7 +227,7 @@ func TestVerifyCommand(t *testing.T) {
 			}
 			return p
 		}},
-		{name: "missing file", kind: backup.ProblemMissing, damage: func(t *testing.T, folder string, m *backup.Manifest) string {
+		{name: "missing file", kind: repo.ProblemMissing, damage: func(t *testing.T, folder string, m *repo.Manifest) string {
 			p := bigFile(m, 8)
 			if err := os.Remove(filepath.Join(folder, filepath.FromSlash(p))); err != nil {
 				t.Fatal(err)
@@ -256,7 +257,7 @@ func TestVerifyCommand(t *testing.T) {
 				}
 				return
 			}
-			if code != ExitFailure || rep.OK || r.Status != backup.VerifyDamaged {
+			if code != ExitFailure || rep.OK || r.Status != repo.VerifyDamaged {
 				t.Fatalf("exit %d, ok %v, status %s; want exit 1", code, rep.OK, r.Status)
 			}
 			p := r.Problems()

@@ -9,9 +9,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
+	"github.com/backup-creator/backup-creator/pkg/backup/restore"
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
 
-	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/spf13/cobra"
 )
 
 // RestoreOptions are the parsed arguments of `restore`.
@@ -116,7 +118,7 @@ EXIT STATUS
 
 // restoreJSON is the output of `restore --json`.
 type restoreJSON struct {
-	*backup.RestoreReport
+	*restore.RestoreReport
 	// Requests counts the SFMC requests by kind (restore into SFMC only).
 	Requests map[string]int64 `json:"requests,omitempty"`
 	// Error is the restore's error, if any.
@@ -128,12 +130,12 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 	if p := cfg.Problems(opts.Target == ""); len(p) > 0 {
 		return invalidConfig(p)
 	}
-	sel := backup.Selection{IDs: opts.IDs, Keys: opts.Keys, Names: opts.Names, Folders: opts.Folders, Deleted: opts.Deleted}
+	sel := restore.Selection{IDs: opts.IDs, Keys: opts.Keys, Names: opts.Names, Folders: opts.Folders, Deleted: opts.Deleted}
 	if err := sel.Validate(); err != nil {
 		return &UsageError{Err: err}
 	}
 	if len(opts.Types) > 0 {
-		ids, err := backup.ParseTypes(opts.Types)
+		ids, err := sfmc.ParseTypes(opts.Types)
 		if err != nil {
 			return &UsageError{Err: fmt.Errorf("--type: %w", err)}
 		}
@@ -157,14 +159,14 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 		defer cancel()
 	}
 
-	var target backup.Target
+	var target restore.Target
 	var src Source
 	if opts.Target == "" {
 		s, err := a.NewSource(cfg, a.log, "backup-creator/"+a.versionOrDev())
 		if err != nil {
 			return &ConfigError{Err: err}
 		}
-		t, ok := s.(backup.Target)
+		t, ok := s.(restore.Target)
 		if !ok {
 			return fmt.Errorf("the SFMC client of this build cannot write assets")
 		}
@@ -179,19 +181,19 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 	}
 	defer st.Close()
 
-	snap, err := backup.LoadSnapshot(ctx, st, opts.Backup, at)
+	snap, err := repo.LoadSnapshot(ctx, st, opts.Backup, at)
 	if err != nil {
 		return a.interrupted(ctx, err)
 	}
-	ropts := backup.RestoreOptions{Select: sel, DryRun: opts.DryRun, Force: opts.Force}
-	var rep *backup.RestoreReport
+	ropts := restore.RestoreOptions{Select: sel, DryRun: opts.DryRun, Force: opts.Force}
+	var rep *restore.RestoreReport
 	if opts.Target != "" {
-		rep, err = backup.RestoreToDir(ctx, st, snap, opts.Target, ropts)
-		if errors.Is(err, backup.ErrTargetNotEmpty) {
+		rep, err = restore.RestoreToDir(ctx, st, snap, opts.Target, ropts)
+		if errors.Is(err, restore.ErrTargetNotEmpty) {
 			return &UsageError{Err: err}
 		}
 	} else {
-		r := &backup.Restorer{Target: target, Store: st, Log: a.log}
+		r := &restore.Restorer{Target: target, Store: st, Log: a.log}
 		rep, err = r.Restore(ctx, snap, ropts)
 	}
 	err = a.interrupted(ctx, err)
@@ -218,7 +220,7 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 	return err
 }
 
-func (a *App) logRestore(rep *backup.RestoreReport, err error) {
+func (a *App) logRestore(rep *restore.RestoreReport, err error) {
 	ev := a.log.Info()
 	if err != nil {
 		ev = a.log.Warn()
@@ -230,16 +232,16 @@ func (a *App) logRestore(rep *backup.RestoreReport, err error) {
 		Msg("restore summary")
 }
 
-func printRestore(w io.Writer, rep *backup.RestoreReport, snap *backup.Snapshot) error {
+func printRestore(w io.Writer, rep *restore.RestoreReport, snap *repo.Snapshot) error {
 	if len(rep.Items) == 0 {
 		_, err := fmt.Fprintf(w, "no blocks selected in the state as of %s (%s)\n", rep.Backup, plural(len(snap.Blocks), "block"))
 		return err
 	}
 	// A restore lists what it did; unchanged blocks are only counted (a
 	// plan, and --json, list every block).
-	var rows []backup.RestoreItem
+	var rows []restore.RestoreItem
 	for _, it := range rep.Items {
-		if it.Action != backup.ActionUnchanged || (it.Status != backup.ItemDone && it.Status != backup.ItemPlanned) || len(it.Notes) > 0 {
+		if it.Action != restore.ActionUnchanged || (it.Status != restore.ItemDone && it.Status != restore.ItemPlanned) || len(it.Notes) > 0 {
 			rows = append(rows, it)
 		}
 	}
@@ -275,13 +277,13 @@ func printRestore(w io.Writer, rep *backup.RestoreReport, snap *backup.Snapshot)
 	c := rep.Counts
 	var err error
 	switch {
-	case rep.DryRun && rep.Target != backup.TargetSFMC:
+	case rep.DryRun && rep.Target != restore.TargetSFMC:
 		_, err = fmt.Fprintf(w, "dry run: would write %s into %s (%d skipped) from the state as of %s; nothing was written\n",
 			plural(c.Write, "block"), rep.Target, c.Skip, rep.Backup)
 	case rep.DryRun:
 		_, err = fmt.Fprintf(w, "dry run: would create %d, update %d, leave %d unchanged, skip %d (state as of %s); nothing was written\n",
 			c.Create, c.Update, c.Unchanged, c.Skip, rep.Backup)
-	case rep.Target != backup.TargetSFMC:
+	case rep.Target != restore.TargetSFMC:
 		_, err = fmt.Fprintf(w, "wrote %s into %s, %d skipped, %d failed (state as of %s)\n", plural(c.Write, "block"), rep.Target, c.Skip, c.Failed, rep.Backup)
 	default:
 		_, err = fmt.Fprintf(w, "restored the state as of %s: %d created, %d updated, %d unchanged, %d skipped, %d failed\n",
@@ -293,7 +295,7 @@ func printRestore(w io.Writer, rep *backup.RestoreReport, snap *backup.Snapshot)
 	return err
 }
 
-func printItems(w io.Writer, items []backup.RestoreItem) error {
+func printItems(w io.Writer, items []restore.RestoreItem) error {
 	t := newTable(w, "ID", "ACTION", "STATUS", "TYPE", "FOLDER", "NAME", "REASON")
 	for _, it := range items {
 		reason := it.Reason
@@ -315,7 +317,7 @@ func printItems(w io.Writer, items []backup.RestoreItem) error {
 // unmatchedSelection makes a selection that names blocks the backup does not
 // hold, or matches nothing at all, an error: a mistyped id must not look like
 // a successful restore.
-func unmatchedSelection(sel backup.Selection, snap *backup.Snapshot, rep *backup.RestoreReport) error {
+func unmatchedSelection(sel restore.Selection, snap *repo.Snapshot, rep *restore.RestoreReport) error {
 	var missing []string
 	if len(sel.IDs) > 0 || len(sel.Keys) > 0 {
 		ids, keys := map[int64]bool{}, map[string]bool{}

@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
+	"github.com/backup-creator/backup-creator/pkg/backup/restore"
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
+
 	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
 	"github.com/backup-creator/backup-creator/pkg/storage/local"
 )
@@ -53,7 +56,7 @@ func emuBlocks(t *testing.T, emu *sfmctest.Server) map[string]emuBlock {
 		if err := json.Unmarshal(raw, &a); err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Contains(backup.DefaultBlockTypes, a.AssetType.ID) {
+		if !slices.Contains(sfmc.DefaultBlockTypes, a.AssetType.ID) {
 			continue
 		}
 		var segs []string
@@ -68,7 +71,7 @@ func emuBlocks(t *testing.T, emu *sfmctest.Server) map[string]emuBlock {
 		if _, dup := out[a.CustomerKey]; dup {
 			t.Fatalf("two blocks with customerKey %q", a.CustomerKey)
 		}
-		out[a.CustomerKey] = emuBlock{a.ID, a.CustomerKey, blockState{a.Name, a.Content, backup.CategoryPath(segs), a.AssetType.ID}}
+		out[a.CustomerKey] = emuBlock{a.ID, a.CustomerKey, blockState{a.Name, a.Content, repo.CategoryPath(segs), a.AssetType.ID}}
 	}
 	return out
 }
@@ -82,13 +85,13 @@ func (h *harness) backedUp(ref string) map[string]blockState {
 		h.t.Fatal(err)
 	}
 	defer st.Close()
-	snap, err := backup.LoadSnapshot(h.t.Context(), st, ref, time.Time{})
+	snap, err := repo.LoadSnapshot(h.t.Context(), st, ref, time.Time{})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	out := map[string]blockState{}
 	for _, b := range snap.Blocks {
-		f, _ := b.File(backup.RoleJSON)
+		f, _ := b.File(repo.RoleJSON)
 		raw, err := os.ReadFile(filepath.Join(h.dest, b.Backup, filepath.FromSlash(f.Path)))
 		if err != nil {
 			h.t.Fatal(err)
@@ -127,18 +130,18 @@ func (h *harness) restoreJSON(args ...string) (int, restoreOutput, string) {
 
 // restoreOutput mirrors the documented JSON of `restore --json`.
 type restoreOutput struct {
-	Backup         string               `json:"backup"`
-	Target         string               `json:"target"`
-	DryRun         bool                 `json:"dryRun"`
-	Counts         backup.RestoreCounts `json:"counts"`
-	Items          []backup.RestoreItem `json:"items"`
-	IDMap          []backup.IDMapping   `json:"idMap"`
-	FoldersCreated []string             `json:"foldersCreated"`
-	Requests       map[string]int64     `json:"requests"`
-	Error          string               `json:"error"`
+	Backup         string                `json:"backup"`
+	Target         string                `json:"target"`
+	DryRun         bool                  `json:"dryRun"`
+	Counts         restore.RestoreCounts `json:"counts"`
+	Items          []restore.RestoreItem `json:"items"`
+	IDMap          []restore.IDMapping   `json:"idMap"`
+	FoldersCreated []string              `json:"foldersCreated"`
+	Requests       map[string]int64      `json:"requests"`
+	Error          string                `json:"error"`
 }
 
-func (r restoreOutput) item(t *testing.T, id int64) backup.RestoreItem {
+func (r restoreOutput) item(t *testing.T, id int64) restore.RestoreItem {
 	t.Helper()
 	for _, it := range r.Items {
 		if it.ID == id {
@@ -146,7 +149,7 @@ func (r restoreOutput) item(t *testing.T, id int64) backup.RestoreItem {
 		}
 	}
 	t.Fatalf("block %d not in the restore report", id)
-	return backup.RestoreItem{}
+	return restore.RestoreItem{}
 }
 
 // assertRestored checks that every block of the wanted state is in the
@@ -289,7 +292,7 @@ func TestRestorePointInTimeThroughTheCommands(t *testing.T) {
 
 	// The plan for the first backup: A updated, B re-created, the rest unchanged.
 	code, plan, errOut := h.restoreJSON(s1.Backup, "--dry-run")
-	if code != ExitOK || plan.item(t, a.ID).Action != backup.ActionUpdate || plan.item(t, b.ID).Action != backup.ActionCreate ||
+	if code != ExitOK || plan.item(t, a.ID).Action != restore.ActionUpdate || plan.item(t, b.ID).Action != restore.ActionCreate ||
 		plan.Counts.Unchanged != len(state1)-2 {
 		t.Fatalf("plan (exit %d, %s): %+v", code, errOut, plan.Counts)
 	}
@@ -412,11 +415,11 @@ func TestRestoreDeletedBlocksNeedAsking(t *testing.T) {
 		t.Fatalf("second run recorded %d deletions, want 1", s2.Deleted)
 	}
 	code, rep, _ := h.restoreJSON("--dry-run")
-	if it := rep.item(t, b.ID); code != ExitOK || it.Action != backup.ActionSkip || rep.Counts.Create != 0 {
+	if it := rep.item(t, b.ID); code != ExitOK || it.Action != restore.ActionSkip || rep.Counts.Create != 0 {
 		t.Fatalf("deleted block without --deleted: %+v", it)
 	}
 	code, rep, _ = h.restoreJSON("--deleted")
-	if code != ExitOK || len(rep.Items) != 1 || rep.Items[0].Action != backup.ActionCreate || rep.Items[0].Status != backup.ItemDone {
+	if code != ExitOK || len(rep.Items) != 1 || rep.Items[0].Action != restore.ActionCreate || rep.Items[0].Status != restore.ItemDone {
 		t.Fatalf("--deleted: %+v", rep)
 	}
 	if g := emuBlocks(t, h.emu)[b.Key]; g.ID != rep.Items[0].TargetID || g.Name != "Bulk 0000001" {
@@ -429,7 +432,7 @@ func TestRestoreToTargetDirectory(t *testing.T) {
 	h.emu.Seed(sfmctest.SeedOptions{ExtraBlocks: 3, TieBlocks: -1})
 	_, s, _ := h.runJSON()
 	m := h.manifest(s.Backup)
-	var blk backup.ManifestBlock
+	var blk repo.ManifestBlock
 	for _, b := range m.Blocks {
 		if b.Name == "Escapes block" {
 			blk = b
@@ -508,7 +511,7 @@ func TestHelpOfListRestoreVerifyShowsExitStatus(t *testing.T) {
 }
 
 func TestRestoreErrorMapsToExitPartial(t *testing.T) {
-	err := fmt.Errorf("restore: %w", &backup.RestoreError{Failed: 1, Total: 2})
+	err := fmt.Errorf("restore: %w", &restore.RestoreError{Failed: 1, Total: 2})
 	if code := ExitCode(err); code != ExitPartial {
 		t.Fatalf("ExitCode = %d, want %d", code, ExitPartial)
 	}
@@ -548,7 +551,7 @@ func TestRestoreRefusesADamagedBackupInTheChain(t *testing.T) {
 	_, s2, _ := h.runJSON()
 	_, s3, _ := h.runJSON()
 	// The middle backup, the only one holding a's second version, is damaged.
-	if err := os.WriteFile(filepath.Join(h.dest, s2.Backup, backup.ManifestName), []byte("{not json"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(h.dest, s2.Backup, repo.ManifestName), []byte("{not json"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"restore", "--dry-run"}, {"restore", s3.Backup, "--target", t.TempDir()}, {"restore", "--dry-run", "--id", strconv.FormatInt(a.ID, 10)}} {

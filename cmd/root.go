@@ -104,6 +104,7 @@ never from a flag.
 	root.AddCommand(newListCmd(a, nil))
 	root.AddCommand(newRestoreCmd(a, nil))
 	root.AddCommand(newVerifyCmd(a, nil))
+	root.AddCommand(newPruneCmd(a, nil))
 	return root
 }
 
@@ -132,6 +133,13 @@ var flagKeys = map[string]string{
 	"concurrency":     "concurrency",
 	"timeout":         "timeout",
 	"track-deletions": "track_deletions",
+	"keep-last":       "retention.keep_last",
+	"keep-hourly":     "retention.keep_hourly",
+	"keep-daily":      "retention.keep_daily",
+	"keep-weekly":     "retention.keep_weekly",
+	"keep-monthly":    "retention.keep_monthly",
+	"keep-yearly":     "retention.keep_yearly",
+	"keep-within":     "retention.keep_within",
 }
 
 // setup loads the .env file and the configuration (flags > env > file >

@@ -12,9 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
+
 	"github.com/spf13/cobra"
 
 	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/backup-creator/backup-creator/pkg/backup/prune"
 	"github.com/backup-creator/backup-creator/pkg/config"
 	"github.com/backup-creator/backup-creator/pkg/progress"
 )
@@ -101,12 +104,12 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 		}
 		since = t
 	}
-	types, err := backup.ParseTypes(cfg.Types)
+	types, err := sfmc.ParseTypes(cfg.Types)
 	if err != nil {
 		return &UsageError{Err: fmt.Errorf("--types: %w", err)}
 	}
 	for _, id := range types {
-		if backup.TypeName(id) == "" {
+		if sfmc.TypeName(id) == "" {
 			a.log.Warn().Int("asset_type_id", id).Msg("asset type id unknown to backup-creator: it is queried as given (check it if the backup finds nothing)")
 		}
 	}
@@ -271,6 +274,24 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 	prog.Start()
 	eng := &backup.Engine{Source: src, Store: store, Log: log, Now: a.Now, Version: a.versionOrDev(), Progress: prog}
 	ro.AccountID = cfg.SFMC.AccountID
+	if cfg.Retention.Auto && !ro.DryRun {
+		pol, perr := cfg.Retention.Policy()
+		if perr != nil {
+			return sum, &UsageError{Err: perr}
+		}
+		// Inside the run's lock, after its state: each business unit is
+		// pruned on its own, in its own destination.
+		ro.AfterCommit = func(ctx context.Context, s *backup.Summary) error {
+			po := a.pruneOptions(pol, false)
+			po.Locked = true
+			rep, err := prune.Run(ctx, store, po)
+			s.Prune = rep
+			if err != nil {
+				return fmt.Errorf("retention.auto: the backup is complete, but prune failed: %w", err)
+			}
+			return nil
+		}
+	}
 	sum, err = eng.Run(ctx, ro)
 	prog.Stop()
 	sum.Requests = src.Stats()

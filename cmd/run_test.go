@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
+	"github.com/backup-creator/backup-creator/pkg/backup/restore"
+
 	"github.com/backup-creator/backup-creator/pkg/backup"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
@@ -33,7 +36,7 @@ func contentBlockIDs(t *testing.T, emu *sfmctest.Server) map[int64]bool {
 		if err := json.Unmarshal(raw, &a); err != nil {
 			t.Fatal(err)
 		}
-		if slices.Contains(backup.DefaultBlockTypes, a.AssetType.ID) {
+		if slices.Contains(sfmc.DefaultBlockTypes, a.AssetType.ID) {
 			want[a.ID] = true
 		}
 	}
@@ -43,7 +46,7 @@ func contentBlockIDs(t *testing.T, emu *sfmctest.Server) map[int64]bool {
 // checkBackup verifies that every file of the backup is inside its folder,
 // matches its manifest size and hash, and that each JSON file equals what the
 // emulator serves for the block now.
-func checkBackup(t *testing.T, h *harness, name string, compareJSON bool) *backup.Manifest {
+func checkBackup(t *testing.T, h *harness, name string, compareJSON bool) *repo.Manifest {
 	t.Helper()
 	m := h.manifest(name)
 	folder := filepath.Join(h.dest, name)
@@ -62,7 +65,7 @@ func checkBackup(t *testing.T, h *harness, name string, compareJSON bool) *backu
 			if int64(len(data)) != f.Size || hex.EncodeToString(sum[:]) != f.SHA256 {
 				t.Fatalf("block %d: %s does not match its manifest entry", b.ID, f.Path)
 			}
-			if compareJSON && f.Role == backup.RoleJSON {
+			if compareJSON && f.Role == repo.RoleJSON {
 				served, ok := h.emu.AssetJSON(h.emu.DefaultMID(), b.ID)
 				if !ok || !bytes.Equal(served, data) {
 					t.Fatalf("block %d: stored JSON differs from what the emulator serves", b.ID)
@@ -71,7 +74,7 @@ func checkBackup(t *testing.T, h *harness, name string, compareJSON bool) *backu
 		}
 	}
 	// Nothing on disk that the manifest does not list.
-	_ = filepath.WalkDir(filepath.Join(folder, backup.BlocksDir), func(p string, d os.DirEntry, err error) error {
+	_ = filepath.WalkDir(filepath.Join(folder, repo.BlocksDir), func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			rel, _ := filepath.Rel(folder, p)
 			if !seen[filepath.ToSlash(rel)] {
@@ -277,7 +280,7 @@ func TestRunPersistentFailureKeepsWatermark(t *testing.T) {
 	if sum.Status == backup.StatusComplete {
 		t.Fatalf("summary claims completeness: %+v", sum)
 	}
-	if _, err := os.Stat(filepath.Join(h.dest, sum.Backup, backup.ManifestName)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(h.dest, sum.Backup, repo.ManifestName)); !os.IsNotExist(err) {
 		t.Fatalf("a failed run wrote a manifest (%v)", err)
 	}
 	if after := h.state(); !after.Watermark.Equal(before.Watermark) {
@@ -443,8 +446,8 @@ func TestExitCodeTable(t *testing.T) {
 		"usage":       {usageErrorf("x"), 2},
 		"partial":     {fmt.Errorf("wrap: %w", &backup.PartialError{Failed: 1, Total: 2, Err: fmt.Errorf("x")}), 3},
 		"interrupted": {&InterruptedError{Err: fmt.Errorf("x")}, 130},
-		"locked":      {&backup.LockedError{}, 1},
-		"restore":     {fmt.Errorf("wrap: %w", &backup.RestoreError{Failed: 1, Total: 3, Err: fmt.Errorf("x")}), 3},
+		"locked":      {&repo.LockedError{}, 1},
+		"restore":     {fmt.Errorf("wrap: %w", &restore.RestoreError{Failed: 1, Total: 3, Err: fmt.Errorf("x")}), 3},
 		"auth":        {fmt.Errorf("wrap: %w", sfmc.ErrUnauthorized), 4},
 		"cancelled":   {fmt.Errorf("wrap: %w", context.Canceled), 130},
 		"other":       {fmt.Errorf("boom"), 1},

@@ -12,7 +12,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
+
 	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
 )
 
@@ -91,7 +92,7 @@ func TestRunSIGTERMMidRun(t *testing.T) {
 	if s := h.state(); s != nil {
 		t.Fatalf("an interrupted first run wrote a watermark: %+v", s)
 	}
-	if _, err := os.Stat(filepath.Join(h.dest, backup.LockKey)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(h.dest, repo.LockKey)); !os.IsNotExist(err) {
 		t.Errorf("the lock was left behind (%v)", err)
 	}
 	code, sum, errOut := h.runJSON()

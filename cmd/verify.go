@@ -7,9 +7,9 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/spf13/cobra"
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
 
-	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/spf13/cobra"
 )
 
 // VerifyOptions are the parsed arguments of `verify`.
@@ -66,9 +66,9 @@ EXIT STATUS
 
 // verifyJSON is the output of `verify --json`.
 type verifyJSON struct {
-	Destination string                 `json:"destination"`
-	OK          bool                   `json:"ok"`
-	Backups     []*backup.VerifyReport `json:"backups"`
+	Destination string               `json:"destination"`
+	OK          bool                 `json:"ok"`
+	Backups     []*repo.VerifyReport `json:"backups"`
 }
 
 func (a *App) runVerify(ctx context.Context, opts *VerifyOptions) error {
@@ -79,7 +79,7 @@ func (a *App) runVerify(ctx context.Context, opts *VerifyOptions) error {
 	defer st.Close()
 	var names []string
 	if opts.All {
-		list, err := backup.ListBackups(ctx, st)
+		list, err := repo.ListBackups(ctx, st)
 		if err != nil {
 			return a.interrupted(ctx, err)
 		}
@@ -87,19 +87,19 @@ func (a *App) runVerify(ctx context.Context, opts *VerifyOptions) error {
 			names = append(names, b.Name)
 		}
 	} else {
-		info, err := backup.ResolveBackup(ctx, st, opts.Backup)
+		info, err := repo.ResolveBackup(ctx, st, opts.Backup)
 		if err != nil {
 			return a.interrupted(ctx, err)
 		}
 		names = append(names, info.Name)
 	}
-	out := verifyJSON{Destination: st.String(), OK: true, Backups: []*backup.VerifyReport{}}
+	out := verifyJSON{Destination: st.String(), OK: true, Backups: []*repo.VerifyReport{}}
 	bad := 0
 	for _, name := range names {
-		rep, err := backup.Verify(ctx, st, name)
+		rep, err := repo.Verify(ctx, st, name)
 		switch {
-		case errors.Is(err, backup.ErrIncomplete) && opts.All:
-		case errors.Is(err, backup.ErrIncomplete):
+		case errors.Is(err, repo.ErrIncomplete) && opts.All:
+		case errors.Is(err, repo.ErrIncomplete):
 			bad++
 		case err != nil:
 			return a.interrupted(ctx, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 )
@@ -17,7 +18,7 @@ type statser interface{ Stats() map[string]int64 }
 // that are gone. A run whose query had no date filter (full) already saw
 // every block, so it needs no extra listing. It returns (nil, nil, nil) when
 // tracking is off.
-func (e *Engine) trackDeletions(ctx context.Context, opts RunOptions, full bool, prev *State, r *runState, sum *Summary) ([]int64, []DeletedBlock, error) {
+func (e *Engine) trackDeletions(ctx context.Context, opts RunOptions, full bool, prev *repo.State, r *runState, sum *Summary) ([]int64, []repo.DeletedBlock, error) {
 	if !opts.TrackDeletions {
 		return nil, nil, nil
 	}
@@ -55,11 +56,11 @@ func (e *Engine) trackDeletions(ctx context.Context, opts RunOptions, full bool,
 		return current, nil, nil
 	}
 	now := e.now().UTC()
-	tombs := make([]DeletedBlock, len(gone))
+	tombs := make([]repo.DeletedBlock, len(gone))
 	for i, id := range gone {
-		tombs[i] = DeletedBlock{ID: id, DetectedAt: now}
+		tombs[i] = repo.DeletedBlock{ID: id, DetectedAt: now}
 	}
-	if err := e.describeDeleted(ctx, tombs); err != nil {
+	if err := e.describeDeleted(ctx, prev, tombs); err != nil {
 		e.Log.Warn().Err(err).Msg("could not look up names of deleted blocks in earlier manifests")
 	}
 	return current, tombs, nil
@@ -74,13 +75,8 @@ func (e *Engine) queryRequests() int64 {
 
 // describeDeleted fills in key, name and the last backup of each tombstone
 // from the newest complete manifests that hold the block.
-func (e *Engine) describeDeleted(ctx context.Context, tombs []DeletedBlock) error {
-	var folders []string
-	if st, _, err := readState(ctx, e.Store); err != nil {
-		return err
-	} else if st != nil {
-		folders = slices.Clone(st.Backups)
-	}
+func (e *Engine) describeDeleted(ctx context.Context, prev *repo.State, tombs []repo.DeletedBlock) error {
+	folders := slices.Clone(prev.Backups)
 	slices.Reverse(folders)
 	idx := map[int64]int{}
 	for i, t := range tombs {
@@ -92,7 +88,7 @@ func (e *Engine) describeDeleted(ctx context.Context, tombs []DeletedBlock) erro
 		}
 		// Stream the manifest: a 100k-block manifest is never held whole.
 		found := map[int64]bool{}
-		_, err := ScanBackup(ctx, e.Store, f, func(b ManifestBlock) error {
+		_, err := repo.ScanBackup(ctx, e.Store, f, func(b repo.ManifestBlock) error {
 			if i, ok := idx[b.ID]; ok {
 				tombs[i].CustomerKey, tombs[i].Name, tombs[i].LastBackup = b.CustomerKey, b.Name, f
 				found[b.ID] = true

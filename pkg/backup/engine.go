@@ -11,12 +11,15 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/prune"
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 )
@@ -50,7 +53,7 @@ type Engine struct {
 
 // RunOptions select what a run backs up and how.
 type RunOptions struct {
-	// TypeIDs are the asset types to back up (default DefaultBlockTypes).
+	// TypeIDs are the asset types to back up (default sfmc.DefaultBlockTypes).
 	TypeIDs []int
 	// Since overrides the stored watermark for this run (zero: use the state).
 	Since time.Time
@@ -70,6 +73,10 @@ type RunOptions struct {
 	LockStaleAfter time.Duration
 	// AccountID is recorded in the manifest (informational).
 	AccountID string
+	// AfterCommit, when set, is called after the backup and the state are
+	// written, still inside the lock (retention.auto prunes here). Its error
+	// becomes the run's error; the backup stays committed.
+	AfterCommit func(ctx context.Context, sum *Summary) error
 	// TrackDeletions lists the ids of all blocks of the selected types after
 	// the backup and records the blocks that disappeared since the previous
 	// run as tombstones in the manifest. A full run gets the listing for free;
@@ -105,6 +112,8 @@ type Summary struct {
 	WatermarkTo           *time.Time `json:"watermarkTo,omitempty"`
 	QueryFrom             *time.Time `json:"queryFrom,omitempty"`
 	Full                  bool       `json:"full"`
+	// Prune reports the retention.auto prune that followed the backup.
+	Prune *prune.Report `json:"prune,omitempty"`
 	// Requests is filled in by the caller from the SFMC client's counters.
 	Requests map[string]int64 `json:"requests,omitempty"`
 	Error    string           `json:"error,omitempty"`
@@ -141,7 +150,7 @@ func (e *Engine) now() time.Time {
 
 func (o *RunOptions) defaults() {
 	if len(o.TypeIDs) == 0 {
-		o.TypeIDs = DefaultBlockTypes
+		o.TypeIDs = sfmc.DefaultBlockTypes
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
@@ -176,156 +185,286 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (sum *Summary, err er
 		}
 	}()
 
-	var lk *lock
 	if !opts.DryRun {
-		host, pid := e.Host, e.PID
-		if host == "" {
-			host, _ = os.Hostname()
-		}
-		if pid == 0 {
-			pid = os.Getpid()
-		}
-		lk, err = acquireLock(ctx, e.Store, LockInfo{Host: host, PID: pid, RunID: newRunID(), Version: e.Version}, start, opts.LockStaleAfter)
-		if err != nil {
+		var unlock func(*error)
+		if ctx, unlock, err = e.lock(ctx, start, opts); err != nil {
 			return sum, err
 		}
-		defer func() {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			if rerr := lk.release(rctx); rerr != nil {
-				e.Log.Warn().Err(rerr).Msg("could not release the lock; the next run takes it over once it is stale")
-			}
-		}()
-		var stop func() error
-		ctx, stop = e.keepLock(ctx, lk, opts.LockStaleAfter)
-		defer func() {
-			if lerr := stop(); lerr != nil && err == nil {
-				err = lerr
-			}
-		}()
+		defer unlock(&err)
 	}
-
-	state, stateVersion, err := readState(ctx, e.Store)
+	w, err := e.queryWindow(ctx, opts, sum)
 	if err != nil {
 		return sum, err
 	}
-	var from time.Time
-	skip := map[Version]bool{}
-	if state != nil {
-		w := state.Watermark
-		sum.WatermarkFrom = &w
-	}
-	switch {
-	case opts.Full:
-	case !opts.Since.IsZero():
-		from = opts.Since
-	case state != nil:
-		from = state.Watermark.Add(-opts.Overlap)
-		for _, v := range state.Recent {
-			skip[Version{ID: v.ID, Modified: v.Modified.UTC()}] = true
-		}
-	}
-	if !from.IsZero() {
-		f := from.UTC()
-		sum.QueryFrom = &f
-	}
-
-	cats, err := e.loadCategories(ctx)
+	r, err := e.newRunState(ctx, opts, w, start, sum)
 	if err != nil {
 		return sum, err
 	}
-
-	r := &runState{e: e, opts: opts, skip: skip, seen: map[int64]int{}, cats: cats}
-	if !opts.DryRun {
-		folder, err := e.pickFolder(ctx, start)
-		if err != nil {
-			return sum, err
-		}
-		sum.Backup = folder
-		r.folder = folder
-		if r.spool, err = newSpool(); err != nil {
-			return sum, err
-		}
-		defer r.spool.close()
+	defer r.close()
+	if err := e.storeBlocks(ctx, r, w, sum); err != nil {
+		return sum, err
 	}
-
-	ev := e.Log.Info().Str("backup", sum.Backup).Str("dest", sum.Destination).Bool("full", from.IsZero()).Bool("dry_run", opts.DryRun)
-	if !from.IsZero() {
-		ev = ev.Str("query_from", from.UTC().Format(time.RFC3339Nano))
-	}
-	ev.Msg("backup started")
-
-	qerr := e.Source.QueryAssets(ctx, sfmc.AssetQuery{TypeIDs: opts.TypeIDs, ModifiedSince: from}, func(a sfmc.Asset) error { return r.handle(ctx, a) })
-	r.wait()
-	sum.Blocks, sum.Files, sum.Bytes, sum.Skipped, sum.Failed = r.blocks, r.files, r.bytes, r.skipped, len(r.failures)
-	if qerr != nil {
-		if ctx.Err() != nil {
-			return sum, fmt.Errorf("%w: %w", errInterrupted, context.Cause(ctx))
-		}
-		return sum, fmt.Errorf("list changed blocks: %w", qerr)
-	}
-	if ctx.Err() != nil {
-		return sum, fmt.Errorf("%w: %w", errInterrupted, context.Cause(ctx))
-	}
-	if len(r.failures) > 0 {
-		sum.Status = StatusPartial
-		return sum, &PartialError{Failed: r.failed, Total: r.blocks + r.failed, Err: errors.Join(r.failures...)}
-	}
-
-	known, deleted, err := e.trackDeletions(ctx, opts, from.IsZero(), state, r, sum)
+	known, deleted, err := e.trackDeletions(ctx, opts, w.from.IsZero(), w.state, r, sum)
 	if err != nil {
 		return sum, err
 	}
 	sum.Deleted = len(deleted)
-
-	newW := time.Time{}
-	if state != nil {
-		newW = state.Watermark
-	}
-	if r.maxSeen.After(newW) {
-		newW = r.maxSeen
-	}
+	newW := w.nextWatermark(r.maxSeen)
 	if !newW.IsZero() {
-		w := newW.UTC()
-		sum.WatermarkTo = &w
+		t := newW.UTC()
+		sum.WatermarkTo = &t
 	}
 	if opts.DryRun {
 		sum.Status = StatusDryRun
 		return sum, nil
 	}
+	if err := e.commit(ctx, r, w, start, deleted, sum); err != nil {
+		return sum, err
+	}
+	if err := e.writeNextState(ctx, opts, w, r, known, newW); err != nil {
+		return sum, err
+	}
+	sum.Status = StatusComplete
+	if opts.AfterCommit != nil {
+		// Inside the lock, after the state: a failure here does not undo the backup.
+		if err := opts.AfterCommit(ctx, sum); err != nil {
+			return sum, err
+		}
+	}
+	return sum, nil
+}
 
-	m := &Manifest{
-		FormatVersion: ManifestFormatVersion, Tool: "backup-creator", ToolVersion: e.Version, Name: r.folder,
-		StartedAt: start.UTC(), AccountID: opts.AccountID,
-		Query:     ManifestQuery{TypeIDs: opts.TypeIDs, ModifiedSince: sum.QueryFrom, Full: from.IsZero()},
-		Watermark: ManifestWatermark{From: sum.WatermarkFrom, To: sum.WatermarkTo},
-		Counts:    ManifestCounts{Blocks: r.spool.n, Files: r.spool.files, Bytes: r.spool.bytes},
+// lock takes the destination lock and keeps it refreshed. The returned
+// context is cancelled if the lock is lost; unlock stops refreshing, releases
+// the lock and turns a loss into the run's error.
+func (e *Engine) lock(ctx context.Context, start time.Time, opts RunOptions) (context.Context, func(*error), error) {
+	host, pid := e.Host, e.PID
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	if pid == 0 {
+		pid = os.Getpid()
+	}
+	lk, err := repo.AcquireLock(ctx, e.Store, repo.LockInfo{Host: host, PID: pid, RunID: newRunID(), Version: e.Version}, start, opts.LockStaleAfter)
+	if err != nil {
+		return ctx, nil, err
+	}
+	kctx, stop := lk.Keep(ctx, opts.LockStaleAfter, e.now, func(err error) {
+		e.Log.Warn().Err(err).Msg("could not refresh the lock; retrying")
+	})
+	return kctx, func(errp *error) {
+		if lerr := stop(); lerr != nil && *errp == nil {
+			*errp = lerr
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if rerr := lk.Release(rctx); rerr != nil {
+			e.Log.Warn().Err(rerr).Msg("could not release the lock; the next run takes it over once it is stale")
+		}
+	}, nil
+}
+
+// window is where a run starts: the state it read (rolled forward over a
+// backup whose state write was lost), the lower bound of its query, and the
+// versions inside the overlap that are already stored.
+type window struct {
+	state        *repo.State
+	stateVersion string
+	from         time.Time
+	skip         map[repo.Version]bool
+	// incremental tells whether the overlap list carries over to the next state.
+	incremental bool
+}
+
+func (e *Engine) queryWindow(ctx context.Context, opts RunOptions, sum *Summary) (*window, error) {
+	state, version, err := repo.ReadStateVersion(ctx, e.Store)
+	if err != nil {
+		return nil, err
+	}
+	if state != nil && state.Pending != "" {
+		if state, err = e.rollForward(ctx, state, opts.Overlap); err != nil {
+			return nil, err
+		}
+	}
+	w := &window{state: state, stateVersion: version, skip: map[repo.Version]bool{}}
+	if state != nil {
+		t := state.Watermark
+		sum.WatermarkFrom = &t
+	}
+	switch {
+	case opts.Full:
+	case !opts.Since.IsZero():
+		w.from = opts.Since
+	case state != nil:
+		w.from = state.Watermark.Add(-opts.Overlap)
+		w.incremental = true
+		for _, v := range state.Recent {
+			w.skip[repo.Version{ID: v.ID, Modified: v.Modified.UTC()}] = true
+		}
+	}
+	if !w.from.IsZero() {
+		f := w.from.UTC()
+		sum.QueryFrom = &f
+	}
+	return w, nil
+}
+
+// rollForward handles a state whose last write was lost: a run announced
+// its backup folder (Pending) before writing the manifest, and was stopped
+// before it wrote the state that lists the backup. When that folder holds a
+// complete backup, the state is advanced over it in memory, as that run would
+// have written it (the next successful run stores it), so its blocks are not
+// stored again; an incomplete folder is ignored.
+func (e *Engine) rollForward(ctx context.Context, s *repo.State, overlap time.Duration) (*repo.State, error) {
+	next := *s
+	next.Pending = ""
+	if slices.Contains(s.Backups, s.Pending) {
+		return &next, nil
+	}
+	var recent []repo.Version
+	known := map[int64]bool{}
+	for _, id := range s.Known {
+		known[id] = true
+	}
+	m, err := repo.ScanBackup(ctx, e.Store, s.Pending, func(b repo.ManifestBlock) error {
+		recent = append(recent, repo.Version{ID: b.ID, Modified: b.Modified.UTC()})
+		known[b.ID] = true
+		return nil
+	})
+	if errors.Is(err, repo.ErrIncomplete) {
+		return &next, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the last run stopped after writing backup %s but before recording it in %s; reading it to continue from it: %w", s.Pending, repo.StateKey, err)
+	}
+	if m.Watermark.To != nil && m.Watermark.To.After(next.Watermark) {
+		next.Watermark = m.Watermark.To.UTC()
+	}
+	cutoff := next.Watermark.Add(-overlap)
+	next.Recent = nil
+	for _, v := range append(slices.Clone(s.Recent), recent...) {
+		if !v.Modified.Before(cutoff) {
+			next.Recent = append(next.Recent, v)
+		}
+	}
+	for _, d := range m.Deleted {
+		delete(known, d.ID)
+	}
+	if len(s.Known) > 0 {
+		next.Known = next.Known[:0:0]
+		for id := range known {
+			next.Known = append(next.Known, id)
+		}
+		slices.Sort(next.Known)
+	}
+	next.LastBackup = s.Pending
+	next.Backups = append(slices.Clone(s.Backups), s.Pending)
+	e.Log.Warn().Str("backup", s.Pending).Msg("the last run wrote this backup but stopped before recording it; continuing from it")
+	return &next, nil
+}
+
+// nextWatermark is the newest modifiedDate stored, never below the old one.
+func (w *window) nextWatermark(maxSeen time.Time) time.Time {
+	var t time.Time
+	if w.state != nil {
+		t = w.state.Watermark
+	}
+	if maxSeen.After(t) {
+		t = maxSeen
+	}
+	return t
+}
+
+// newRunState loads the folder tree and, for a real run, picks the backup
+// folder and announces it in the state (so a run stopped between its manifest
+// and its state write is rolled forward by the next one).
+func (e *Engine) newRunState(ctx context.Context, opts RunOptions, w *window, start time.Time, sum *Summary) (*runState, error) {
+	cats, err := e.loadCategories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &runState{e: e, opts: opts, skip: w.skip, seen: map[int64]int{}, cats: cats}
+	if !opts.DryRun {
+		folder, err := repo.FreeFolder(ctx, e.Store, start)
+		if err != nil {
+			return nil, err
+		}
+		sum.Backup, r.folder = folder, folder
+		if w.state != nil {
+			pending := *w.state
+			pending.Pending = folder
+			if w.stateVersion, err = repo.WriteState(ctx, e.Store, &pending, w.stateVersion); err != nil {
+				return nil, err
+			}
+		}
+		if r.spool, err = repo.NewManifestWriter(); err != nil {
+			return nil, err
+		}
+	}
+	ev := e.Log.Info().Str("backup", sum.Backup).Str("dest", sum.Destination).Bool("full", w.from.IsZero()).Bool("dry_run", opts.DryRun)
+	if !w.from.IsZero() {
+		ev = ev.Str("query_from", w.from.UTC().Format(time.RFC3339Nano))
+	}
+	ev.Msg("backup started")
+	return r, nil
+}
+
+// storeBlocks streams the changed blocks from SFMC into the backup folder.
+func (e *Engine) storeBlocks(ctx context.Context, r *runState, w *window, sum *Summary) error {
+	qerr := e.Source.QueryAssets(ctx, sfmc.AssetQuery{TypeIDs: r.opts.TypeIDs, ModifiedSince: w.from}, func(a sfmc.Asset) error { return r.handle(ctx, a) })
+	r.wait()
+	sum.Blocks, sum.Files, sum.Bytes, sum.Skipped, sum.Failed = r.blocks, r.files, r.bytes, r.skipped, len(r.failures)
+	if qerr != nil && ctx.Err() == nil {
+		return fmt.Errorf("list changed blocks: %w", qerr)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", errInterrupted, context.Cause(ctx))
+	}
+	if len(r.failures) > 0 {
+		sum.Status = StatusPartial
+		return &PartialError{Failed: r.failed, Total: r.blocks + r.failed, Err: errors.Join(r.failures...)}
+	}
+	return nil
+}
+
+// commit makes the block files durable and writes the manifest, the commit
+// point of the backup.
+func (e *Engine) commit(ctx context.Context, r *runState, w *window, start time.Time, deleted []repo.DeletedBlock, sum *Summary) error {
+	m := &repo.Manifest{
+		FormatVersion: repo.ManifestFormatVersion, Tool: "backup-creator", ToolVersion: e.Version, Name: r.folder,
+		StartedAt: start.UTC(), AccountID: r.opts.AccountID,
+		Query:     repo.ManifestQuery{TypeIDs: r.opts.TypeIDs, ModifiedSince: sum.QueryFrom, Full: w.from.IsZero()},
+		Watermark: repo.ManifestWatermark{From: sum.WatermarkFrom, To: sum.WatermarkTo},
+		Counts:    r.spool.Counts(),
 		Deleted:   deleted,
 	}
 	if s, ok := e.Store.(storage.Syncer); ok {
 		if err := s.Sync(ctx); err != nil {
-			return sum, fmt.Errorf("make the backup's files durable: %w", err)
+			return fmt.Errorf("make the backup's files durable: %w", err)
 		}
 	}
 	m.FinishedAt = e.now().UTC()
-	if err := e.putManifest(ctx, r.spool, m); err != nil {
-		return sum, err
-	}
+	_, err := r.spool.Put(ctx, e.Store, m, storage.PutOptions{IfNotExists: true})
+	return err
+}
 
-	next := &State{FormatVersion: StateFormatVersion, Watermark: newW.UTC(), LastBackup: r.folder, UpdatedAt: e.now().UTC()}
+// writeNextState records the backup and the new watermark, with the versions
+// inside the next overlap window that are now stored.
+func (e *Engine) writeNextState(ctx context.Context, opts RunOptions, w *window, r *runState, known []int64, newW time.Time) error {
+	next := &repo.State{FormatVersion: repo.StateFormatVersion, Watermark: newW.UTC(), LastBackup: r.folder, UpdatedAt: e.now().UTC()}
 	if known != nil {
 		next.Known, next.KnownTypes = known, opts.TypeIDs
 	}
-	if state != nil {
-		next.Backups = append(next.Backups, state.Backups...)
+	if w.state != nil {
+		next.Backups = append(next.Backups, w.state.Backups...)
 	}
 	next.Backups = append(next.Backups, r.folder)
 	cutoff := newW.Add(-opts.Overlap)
-	keep := map[Version]bool{}
-	if state != nil && !opts.Full && opts.Since.IsZero() {
-		for _, v := range state.Recent {
+	keep := map[repo.Version]bool{}
+	if w.incremental {
+		for _, v := range w.state.Recent {
 			if !v.Modified.Before(cutoff) {
-				keep[Version{ID: v.ID, Modified: v.Modified.UTC()}] = true
+				keep[repo.Version{ID: v.ID, Modified: v.Modified.UTC()}] = true
 			}
 		}
 	}
@@ -344,50 +483,8 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (sum *Summary, err er
 		}
 		return a.ID < b.ID
 	})
-	if err := writeState(ctx, e.Store, next, stateVersion); err != nil {
-		return sum, err
-	}
-	sum.Status = StatusComplete
-	return sum, nil
-}
-
-// keepLock refreshes the lock in the background. The returned context is
-// cancelled (with ErrLockLost as cause) if the lock is taken over; stop ends
-// the refreshing and reports that loss.
-func (e *Engine) keepLock(ctx context.Context, lk *lock, staleAfter time.Duration) (context.Context, func() error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	done := make(chan struct{})
-	var lost error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(staleAfter / 5)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := lk.refresh(ctx, e.now()); err != nil {
-					if errors.Is(err, ErrLockLost) {
-						lost = err
-						cancel(err)
-						return
-					}
-					e.Log.Warn().Err(err).Msg("could not refresh the lock; retrying")
-				}
-			}
-		}
-	}()
-	return ctx, func() error {
-		close(done)
-		wg.Wait()
-		cancel(nil)
-		return lost
-	}
+	_, err := repo.WriteState(ctx, e.Store, next, w.stateVersion)
+	return err
 }
 
 func (e *Engine) loadCategories(ctx context.Context) (map[int64]sfmc.Category, error) {
@@ -402,52 +499,14 @@ func (e *Engine) loadCategories(ctx context.Context) (map[int64]sfmc.Category, e
 	return cats, nil
 }
 
-// pickFolder returns the first free backup folder name for a run started at t.
-// It runs under the lock, so no other backup-creator run can race for it.
-func (e *Engine) pickFolder(ctx context.Context, t time.Time) (string, error) {
-	for seq := 0; seq < 100; seq++ {
-		name := FolderName(t, seq)
-		exists := false
-		err := e.Store.List(ctx, name+"/", func(storage.ObjectInfo) error {
-			exists = true
-			return errStopList
-		})
-		if err != nil && !errors.Is(err, errStopList) {
-			return "", fmt.Errorf("check backup folder %s: %w", name, err)
-		}
-		if !exists {
-			return name, nil
-		}
-	}
-	return "", fmt.Errorf("no free backup folder name for %s", t.UTC().Format(time.RFC3339))
-}
-
-var errStopList = errors.New("stop listing")
-
-func (e *Engine) putManifest(ctx context.Context, sp *spool, m *Manifest) error {
-	f, size, err := sp.writeManifest(m)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		_ = f.Close()
-		_ = os.Remove(f.Name())
-	}()
-	key := path.Join(m.Name, ManifestName)
-	if _, err := e.Store.Put(ctx, key, f, size, storage.PutOptions{IfNotExists: true, ContentType: "application/json"}); err != nil {
-		return fmt.Errorf("write manifest %s: %w", key, err)
-	}
-	return nil
-}
-
 // runState is the bookkeeping of one run. handle is called by the pager one
 // asset at a time; the writes run in up to Concurrency goroutines.
 type runState struct {
 	e      *Engine
 	opts   RunOptions
 	folder string
-	spool  *spool
-	skip   map[Version]bool
+	spool  *repo.ManifestWriter
+	skip   map[repo.Version]bool
 	seen   map[int64]int // versions of each id seen in this run
 	ids    []int64       // every id the query returned (for deletion tracking)
 	cats   map[int64]sfmc.Category
@@ -458,7 +517,7 @@ type runState struct {
 	mu       sync.Mutex
 	seq      int // next sequence number handed out
 	nextOut  int // next sequence number to append to the spool
-	pending  map[int]*ManifestBlock
+	pending  map[int]*repo.ManifestBlock
 	blocks   int
 	files    int
 	bytes    int64
@@ -466,12 +525,12 @@ type runState struct {
 	failed   int
 	failures []error
 	maxSeen  time.Time
-	recent   []Version
+	recent   []repo.Version
 	spoolErr error
 }
 
 func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
-	v := Version{ID: a.ID, Modified: a.ModifiedDate.UTC()}
+	v := repo.Version{ID: a.ID, Modified: a.ModifiedDate.UTC()}
 	if r.skip[v] {
 		r.ids = append(r.ids, a.ID)
 		r.mu.Lock()
@@ -497,7 +556,7 @@ func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
 	}
 	if r.sem == nil {
 		r.sem = make(chan struct{}, r.opts.Concurrency)
-		r.pending = map[int]*ManifestBlock{}
+		r.pending = map[int]*repo.ManifestBlock{}
 	}
 	// Wait for a free slot: this is what bounds memory to about
 	// Concurrency blocks plus the page the pager holds.
@@ -520,7 +579,7 @@ func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
 	return nil
 }
 
-func (r *runState) done(seq int, v Version, entry *ManifestBlock, err error) {
+func (r *runState) done(seq int, v repo.Version, entry *repo.ManifestBlock, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {
@@ -555,14 +614,14 @@ func (r *runState) done(seq int, v Version, entry *ManifestBlock, err error) {
 		delete(r.pending, r.nextOut)
 		r.nextOut++
 		if e != nil && r.spoolErr == nil {
-			r.spoolErr = r.spool.add(*e)
+			r.spoolErr = r.spool.Add(*e)
 		}
 	}
 }
 
 // appendRecent keeps only the versions at or above cutoff, so the list stays
 // bounded by what changed within the overlap window.
-func appendRecent(list []Version, v Version, cutoff time.Time) []Version {
+func appendRecent(list []repo.Version, v repo.Version, cutoff time.Time) []repo.Version {
 	list = append(list, v)
 	if len(list) < 1024 || len(list)%1024 != 0 {
 		return list
@@ -576,6 +635,12 @@ func appendRecent(list []Version, v Version, cutoff time.Time) []Version {
 	return out
 }
 
+func (r *runState) close() {
+	if r.spool != nil {
+		r.spool.Close()
+	}
+}
+
 func (r *runState) wait() {
 	r.wg.Wait()
 	if r.spoolErr != nil {
@@ -585,36 +650,36 @@ func (r *runState) wait() {
 }
 
 // storeBlock writes one block's files and returns its manifest entry.
-func (e *Engine) storeBlock(ctx context.Context, r *runState, a sfmc.Asset, version int) (*ManifestBlock, error) {
-	base := BlockBaseName(a.ID, a.Name, version)
+func (e *Engine) storeBlock(ctx context.Context, r *runState, a sfmc.Asset, version int) (*repo.ManifestBlock, error) {
+	base := repo.BlockBaseName(a.ID, a.Name, version)
 	typeName := a.AssetType.Name
 	if typeName == "" {
-		typeName = TypeName(a.AssetType.ID)
+		typeName = sfmc.TypeName(a.AssetType.ID)
 	}
-	entry := &ManifestBlock{
+	entry := &repo.ManifestBlock{
 		ID: a.ID, CustomerKey: a.CustomerKey, Name: a.Name,
-		AssetType:    ManifestType{ID: a.AssetType.ID, Name: typeName},
+		AssetType:    repo.ManifestType{ID: a.AssetType.ID, Name: typeName},
 		Category:     r.category(a.Category),
 		ModifiedDate: a.ModifiedDateRaw, Modified: a.ModifiedDate.UTC(),
 	}
 	put := func(rel, role string, data []byte) error {
-		key := path.Join(r.folder, BlocksDir, rel)
+		key := path.Join(r.folder, repo.BlocksDir, rel)
 		// Block files need not be durable one by one: the store syncs them all
 		// before the manifest (the commit point) is written.
 		if _, err := e.Store.Put(ctx, key, bytes.NewReader(data), int64(len(data)), storage.PutOptions{NoSync: true}); err != nil {
 			return fmt.Errorf("block %d: store %s: %w", a.ID, key, err)
 		}
 		sum := sha256.Sum256(data)
-		entry.Files = append(entry.Files, ManifestFile{Path: path.Join(BlocksDir, rel), Role: role, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])})
+		entry.Files = append(entry.Files, repo.ManifestFile{Path: path.Join(repo.BlocksDir, rel), Role: role, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])})
 		return nil
 	}
 	if !json.Valid(a.Raw) {
 		return nil, fmt.Errorf("block %d: SFMC returned invalid JSON", a.ID)
 	}
-	if err := put(base+".json", RoleJSON, a.Raw); err != nil {
+	if err := put(base+".json", repo.RoleJSON, a.Raw); err != nil {
 		return nil, err
 	}
-	if isFileType(a.AssetType.ID) {
+	if sfmc.IsFileType(a.AssetType.ID) {
 		bin, err := e.Source.GetAssetFile(ctx, a.ID)
 		if err != nil {
 			return nil, fmt.Errorf("block %d: fetch file: %w", a.ID, err)
@@ -625,19 +690,19 @@ func (e *Engine) storeBlock(ctx context.Context, r *runState, a sfmc.Asset, vers
 			} `json:"fileProperties"`
 		}
 		_ = json.Unmarshal(a.Raw, &fp)
-		if err := put(base+FileExt(fp.FileProperties.Extension, typeName), RoleFile, bin); err != nil {
+		if err := put(base+repo.FileExt(fp.FileProperties.Extension, typeName), repo.RoleFile, bin); err != nil {
 			return nil, err
 		}
 	} else {
-		if err := put(base+ContentExt(typeName, a.Content), RoleContent, []byte(a.Content)); err != nil {
+		if err := put(base+repo.ContentExt(typeName, a.Content), repo.RoleContent, []byte(a.Content)); err != nil {
 			return nil, err
 		}
 	}
 	return entry, nil
 }
 
-func (r *runState) category(ref sfmc.CategoryRef) ManifestCategory {
-	mc := ManifestCategory{ID: ref.ID, Name: ref.Name}
+func (r *runState) category(ref sfmc.CategoryRef) repo.ManifestCategory {
+	mc := repo.ManifestCategory{ID: ref.ID, Name: ref.Name}
 	var segs []string
 	id := ref.ID
 	for depth := 0; id != 0 && depth < 64; depth++ {
@@ -652,7 +717,7 @@ func (r *runState) category(ref sfmc.CategoryRef) ManifestCategory {
 		segs[i], segs[j] = segs[j], segs[i]
 	}
 	if len(segs) > 0 {
-		mc.Path = CategoryPath(segs)
+		mc.Path = repo.CategoryPath(segs)
 		if mc.Name == "" {
 			mc.Name = segs[len(segs)-1]
 		}

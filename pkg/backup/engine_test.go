@@ -8,9 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
+	"github.com/backup-creator/backup-creator/pkg/backup/repo/repotest"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 	"github.com/backup-creator/backup-creator/pkg/storage/mem"
@@ -105,20 +106,6 @@ func newEngine(src Source, st storage.Store, c *clock) *Engine {
 
 var base = time.Date(2024, 7, 15, 10, 0, 0, 0, cst)
 
-func readObj(t *testing.T, st storage.Store, key string) []byte {
-	t.Helper()
-	rc, _, err := st.Get(t.Context(), key)
-	if err != nil {
-		t.Fatalf("get %s: %v", key, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestRunFullThenIncremental(t *testing.T) {
 	src := newFakeSource()
 	for i := int64(1); i <= 20; i++ {
@@ -135,7 +122,7 @@ func TestRunFullThenIncremental(t *testing.T) {
 	if sum.Status != StatusComplete || sum.Blocks != 20 || sum.Backup != "backup_20261123" {
 		t.Fatalf("first run summary %+v", sum)
 	}
-	m, err := ReadManifest(t.Context(), st, "backup_20261123")
+	m, err := repo.ReadManifest(t.Context(), st, "backup_20261123")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,17 +134,17 @@ func TestRunFullThenIncremental(t *testing.T) {
 			t.Errorf("block %d category path %q", b.ID, b.Category.Path)
 		}
 		for _, f := range b.Files {
-			data := readObj(t, st, path.Join(m.Name, f.Path))
+			data := repotest.ReadObject(t, st, path.Join(m.Name, f.Path))
 			h := sha256.Sum256(data)
 			if hex.EncodeToString(h[:]) != f.SHA256 || int64(len(data)) != f.Size {
 				t.Errorf("%s: manifest size/hash do not match the file", f.Path)
 			}
-			if f.Role == RoleJSON && string(data) != string(src.assets[b.ID].Raw) {
+			if f.Role == repo.RoleJSON && string(data) != string(src.assets[b.ID].Raw) {
 				t.Errorf("%s: stored JSON differs from what SFMC returned", f.Path)
 			}
 		}
 	}
-	state, err := ReadState(t.Context(), st)
+	state, err := repo.ReadState(t.Context(), st)
 	if err != nil || state == nil {
 		t.Fatalf("state: %v %v", state, err)
 	}
@@ -174,7 +161,7 @@ func TestRunFullThenIncremental(t *testing.T) {
 	if sum.Blocks != 0 || sum.Backup != "backup_20261123_030000" || sum.Skipped == 0 {
 		t.Fatalf("second run %+v", sum)
 	}
-	if m, err := ReadManifest(t.Context(), st, sum.Backup); err != nil || len(m.Blocks) != 0 {
+	if m, err := repo.ReadManifest(t.Context(), st, sum.Backup); err != nil || len(m.Blocks) != 0 {
 		t.Fatalf("empty backup manifest: %v %v", m, err)
 	}
 
@@ -186,7 +173,7 @@ func TestRunFullThenIncremental(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ = ReadManifest(t.Context(), st, sum.Backup)
+	m, _ = repo.ReadManifest(t.Context(), st, sum.Backup)
 	var got []int64
 	for _, b := range m.Blocks {
 		got = append(got, b.ID)
@@ -229,7 +216,7 @@ func TestRunWriteFailureKeepsWatermark(t *testing.T) {
 	if _, err := e.Run(t.Context(), RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := ReadState(t.Context(), st)
+	before, _ := repo.ReadState(t.Context(), st)
 
 	for i := int64(1); i <= 10; i++ {
 		src.put(i, "b", "y", base.Add(time.Hour+time.Duration(i)*time.Second))
@@ -249,14 +236,14 @@ func TestRunWriteFailureKeepsWatermark(t *testing.T) {
 	if sum.Status != StatusPartial {
 		t.Errorf("status %q", sum.Status)
 	}
-	if _, err := ReadManifest(t.Context(), st, sum.Backup); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := repo.ReadManifest(t.Context(), st, sum.Backup); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("a partial backup must have no manifest, got %v", err)
 	}
-	after, _ := ReadState(t.Context(), st)
+	after, _ := repo.ReadState(t.Context(), st)
 	if !after.Watermark.Equal(before.Watermark) {
 		t.Errorf("watermark moved from %v to %v after a failure", before.Watermark, after.Watermark)
 	}
-	if _, _, err := st.Get(t.Context(), LockKey); !errors.Is(err, storage.ErrNotFound) {
+	if _, _, err := st.Get(t.Context(), repo.LockKey); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("lock not released after a failed run: %v", err)
 	}
 
@@ -287,10 +274,10 @@ func TestRunCancelledKeepsWatermark(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	if s, _ := ReadState(t.Context(), st); s != nil {
+	if s, _ := repo.ReadState(t.Context(), st); s != nil {
 		t.Fatalf("state written by a cancelled run: %+v", s)
 	}
-	if _, _, err := st.Get(t.Context(), LockKey); !errors.Is(err, storage.ErrNotFound) {
+	if _, _, err := st.Get(t.Context(), repo.LockKey); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("lock not released after cancel: %v", err)
 	}
 	src.onAsset = nil
@@ -306,21 +293,21 @@ func TestRunRefusesWhileLockedAndTakesOverStaleLock(t *testing.T) {
 	src.put(1, "a", "x", base)
 	st := mem.New()
 	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
-	holder := LockInfo{Host: "other-host", PID: 4242, RunID: "abc", AcquiredAt: c.Now(), RefreshedAt: c.Now()}
+	holder := repo.LockInfo{Host: "other-host", PID: 4242, RunID: "abc", AcquiredAt: c.Now(), RefreshedAt: c.Now()}
 	b, _ := json.Marshal(holder)
-	if _, err := st.Put(t.Context(), LockKey, strings.NewReader(string(b)), int64(len(b)), storage.PutOptions{IfNotExists: true}); err != nil {
+	if _, err := st.Put(t.Context(), repo.LockKey, strings.NewReader(string(b)), int64(len(b)), storage.PutOptions{IfNotExists: true}); err != nil {
 		t.Fatal(err)
 	}
 	e := newEngine(src, st, c)
 	_, err := e.Run(t.Context(), RunOptions{})
-	var le *LockedError
+	var le *repo.LockedError
 	if !errors.As(err, &le) || !strings.Contains(err.Error(), "other-host") || !strings.Contains(err.Error(), "4242") {
-		t.Fatalf("err = %v, want LockedError naming the holder", err)
+		t.Fatalf("err = %v, want repo.LockedError naming the holder", err)
 	}
-	if s, _ := ReadState(t.Context(), st); s != nil {
+	if s, _ := repo.ReadState(t.Context(), st); s != nil {
 		t.Fatal("a refused run wrote state")
 	}
-	if got := readObj(t, st, LockKey); string(got) != string(b) {
+	if got := repotest.ReadObject(t, st, repo.LockKey); string(got) != string(b) {
 		t.Fatal("a refused run changed the holder's lock")
 	}
 
@@ -352,7 +339,7 @@ func TestConcurrentRunsOneWins(t *testing.T) {
 	e2 := newEngine(src, st, c)
 	e2.Host = "second-host"
 	_, err := e2.Run(t.Context(), RunOptions{})
-	var le *LockedError
+	var le *repo.LockedError
 	if !errors.As(err, &le) {
 		t.Errorf("second concurrent run: err = %v, want LockedError", err)
 	}
@@ -404,7 +391,7 @@ func TestRunRecordsDeletedBlocks(t *testing.T) {
 	if src.queries != queriesBefore+2 {
 		t.Errorf("incremental run made %d queries, want 2 (changes + id listing)", src.queries-queriesBefore)
 	}
-	m, err := ReadManifest(t.Context(), st, sum.Backup)
+	m, err := repo.ReadManifest(t.Context(), st, sum.Backup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,44 +476,75 @@ func TestBlockFilesAreSyncedBeforeTheManifest(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "EIO") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := ReadManifest(t.Context(), st2, sum.Backup); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := repo.ReadManifest(t.Context(), st2, sum.Backup); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("manifest written after a failed sync: %v", err)
 	}
-	if s, _ := ReadState(t.Context(), st2); s != nil {
+	if s, _ := repo.ReadState(t.Context(), st2); s != nil {
 		t.Error("state written after a failed sync")
 	}
 }
 
-func TestRunTakesOverTheLockOfADeadProcessOnThisHost(t *testing.T) {
-	if processAlive(os.Getpid()) != aliveYes {
-		t.Skip("this platform cannot tell whether a process is alive")
-	}
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Skip("cannot start a short-lived process:", err)
-	}
-	dead := cmd.Process.Pid // exited and reaped: no process has this pid (reuse is unlikely within the test)
+// A run killed after its manifest and before its state write leaves a
+// complete backup the state does not list. The next run notices it, continues
+// from it (its blocks are not stored again) and records it.
+func TestRunRollsForwardALaggingState(t *testing.T) {
 	src := newFakeSource()
-	src.put(1, "a", "x", base)
+	for i := int64(1); i <= 5; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "<p>x</p>", base.Add(time.Duration(i)*time.Minute))
+	}
 	st := mem.New()
 	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
-	holder := LockInfo{Host: "test-host", PID: dead, RunID: "killed", AcquiredAt: c.Now(), RefreshedAt: c.Now()}
-	b, _ := json.Marshal(holder)
-	if _, err := st.Put(t.Context(), LockKey, strings.NewReader(string(b)), int64(len(b)), storage.PutOptions{IfNotExists: true}); err != nil {
+	if _, err := newEngine(src, st, c).Run(t.Context(), RunOptions{TrackDeletions: true}); err != nil {
 		t.Fatal(err)
 	}
-	// A fresh lock (not stale by age) whose process on this host is gone: a
-	// run killed with SIGKILL. The next run on the same host takes it over.
-	sum, err := newEngine(src, st, c).Run(t.Context(), RunOptions{})
-	if err != nil || sum.Blocks != 1 {
-		t.Fatalf("lock of a dead process not taken over: %+v %v", sum, err)
+	// Second run: two changes and one deletion; the final state write fails
+	// (the process dies there), after the pending marker was written.
+	src.put(2, "Block 2", "<p>changed</p>", base.Add(time.Hour))
+	src.put(6, "Block 6", "<p>new</p>", base.Add(time.Hour+time.Minute))
+	delete(src.assets, 5)
+	c.Add(24 * time.Hour)
+	stateWrites := 0
+	st.FailPut = func(key string) error {
+		if key == repo.StateKey {
+			stateWrites++
+			if stateWrites == 2 {
+				return errors.New("killed")
+			}
+		}
+		return nil
 	}
-	// The same lock held by another host is respected.
-	holder.Host = "other-host"
-	b, _ = json.Marshal(holder)
-	st.Put(t.Context(), LockKey, strings.NewReader(string(b)), int64(len(b)), storage.PutOptions{})
-	var le *LockedError
-	if _, err := newEngine(src, st, c).Run(t.Context(), RunOptions{}); !errors.As(err, &le) {
-		t.Errorf("another host's fresh lock: err = %v, want LockedError", err)
+	sum, err := newEngine(src, st, c).Run(t.Context(), RunOptions{TrackDeletions: true})
+	if err == nil {
+		t.Fatal("the state write did not fail")
+	}
+	lagging := sum.Backup
+	if _, err := repo.ReadManifest(t.Context(), st, lagging); err != nil {
+		t.Fatalf("the killed run's backup should be complete: %v", err)
+	}
+	s, _ := repo.ReadState(t.Context(), st)
+	if s.Pending != lagging || slices.Contains(s.Backups, lagging) {
+		t.Fatalf("state after the kill: pending %q, backups %v", s.Pending, s.Backups)
+	}
+	st.FailPut = nil
+
+	// Third run, nothing changed since: it stores nothing again, records no
+	// deletion twice, and lists the lagging backup in the state.
+	c.Add(24 * time.Hour)
+	sum, err = newEngine(src, st, c).Run(t.Context(), RunOptions{TrackDeletions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Blocks != 0 || sum.Deleted != 0 {
+		t.Errorf("run after the lagging state stored %d blocks and %d tombstones again, want 0 and 0", sum.Blocks, sum.Deleted)
+	}
+	s, _ = repo.ReadState(t.Context(), st)
+	if s.Pending != "" || !slices.Contains(s.Backups, lagging) || len(s.Backups) != 3 {
+		t.Errorf("state after roll-forward: pending %q, backups %v", s.Pending, s.Backups)
+	}
+	if !s.Watermark.Equal(base.Add(time.Hour + time.Minute)) {
+		t.Errorf("watermark %v, want the lagging backup's %v", s.Watermark, base.Add(time.Hour+time.Minute))
+	}
+	if slices.Contains(s.Known, 5) || !slices.Contains(s.Known, 6) {
+		t.Errorf("known ids %v: want 6 and not the deleted 5", s.Known)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/prune"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/storage/azblob"
 	"github.com/backup-creator/backup-creator/pkg/storage/gcs"
@@ -60,6 +61,33 @@ type Lock struct {
 	StaleAfter time.Duration `mapstructure:"stale_after"`
 }
 
+// Retention is the policy `prune` applies, and, with Auto, every successful
+// run right after its backup (see pkg/backup/prune for the semantics).
+type Retention struct {
+	KeepLast    int    `mapstructure:"keep_last"`
+	KeepHourly  int    `mapstructure:"keep_hourly"`
+	KeepDaily   int    `mapstructure:"keep_daily"`
+	KeepWeekly  int    `mapstructure:"keep_weekly"`
+	KeepMonthly int    `mapstructure:"keep_monthly"`
+	KeepYearly  int    `mapstructure:"keep_yearly"`
+	KeepWithin  string `mapstructure:"keep_within"`
+	Auto        bool   `mapstructure:"auto"`
+}
+
+// Policy converts the retention settings into a prune policy.
+func (r Retention) Policy() (prune.Policy, error) {
+	within, err := prune.ParseDuration(r.KeepWithin)
+	if err != nil {
+		return prune.Policy{}, fmt.Errorf("retention.%w", err)
+	}
+	p := prune.Policy{Last: r.KeepLast, Hourly: r.KeepHourly, Daily: r.KeepDaily, Weekly: r.KeepWeekly,
+		Monthly: r.KeepMonthly, Yearly: r.KeepYearly, Within: within}
+	if err := p.Validate(); err != nil {
+		return prune.Policy{}, err
+	}
+	return p, nil
+}
+
 // Notify holds the notification settings (see pkg/notify). The webhook URLs
 // and the SMTP password are secrets.
 type Notify struct {
@@ -90,9 +118,10 @@ type Config struct {
 	Timeout     time.Duration `mapstructure:"timeout"`
 	Overlap     time.Duration `mapstructure:"overlap"`
 	// TrackDeletions records blocks deleted in SFMC as tombstones.
-	TrackDeletions bool   `mapstructure:"track_deletions"`
-	Lock           Lock   `mapstructure:"lock"`
-	Notify         Notify `mapstructure:"notify"`
+	TrackDeletions bool      `mapstructure:"track_deletions"`
+	Lock           Lock      `mapstructure:"lock"`
+	Notify         Notify    `mapstructure:"notify"`
+	Retention      Retention `mapstructure:"retention"`
 	// AccountIDs, when set, backs up several business units one after
 	// another, each into <dest>/mid-<MID> with its own watermark.
 	AccountIDs []string `mapstructure:"account_ids"`
@@ -148,6 +177,14 @@ func Defaults() map[string]any {
 		"track_deletions":           true,
 		"lock.stale_after":          "30m",
 		"account_ids":               []string{},
+		"retention.keep_last":       0,
+		"retention.keep_hourly":     0,
+		"retention.keep_daily":      0,
+		"retention.keep_weekly":     0,
+		"retention.keep_monthly":    0,
+		"retention.keep_yearly":     0,
+		"retention.keep_within":     "",
+		"retention.auto":            false,
 		"notify.slack_webhook_url":  "",
 		"notify.webhook_url":        "",
 		"notify.on":                 "failure",
@@ -292,6 +329,11 @@ func (c *Config) Problems(needSFMC bool) []string {
 		if c.SFMC.ClientSecret == "" {
 			add("sfmc.client_secret is not set (SFMC_CLIENT_SECRET or SFMC_CLIENT_SECRET_FILE)")
 		}
+	}
+	if pol, err := c.Retention.Policy(); err != nil {
+		add("%v", err)
+	} else if c.Retention.Auto && pol.Empty() {
+		add("retention.auto is on but no retention.keep_* rule is set: set at least one, e.g. retention.keep_daily: 7")
 	}
 	if c.SFMC.AccountID != "" && strings.Trim(c.SFMC.AccountID, "0123456789") != "" {
 		add("sfmc.account_id %q is not a number (the MID of a business unit)", c.SFMC.AccountID)

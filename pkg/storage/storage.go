@@ -66,6 +66,15 @@ type Syncer interface {
 	Sync(ctx context.Context) error
 }
 
+// DirRemover is implemented by stores that keep real directories (local
+// disk): RemoveEmptyDirs removes every empty directory at or below prefix
+// (a key prefix ending in "/"), deepest first, and leaves the others. Object
+// stores have no directories and do not implement it. Callers use it after
+// deleting every object below a prefix, so no empty tree is left behind.
+type DirRemover interface {
+	RemoveEmptyDirs(ctx context.Context, prefix string) error
+}
+
 // DeleteOptions make a Delete conditional.
 type DeleteOptions struct {
 	// IfVersion, when not empty, deletes only if the current Version matches;

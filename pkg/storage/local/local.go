@@ -100,8 +100,9 @@ type Store struct {
 }
 
 var (
-	_ storage.Store  = (*Store)(nil)
-	_ storage.Syncer = (*Store)(nil)
+	_ storage.Store      = (*Store)(nil)
+	_ storage.Syncer     = (*Store)(nil)
+	_ storage.DirRemover = (*Store)(nil)
 )
 
 // New opens the store at cfg.Root, creating the directory if needed. It
@@ -436,6 +437,38 @@ func (s *Store) Delete(ctx context.Context, key string, opts storage.DeleteOptio
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("delete %s: sync directory: %w", key, err)
+	}
+	return nil
+}
+
+// RemoveEmptyDirs implements storage.DirRemover. It never follows a
+// symbolic link and never removes the root.
+func (s *Store) RemoveEmptyDirs(ctx context.Context, prefix string) error {
+	if err := keys.ValidatePrefix(prefix); err != nil || !strings.HasSuffix(prefix, "/") {
+		return fmt.Errorf("remove empty directories %q: not a folder prefix", prefix)
+	}
+	top := filepath.Join(s.root, filepath.FromSlash(strings.TrimSuffix(prefix, "/")))
+	var dirs []string
+	err := filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("remove empty directories below %s: %w", prefix, err)
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		// os.Remove fails on a directory that is not empty: that one stays.
+		if err := os.Remove(dirs[i]); err == nil {
+			_ = syncDir(filepath.Dir(dirs[i]))
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -320,5 +321,53 @@ func TestNoSyncThenSync(t *testing.T) {
 	cancel()
 	if err := st.Sync(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Sync with a cancelled context: %v", err)
+	}
+}
+
+func TestRemoveEmptyDirsLeavesFilesAndTheRoot(t *testing.T) {
+	root := t.TempDir()
+	st, err := New(t.Context(), Config{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(key string) {
+		if _, err := st.Put(t.Context(), key, strings.NewReader("x"), 1, storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("gone/blocks/a.json")
+	put("gone/carried/x/blocks/b.json")
+	put("kept/blocks/c.json")
+	for _, k := range []string{"gone/blocks/a.json", "gone/carried/x/blocks/b.json"} {
+		if err := st.Delete(t.Context(), k, storage.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A directory that still holds a file stays; so does a symlink's target.
+	outside := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(root, "gone", "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RemoveEmptyDirs(t.Context(), "gone/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "gone", "blocks")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("empty directory left: %v", err)
+	}
+	if _, err := os.Stat(outside); err != nil {
+		t.Errorf("the symlink's target was touched: %v", err)
+	}
+	os.Remove(filepath.Join(root, "gone", "link"))
+	if err := st.RemoveEmptyDirs(t.Context(), "gone/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "gone")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("empty folder left: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "kept", "blocks", "c.json")); err != nil {
+		t.Errorf("another folder was touched: %v", err)
+	}
+	if err := st.RemoveEmptyDirs(t.Context(), "gone"); err == nil {
+		t.Error("a prefix that is not a folder was accepted")
 	}
 }

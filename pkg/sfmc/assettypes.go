@@ -1,4 +1,4 @@
-package backup
+package sfmc
 
 import (
 	"fmt"
@@ -77,6 +77,6 @@ func ParseTypes(list []string) ([]int, error) {
 	return slices.Compact(ids), nil
 }
 
-// isFileType reports whether assets of this type carry a binary file
+// IsFileType reports whether assets of this type carry a binary file
 // (image, document, ... types 16–194 in §12.2).
-func isFileType(id int) bool { return id >= 16 && id <= 194 }
+func IsFileType(id int) bool { return id >= 16 && id <= 194 }

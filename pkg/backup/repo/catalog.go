@@ -1,4 +1,4 @@
-package backup
+package repo
 
 import (
 	"bufio"
@@ -26,6 +26,10 @@ const (
 	BackupIncomplete = "incomplete"
 	// BackupDamaged: manifest.json exists but cannot be decoded.
 	BackupDamaged = "damaged"
+	// BackupUnrecognized: a folder whose name starts like a backup's but
+	// does not parse as one (backup_YYYYMMDD[_HHMMSS[_N]]). Nothing reads it;
+	// prune refuses to act while one exists.
+	BackupUnrecognized = "unrecognized"
 )
 
 // LatestRef is the backup reference that names the newest complete backup.
@@ -71,6 +75,9 @@ type BackupInfo struct {
 	ToolVersion string `json:"toolVersion,omitempty"`
 	// Error says why a damaged manifest could not be read.
 	Error string `json:"error,omitempty"`
+	// Newest is the newest modification time of the folder's objects (what
+	// prune uses to age incomplete folders).
+	Newest time.Time `json:"-"`
 }
 
 // Complete reports whether the backup has a readable manifest.
@@ -85,17 +92,21 @@ func ListBackups(ctx context.Context, st storage.Store) ([]BackupInfo, error) {
 		files       int
 		bytes       int64
 		hasManifest bool
+		newest      time.Time
 	}
 	folders := map[string]*folderStat{}
 	err := st.List(ctx, FolderPrefix, func(o storage.ObjectInfo) error {
 		name, rest, ok := strings.Cut(o.Key, "/")
-		if !ok || !IsFolderName(name) {
+		if !ok || !strings.HasPrefix(name, FolderPrefix) {
 			return nil
 		}
 		fs := folders[name]
 		if fs == nil {
 			fs = &folderStat{}
 			folders[name] = fs
+		}
+		if o.ModTime.After(fs.newest) {
+			fs.newest = o.ModTime
 		}
 		if rest == ManifestName {
 			fs.hasManifest = true
@@ -110,7 +121,13 @@ func ListBackups(ctx context.Context, st storage.Store) ([]BackupInfo, error) {
 	}
 	out := make([]BackupInfo, 0, len(folders))
 	for name, fs := range folders {
-		out = append(out, BackupInfo{Name: name, Status: BackupIncomplete, Files: fs.files, Bytes: fs.bytes})
+		bi := BackupInfo{Name: name, Status: BackupIncomplete, Files: fs.files, Bytes: fs.bytes, Newest: fs.newest}
+		if _, err := FolderTime(name); err != nil || !IsFolderName(name) {
+			bi.Status = BackupUnrecognized
+			bi.Error = fmt.Sprintf("%q does not parse as a backup folder name (backup_YYYYMMDD[_HHMMSS[_N]])", name)
+			fs.hasManifest = false
+		}
+		out = append(out, bi)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 
@@ -130,7 +147,9 @@ func ListBackups(ctx context.Context, st storage.Store) ([]BackupInfo, error) {
 				}
 				return err
 			}
+			newest := out[i].Newest
 			out[i] = infoFromManifest(out[i].Name, m)
+			out[i].Newest = newest
 			return nil
 		})
 	}
@@ -407,18 +426,8 @@ func LoadSnapshot(ctx context.Context, st storage.Store, ref string, at time.Tim
 	if target.StartedAt != nil {
 		snap.StartedAt = *target.StartedAt
 	}
-	type tomb struct {
-		d   DeletedBlock
-		idx int
-	}
-	type version struct {
-		b   SnapshotBlock
-		idx int
-	}
-	blocks := map[int64]*version{}
-	tombs := map[int64]tomb{}
-	for idx := range list {
-		bi := list[idx]
+	c := NewChain()
+	for _, bi := range list {
 		if bi.Name > target.Name {
 			break
 		}
@@ -429,32 +438,34 @@ func LoadSnapshot(ctx context.Context, st storage.Store, ref string, at time.Tim
 		if !bi.Complete() {
 			continue
 		}
-		snap.Backups = append(snap.Backups, bi.Name)
-		m, err := ScanBackup(ctx, st, bi.Name, func(b ManifestBlock) error {
-			cur := blocks[b.ID]
-			if cur == nil || !b.Modified.Before(cur.b.Modified) {
-				blocks[b.ID] = &version{b: SnapshotBlock{ManifestBlock: b, Backup: bi.Name}, idx: idx}
-			}
-			return nil
-		})
-		if err != nil {
+		if _, err := c.Add(ctx, st, bi.Name, nil); err != nil {
 			return nil, err
 		}
-		for _, d := range m.Deleted {
-			if t, ok := tombs[d.ID]; !ok || !d.DetectedAt.Before(t.d.DetectedAt) {
-				tombs[d.ID] = tomb{d: d, idx: idx}
-			}
-		}
 	}
-	snap.Blocks = make([]SnapshotBlock, 0, len(blocks))
-	for id, v := range blocks {
-		if t, ok := tombs[id]; ok && (t.idx > v.idx || t.idx == v.idx && t.d.DetectedAt.After(v.b.Modified)) {
-			d := t.d
-			v.b.Deleted = &d
-			v.b.DeletedIn = list[t.idx].Name
-		}
-		snap.Blocks = append(snap.Blocks, v.b)
-	}
-	sort.Slice(snap.Blocks, func(i, j int) bool { return snap.Blocks[i].ID < snap.Blocks[j].ID })
+	snap.Backups = c.Backups()
+	snap.Blocks = c.State()
 	return snap, nil
 }
+
+// FreeFolder returns the first backup folder name for a run started at t
+// that holds no object yet. Call it under the lock, so that no other run can
+// race for the name.
+func FreeFolder(ctx context.Context, st storage.Store, t time.Time) (string, error) {
+	for seq := 0; seq < 100; seq++ {
+		name := FolderName(t, seq)
+		exists := false
+		err := st.List(ctx, name+"/", func(storage.ObjectInfo) error {
+			exists = true
+			return errStopList
+		})
+		if err != nil && !errors.Is(err, errStopList) {
+			return "", fmt.Errorf("check backup folder %s: %w", name, err)
+		}
+		if !exists {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("no free backup folder name for %s", t.UTC().Format(time.RFC3339))
+}
+
+var errStopList = errors.New("stop listing")

@@ -1,4 +1,4 @@
-package backup
+package restore
 
 import (
 	"bytes"
@@ -26,6 +26,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 )
@@ -58,6 +59,9 @@ type KeyFinder interface {
 	// when there is none.
 	FindAssetByKey(ctx context.Context, key string) (a sfmc.Asset, ok bool, err error)
 }
+
+// maxReportedErrors bounds the per-item errors a RestoreError carries.
+const maxReportedErrors = 5
 
 // Restore actions of a RestoreItem.
 const (
@@ -93,7 +97,7 @@ type Selection struct {
 	// TypeIDs are asset type ids.
 	TypeIDs []int
 	// Folders are folder path prefixes ("Content Builder/Newsletters"),
-	// matched on whole path segments, in the escaped form CategoryPath writes
+	// matched on whole path segments, in the escaped form repo.CategoryPath writes
 	// and `list BACKUP` shows.
 	Folders []string
 	// Deleted selects only the blocks deleted since their last version.
@@ -110,13 +114,13 @@ func (s *Selection) Validate() error {
 	return nil
 }
 
-func (s *Selection) explicit(b *SnapshotBlock) bool {
+func (s *Selection) explicit(b *repo.SnapshotBlock) bool {
 	return slices.Contains(s.IDs, b.ID) || b.CustomerKey != "" && slices.Contains(s.Keys, b.CustomerKey)
 }
 
 // match reports whether b is selected; a deleted block that passes the filters
 // but is not asked for comes back with skip set.
-func (s *Selection) match(b *SnapshotBlock) (selected, skip bool) {
+func (s *Selection) match(b *repo.SnapshotBlock) (selected, skip bool) {
 	if (len(s.IDs) > 0 || len(s.Keys) > 0) && !s.explicit(b) {
 		return false, false
 	}
@@ -261,7 +265,7 @@ type Restorer struct {
 // Nothing is ever deleted. Per-block failures are reported in the items and
 // returned as a *RestoreError after every block was tried; the report is
 // always returned, also with an error.
-func (r *Restorer) Restore(ctx context.Context, snap *Snapshot, opts RestoreOptions) (*RestoreReport, error) {
+func (r *Restorer) Restore(ctx context.Context, snap *repo.Snapshot, opts RestoreOptions) (*RestoreReport, error) {
 	rep := newReport(snap, TargetSFMC, opts)
 	blocks := selectBlocks(snap, &opts.Select, rep)
 	rs := &restoreRun{r: r, opts: opts, rep: rep}
@@ -275,7 +279,7 @@ func (r *Restorer) Restore(ctx context.Context, snap *Snapshot, opts RestoreOpti
 			return finish(rep), err
 		}
 	}
-	err := forEach(ctx, opts.Concurrency, blocks, func(ctx context.Context, i int, b *SnapshotBlock) {
+	err := forEach(ctx, opts.Concurrency, blocks, func(ctx context.Context, i int, b *repo.SnapshotBlock) {
 		it := &rep.Items[i]
 		if err := rs.restoreBlock(ctx, b, it); err != nil {
 			it.Status, it.Error = ItemFailed, err.Error()
@@ -291,15 +295,15 @@ func (r *Restorer) Restore(ctx context.Context, snap *Snapshot, opts RestoreOpti
 	return rep, rep.failure()
 }
 
-func newReport(snap *Snapshot, target string, opts RestoreOptions) *RestoreReport {
+func newReport(snap *repo.Snapshot, target string, opts RestoreOptions) *RestoreReport {
 	return &RestoreReport{Backup: snap.Backup, Target: target, DryRun: opts.DryRun, Items: []RestoreItem{}, IDMap: []IDMapping{}, FoldersCreated: []string{}}
 }
 
 // selectBlocks fills rep.Items with the selected blocks (skips already
 // decided) and returns the blocks to work on, indexed like rep.Items (nil for
 // a skip).
-func selectBlocks(snap *Snapshot, sel *Selection, rep *RestoreReport) []*SnapshotBlock {
-	var work []*SnapshotBlock
+func selectBlocks(snap *repo.Snapshot, sel *Selection, rep *RestoreReport) []*repo.SnapshotBlock {
+	var work []*repo.SnapshotBlock
 	for i := range snap.Blocks {
 		b := &snap.Blocks[i]
 		ok, skip := sel.match(b)
@@ -308,7 +312,7 @@ func selectBlocks(snap *Snapshot, sel *Selection, rep *RestoreReport) []*Snapsho
 		}
 		typeName := b.AssetType.Name
 		if typeName == "" {
-			typeName = TypeName(b.AssetType.ID)
+			typeName = sfmc.TypeName(b.AssetType.ID)
 		}
 		it := RestoreItem{ID: b.ID, CustomerKey: b.CustomerKey, Name: b.Name, Type: typeName, Folder: b.Category.Path,
 			ModifiedDate: b.ModifiedDate, Backup: b.Backup, Status: ItemNotAttempted}
@@ -325,7 +329,7 @@ func selectBlocks(snap *Snapshot, sel *Selection, rep *RestoreReport) []*Snapsho
 
 // forEach runs fn for every non-nil block with at most n at once. It stops
 // starting new blocks when ctx ends and then returns the wrapped cause.
-func forEach(ctx context.Context, n int, blocks []*SnapshotBlock, fn func(ctx context.Context, i int, b *SnapshotBlock)) error {
+func forEach(ctx context.Context, n int, blocks []*repo.SnapshotBlock, fn func(ctx context.Context, i int, b *repo.SnapshotBlock)) error {
 	if n <= 0 {
 		n = 4
 	}
@@ -429,7 +433,7 @@ func (rs *restoreRun) loadFolders(ctx context.Context) error {
 }
 
 // restoreBlock decides and (unless dry run) performs the action for one block.
-func (rs *restoreRun) restoreBlock(ctx context.Context, b *SnapshotBlock, it *RestoreItem) error {
+func (rs *restoreRun) restoreBlock(ctx context.Context, b *repo.SnapshotBlock, it *RestoreItem) error {
 	doc, err := readBlockJSON(ctx, rs.r.Store, b)
 	if err != nil {
 		return err
@@ -451,7 +455,7 @@ func (rs *restoreRun) restoreBlock(ctx context.Context, b *SnapshotBlock, it *Re
 
 // find looks the block up by id, then by customerKey. It returns nil when
 // neither finds it, and says how it was found.
-func (rs *restoreRun) find(ctx context.Context, b *SnapshotBlock) (*sfmc.Asset, string, error) {
+func (rs *restoreRun) find(ctx context.Context, b *repo.SnapshotBlock) (*sfmc.Asset, string, error) {
 	a, err := rs.r.Target.GetAsset(ctx, b.ID)
 	if err == nil && a.AssetType.ID == b.AssetType.ID {
 		return &a, "", nil
@@ -544,13 +548,13 @@ func (rs *restoreRun) rememberKey(key string, id int64) {
 // folders are created (planned, in a dry run, under negative ids). 0 means
 // the backup does not know the folder (the block stays where it is, or a
 // re-created block goes to the root).
-func (rs *restoreRun) targetFolder(ctx context.Context, b *SnapshotBlock, it *RestoreItem) (int64, error) {
+func (rs *restoreRun) targetFolder(ctx context.Context, b *repo.SnapshotBlock, it *RestoreItem) (int64, error) {
 	rs.fmu.Lock()
 	defer rs.fmu.Unlock()
 	if _, ok := rs.folders[b.Category.ID]; ok && b.Category.ID > 0 {
 		return b.Category.ID, nil
 	}
-	segs := SplitCategoryPath(b.Category.Path)
+	segs := repo.SplitCategoryPath(b.Category.Path)
 	if len(segs) == 0 {
 		if b.Category.ID != 0 {
 			it.Notes = append(it.Notes, fmt.Sprintf("folder %d no longer exists and its path is unknown", b.Category.ID))
@@ -573,7 +577,7 @@ func (rs *restoreRun) targetFolder(ctx context.Context, b *SnapshotBlock, it *Re
 	for i, name := range segs[1:] {
 		id, ok := rs.child(parent, name)
 		if !ok {
-			p := CategoryPath(segs[:i+2])
+			p := repo.CategoryPath(segs[:i+2])
 			if rs.opts.DryRun {
 				rs.virtual--
 				id = rs.virtual
@@ -622,7 +626,7 @@ func (rs *restoreRun) child(parent int64, name string) (int64, bool) {
 }
 
 // update compares the current asset with the backup and PATCHes what differs.
-func (rs *restoreRun) update(ctx context.Context, b *SnapshotBlock, doc map[string]json.RawMessage, cur *sfmc.Asset, how string, folderID int64, it *RestoreItem) error {
+func (rs *restoreRun) update(ctx context.Context, b *repo.SnapshotBlock, doc map[string]json.RawMessage, cur *sfmc.Asset, how string, folderID int64, it *RestoreItem) error {
 	curDoc, err := decodeDoc(cur.Raw)
 	if err != nil {
 		return fmt.Errorf("current asset %d: %w", cur.ID, err)
@@ -697,7 +701,7 @@ func (rs *restoreRun) doneStatus() string {
 }
 
 // create re-creates a block that SFMC no longer has.
-func (rs *restoreRun) create(ctx context.Context, b *SnapshotBlock, doc map[string]json.RawMessage, folderID int64, it *RestoreItem) error {
+func (rs *restoreRun) create(ctx context.Context, b *repo.SnapshotBlock, doc map[string]json.RawMessage, folderID int64, it *RestoreItem) error {
 	it.Action = ActionCreate
 	if b.Deleted != nil {
 		it.Reason = fmt.Sprintf("deleted in SFMC (recorded in %s); re-create it", b.DeletedIn)
@@ -714,9 +718,9 @@ func (rs *restoreRun) create(ctx context.Context, b *SnapshotBlock, doc map[stri
 		return nil
 	}
 	body := createBody(doc, folderID)
-	if isFileType(b.AssetType.ID) {
-		if f, ok := b.File(RoleFile); ok {
-			data, err := readBlockFile(ctx, rs.r.Store, b.Backup, f)
+	if sfmc.IsFileType(b.AssetType.ID) {
+		if f, ok := b.File(repo.RoleFile); ok {
+			data, err := repo.ReadFile(ctx, rs.r.Store, b.Backup, f)
 			if err != nil {
 				return err
 			}
@@ -1042,12 +1046,12 @@ func suggestedName(e *sfmc.APIError) (string, bool) {
 const maxBlockJSON = 64 << 20
 
 // readBlockJSON reads and checks the backed-up JSON of b.
-func readBlockJSON(ctx context.Context, st storage.Store, b *SnapshotBlock) (map[string]json.RawMessage, error) {
-	f, ok := b.File(RoleJSON)
+func readBlockJSON(ctx context.Context, st storage.Store, b *repo.SnapshotBlock) (map[string]json.RawMessage, error) {
+	f, ok := b.File(repo.RoleJSON)
 	if !ok {
 		return nil, fmt.Errorf("backup %s has no JSON file for block %d", b.Backup, b.ID)
 	}
-	data, err := readBlockFile(ctx, st, b.Backup, f)
+	data, err := repo.ReadFile(ctx, st, b.Backup, f)
 	if err != nil {
 		return nil, err
 	}
@@ -1056,25 +1060,6 @@ func readBlockJSON(ctx context.Context, st storage.Store, b *SnapshotBlock) (map
 		return nil, fmt.Errorf("%s/%s: %w", b.Backup, f.Path, err)
 	}
 	return doc, nil
-}
-
-// readBlockFile reads one backed-up file and checks it against the manifest.
-func readBlockFile(ctx context.Context, st storage.Store, folder string, f ManifestFile) ([]byte, error) {
-	key := path.Join(folder, f.Path)
-	rc, _, err := st.Get(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	defer rc.Close()
-	data, err := readAllLimited(rc, max(f.Size, maxBlockJSON))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	n, sum, _ := hashReader(bytes.NewReader(data))
-	if n != f.Size || !strings.EqualFold(sum, f.SHA256) {
-		return nil, fmt.Errorf("%s does not match its manifest entry (size or sha256): the backup is damaged, run verify", key)
-	}
-	return data, nil
 }
 
 // ErrTargetNotEmpty is returned by RestoreToDir for a directory that already
@@ -1089,7 +1074,7 @@ var ErrTargetNotEmpty = errors.New("target directory is not empty")
 // directory is created if missing; one that holds files is refused with
 // ErrTargetNotEmpty unless opts.Force (files of the same name are then
 // replaced). A dry run only plans. Per-block failures give a *RestoreError.
-func RestoreToDir(ctx context.Context, st storage.Store, snap *Snapshot, dir string, opts RestoreOptions) (*RestoreReport, error) {
+func RestoreToDir(ctx context.Context, st storage.Store, snap *repo.Snapshot, dir string, opts RestoreOptions) (*RestoreReport, error) {
 	rep := newReport(snap, dir, opts)
 	if !opts.Force {
 		entries, err := os.ReadDir(dir)
@@ -1106,7 +1091,7 @@ func RestoreToDir(ctx context.Context, st storage.Store, snap *Snapshot, dir str
 			return finish(rep), fmt.Errorf("target %s: %w", dir, err)
 		}
 	}
-	err := forEach(ctx, opts.Concurrency, blocks, func(ctx context.Context, i int, b *SnapshotBlock) {
+	err := forEach(ctx, opts.Concurrency, blocks, func(ctx context.Context, i int, b *repo.SnapshotBlock) {
 		it := &rep.Items[i]
 		it.Action = ActionWrite
 		it.Reason = "write the backed-up files"
@@ -1133,7 +1118,7 @@ func RestoreToDir(ctx context.Context, st storage.Store, snap *Snapshot, dir str
 }
 
 // copyBlockFile streams one backed-up file into dst, checking it on the way.
-func copyBlockFile(ctx context.Context, st storage.Store, folder string, f ManifestFile, dst string) (err error) {
+func copyBlockFile(ctx context.Context, st storage.Store, folder string, f repo.ManifestFile, dst string) (err error) {
 	key := path.Join(folder, f.Path)
 	rc, _, err := st.Get(ctx, key)
 	if err != nil {

@@ -1,4 +1,4 @@
-package backup
+package repo
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/backup-creator/backup-creator/pkg/storage"
@@ -46,19 +47,25 @@ func (e *LockedError) Error() string {
 // advancing the watermark.
 var ErrLockLost = errors.New("lock lost: another run took over this destination's lock")
 
-type lock struct {
+// Lock is a held destination lock. Every command that writes to a destination
+// (run, prune) holds it for as long as it writes; Keep refreshes it.
+type Lock struct {
 	st      storage.Store
 	info    LockInfo
 	version string
 }
 
-func acquireLock(ctx context.Context, st storage.Store, me LockInfo, now time.Time, staleAfter time.Duration) (*lock, error) {
+// AcquireLock takes the destination's lock for me at now. A lock held by
+// another run that was refreshed within staleAfter gives a *LockedError; an
+// older one, a damaged one, or one whose process is gone on this host is
+// taken over atomically (compare-and-swap on its version).
+func AcquireLock(ctx context.Context, st storage.Store, me LockInfo, now time.Time, staleAfter time.Duration) (*Lock, error) {
 	me.AcquiredAt, me.RefreshedAt = now, now
 	b, _ := json.Marshal(me)
 	for attempt := 0; attempt < 3; attempt++ {
 		info, err := st.Put(ctx, LockKey, bytes.NewReader(b), int64(len(b)), storage.PutOptions{IfNotExists: true, ContentType: "application/json"})
 		if err == nil {
-			return &lock{st: st, info: me, version: info.Version}, nil
+			return &Lock{st: st, info: me, version: info.Version}, nil
 		}
 		if !errors.Is(err, storage.ErrPreconditionFailed) {
 			return nil, fmt.Errorf("take lock %s in %s: %w", LockKey, st, err)
@@ -86,7 +93,7 @@ func acquireLock(ctx context.Context, st storage.Store, me LockInfo, now time.Ti
 		// Break it atomically: only one breaker can win against this version.
 		taken, err := st.Put(ctx, LockKey, bytes.NewReader(b), int64(len(b)), storage.PutOptions{IfVersion: cur.Version, ContentType: "application/json"})
 		if err == nil {
-			return &lock{st: st, info: me, version: taken.Version}, nil
+			return &Lock{st: st, info: me, version: taken.Version}, nil
 		}
 		if !errors.Is(err, storage.ErrPreconditionFailed) && !errors.Is(err, storage.ErrNotFound) {
 			return nil, fmt.Errorf("take over stale lock %s in %s: %w", LockKey, st, err)
@@ -95,9 +102,9 @@ func acquireLock(ctx context.Context, st storage.Store, me LockInfo, now time.Ti
 	return nil, fmt.Errorf("take lock %s in %s: lost the race three times", LockKey, st)
 }
 
-// refresh renews the lock's RefreshedAt; it fails with ErrLockLost when
+// Refresh renews the lock's RefreshedAt; it fails with ErrLockLost when
 // another run has taken the lock over.
-func (l *lock) refresh(ctx context.Context, now time.Time) error {
+func (l *Lock) Refresh(ctx context.Context, now time.Time) error {
 	next := l.info
 	next.RefreshedAt = now
 	b, _ := json.Marshal(next)
@@ -112,13 +119,54 @@ func (l *lock) refresh(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// release deletes the lock if it is still ours.
-func (l *lock) release(ctx context.Context) error {
+// Release deletes the lock if it is still ours.
+func (l *Lock) Release(ctx context.Context) error {
 	err := l.st.Delete(ctx, LockKey, storage.DeleteOptions{IfVersion: l.version})
 	if err == nil || errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrPreconditionFailed) {
 		return nil
 	}
 	return fmt.Errorf("release lock %s: %w", LockKey, err)
+}
+
+// Keep refreshes the lock every staleAfter/5 until stop is called. The
+// returned context is cancelled (with ErrLockLost as its cause) if the lock is
+// taken over meanwhile; stop ends the refreshing and returns ErrLockLost in
+// that case. A refresh that fails for another reason is reported to warn and
+// retried at the next tick.
+func (l *Lock) Keep(ctx context.Context, staleAfter time.Duration, now func() time.Time, warn func(error)) (context.Context, func() error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	var lost error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(staleAfter / 5)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := l.Refresh(ctx, now()); err != nil {
+					if errors.Is(err, ErrLockLost) {
+						lost = err
+						cancel(err)
+						return
+					}
+					warn(err)
+				}
+			}
+		}
+	}()
+	return ctx, func() error {
+		close(done)
+		wg.Wait()
+		cancel(nil)
+		return lost
+	}
 }
 
 type aliveness int

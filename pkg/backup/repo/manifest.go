@@ -1,4 +1,4 @@
-package backup
+package repo
 
 import (
 	"bufio"
@@ -73,6 +73,11 @@ type ManifestBlock struct {
 	// Modified is ModifiedDate as a UTC instant.
 	Modified time.Time      `json:"modified"`
 	Files    []ManifestFile `json:"files"`
+	// CarriedFrom names the backup that first stored this version, when prune
+	// carried it into this backup because the backup it lived in was removed
+	// while this one still needed it. Its files then lie under
+	// carried/<CarriedFrom>/ in this backup's folder. It is not a new version.
+	CarriedFrom string `json:"carriedFrom,omitempty"`
 }
 
 // ManifestType is an asset type reference.
@@ -115,7 +120,14 @@ type DeletedBlock struct {
 	// LastBackup is the backup folder that holds the block's newest version.
 	LastBackup string    `json:"lastBackup,omitempty"`
 	DetectedAt time.Time `json:"detectedAt"`
+	// CarriedFrom names the backup that first recorded this deletion, when
+	// prune carried the tombstone into this backup (see ManifestBlock).
+	CarriedFrom string `json:"carriedFrom,omitempty"`
 }
+
+// CarriedDir is the folder, inside a backup folder, that holds the files
+// prune carried into it from removed backups: carried/<origin>/blocks/...
+const CarriedDir = "carried"
 
 // ReadManifest reads and decodes folder/manifest.json. A missing manifest
 // gives an error wrapping storage.ErrNotFound (the backup is incomplete).
@@ -137,9 +149,11 @@ func ReadManifest(ctx context.Context, st storage.Store, folder string) (*Manife
 	return &m, nil
 }
 
-// spool collects manifest entries on disk while a run is under way, so that
-// memory does not grow with the number of blocks, then writes manifest.json.
-type spool struct {
+// ManifestWriter collects manifest entries on disk while they are produced
+// (by a run, or by prune rewriting a manifest), so that memory does not grow
+// with the number of blocks, then writes manifest.json in one Put. It is not
+// safe for concurrent use.
+type ManifestWriter struct {
 	f     *os.File
 	w     *bufio.Writer
 	enc   *json.Encoder
@@ -148,16 +162,18 @@ type spool struct {
 	bytes int64
 }
 
-func newSpool() (*spool, error) {
+// NewManifestWriter starts an empty manifest. Close it when done.
+func NewManifestWriter() (*ManifestWriter, error) {
 	f, err := os.CreateTemp("", "backup-creator-manifest-*.jsonl")
 	if err != nil {
 		return nil, fmt.Errorf("create manifest spool: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 64<<10)
-	return &spool{f: f, w: w, enc: json.NewEncoder(w)}, nil
+	return &ManifestWriter{f: f, w: w, enc: json.NewEncoder(w)}, nil
 }
 
-func (s *spool) add(b ManifestBlock) error {
+// Add appends one block entry.
+func (s *ManifestWriter) Add(b ManifestBlock) error {
 	s.n++
 	s.files += len(b.Files)
 	for _, f := range b.Files {
@@ -166,7 +182,13 @@ func (s *spool) add(b ManifestBlock) error {
 	return s.enc.Encode(b)
 }
 
-func (s *spool) close() {
+// Counts sums up the entries added so far.
+func (s *ManifestWriter) Counts() ManifestCounts {
+	return ManifestCounts{Blocks: s.n, Files: s.files, Bytes: s.bytes}
+}
+
+// Close removes the writer's temporary files. It is safe to call more than once.
+func (s *ManifestWriter) Close() {
 	if s == nil || s.f == nil {
 		return
 	}
@@ -176,10 +198,33 @@ func (s *spool) close() {
 	s.f = nil
 }
 
-// writeManifest renders the manifest (header from m, blocks from the spool)
-// into a temporary file and returns it, positioned at the start, with its size.
-// The caller closes and removes the file.
-func (s *spool) writeManifest(m *Manifest) (*os.File, int64, error) {
+// Put renders the manifest (header from m, blocks from the entries added)
+// and stores it as m.Name/manifest.json with opts (a new backup uses
+// IfNotExists; prune rewriting a manifest uses IfVersion). This is the commit
+// point of a backup: every file the entries list must be durable before.
+func (s *ManifestWriter) Put(ctx context.Context, st storage.Store, m *Manifest, opts storage.PutOptions) (storage.ObjectInfo, error) {
+	f, size, err := s.render(m)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	defer func() {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+	}()
+	key := path.Join(m.Name, ManifestName)
+	if opts.ContentType == "" {
+		opts.ContentType = "application/json"
+	}
+	info, err := st.Put(ctx, key, f, size, opts)
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("write manifest %s: %w", key, err)
+	}
+	return info, nil
+}
+
+// render writes the manifest into a temporary file and returns it,
+// positioned at the start, with its size. The caller closes and removes it.
+func (s *ManifestWriter) render(m *Manifest) (*os.File, int64, error) {
 	if err := s.w.Flush(); err != nil {
 		return nil, 0, fmt.Errorf("flush manifest spool: %w", err)
 	}

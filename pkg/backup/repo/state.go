@@ -1,4 +1,4 @@
-package backup
+package repo
 
 import (
 	"bytes"
@@ -32,6 +32,10 @@ type State struct {
 	// catch changes that reach SFMC's search index late) and skips these, so an
 	// unchanged block is not stored twice.
 	Recent []Version `json:"recent,omitempty"`
+	// Pending names the backup folder of a run under way: it is written
+	// before that run's manifest and cleared by its final state write, so a
+	// run stopped in between is noticed and rolled forward by the next one.
+	Pending string `json:"pending,omitempty"`
 	// Known lists, sorted, the ids of every block of KnownTypes that existed
 	// at the last run (what deletion tracking compares the next listing with).
 	Known      []int64 `json:"known,omitempty"`
@@ -44,9 +48,9 @@ type Version struct {
 	Modified time.Time `json:"modified"`
 }
 
-// readState returns the state and its storage version, or (nil, "", nil) when
-// there is none yet.
-func readState(ctx context.Context, st storage.Store) (*State, string, error) {
+// ReadStateVersion returns the state and its storage version (for
+// WriteState's compare-and-swap), or (nil, "", nil) when there is none yet.
+func ReadStateVersion(ctx context.Context, st storage.Store) (*State, string, error) {
 	rc, info, err := st.Get(ctx, StateKey)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, "", nil
@@ -67,27 +71,28 @@ func readState(ctx context.Context, st storage.Store) (*State, string, error) {
 
 // ReadState returns the destination's state, or nil when no backup completed yet.
 func ReadState(ctx context.Context, st storage.Store) (*State, error) {
-	s, _, err := readState(ctx, st)
+	s, _, err := ReadStateVersion(ctx, st)
 	return s, err
 }
 
-// writeState replaces the state file only if it is still the version read at
-// the start of the run (or still absent), so two hosts can never overwrite each
-// other's watermark.
-func writeState(ctx context.Context, st storage.Store, s *State, prevVersion string) error {
+// WriteState replaces the state file only if it is still the version read at
+// the start of the run (or still absent when prevVersion is ""), so two hosts
+// can never overwrite each other's watermark. It returns the new version.
+func WriteState(ctx context.Context, st storage.Store, s *State, prevVersion string) (string, error) {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
-		return err
+		return "", err
 	}
 	b = append(b, '\n')
 	opts := storage.PutOptions{IfVersion: prevVersion, IfNotExists: prevVersion == "", ContentType: "application/json"}
-	if _, err := st.Put(ctx, StateKey, bytes.NewReader(b), int64(len(b)), opts); err != nil {
+	info, err := st.Put(ctx, StateKey, bytes.NewReader(b), int64(len(b)), opts)
+	if err != nil {
 		if errors.Is(err, storage.ErrPreconditionFailed) {
-			return fmt.Errorf("state file %s changed during the run (another backup-creator wrote it): watermark not advanced: %w", StateKey, err)
+			return "", fmt.Errorf("state file %s changed during the run (another backup-creator wrote it): watermark not advanced: %w", StateKey, err)
 		}
-		return fmt.Errorf("write state %s: %w", StateKey, err)
+		return "", fmt.Errorf("write state %s: %w", StateKey, err)
 	}
-	return nil
+	return info.Version, nil
 }
 
 func readAllLimited(r io.Reader, limit int64) ([]byte, error) {

@@ -1,4 +1,4 @@
-package backup
+package restore
 
 import (
 	"context"
@@ -13,8 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backup-creator/backup-creator/pkg/backup"
+
+	"github.com/backup-creator/backup-creator/pkg/backup/repo/repotest"
+
 	"github.com/rs/zerolog"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
 	"github.com/backup-creator/backup-creator/pkg/storage/mem"
@@ -59,7 +64,7 @@ func newSFMCClient(t *testing.T, emu *sfmctest.Server) *sfmc.Client {
 
 func newRestoreEnv(t *testing.T) *restoreEnv {
 	t.Helper()
-	clk := &rclock{t: t0}
+	clk := &rclock{t: repotest.T0}
 	emu := sfmctest.New(t, sfmctest.Options{Now: clk.Now, TokenLifetime: 1000 * time.Hour})
 	mid := emu.DefaultMID()
 	return &restoreEnv{t: t, clk: clk, emu: emu, cl: newSFMCClient(t, emu), st: mem.New(), mid: mid, root: emu.RootCategoryID(mid), types: []int{197, 220}}
@@ -105,8 +110,8 @@ func (e *restoreEnv) remove(id int64) {
 func (e *restoreEnv) run() string {
 	e.t.Helper()
 	e.clk.Add(time.Minute)
-	eng := &Engine{Source: e.cl, Store: e.st, Log: zerolog.Nop(), Now: e.clk.Now, Version: "test", Host: "test", PID: 1 << 30}
-	sum, err := eng.Run(e.t.Context(), RunOptions{TypeIDs: e.types, TrackDeletions: true, Overlap: time.Millisecond})
+	eng := &backup.Engine{Source: e.cl, Store: e.st, Log: zerolog.Nop(), Now: e.clk.Now, Version: "test", Host: "test", PID: 1 << 30}
+	sum, err := eng.Run(e.t.Context(), backup.RunOptions{TypeIDs: e.types, TrackDeletions: true, Overlap: time.Millisecond})
 	if err != nil {
 		e.t.Fatalf("backup run: %v", err)
 	}
@@ -117,7 +122,7 @@ func (e *restoreEnv) run() string {
 
 func (e *restoreEnv) restoreInto(target *sfmc.Client, ref string, opts RestoreOptions) (*RestoreReport, error) {
 	e.t.Helper()
-	snap, err := LoadSnapshot(e.t.Context(), e.st, ref, time.Time{})
+	snap, err := repo.LoadSnapshot(e.t.Context(), e.st, ref, time.Time{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -153,7 +158,7 @@ func stateOf(t *testing.T, emu *sfmctest.Server, mid int64, types []int) map[str
 			segs = append([]string{c.Name}, segs...)
 			id = c.ParentID
 		}
-		return CategoryPath(segs)
+		return repo.CategoryPath(segs)
 	}
 	out := map[string]blockState{}
 	for _, raw := range emu.Dump(mid) {
@@ -278,7 +283,7 @@ func TestRestorePointInTimeAndTombstones(t *testing.T) {
 	e.remove(b)
 	e.edit(a, func(s *sfmctest.AssetSpec) { s.Content = "a3" })
 	b3 := e.run()
-	if m, err := ReadManifest(t.Context(), e.st, b3); err != nil || len(m.Deleted) != 1 || m.Deleted[0].ID != b {
+	if m, err := repo.ReadManifest(t.Context(), e.st, b3); err != nil || len(m.Deleted) != 1 || m.Deleted[0].ID != b {
 		t.Fatalf("the third run should record B as deleted: %+v, %v", m, err)
 	}
 
@@ -328,7 +333,7 @@ func TestRestoreCancelledMidway(t *testing.T) {
 			cancel()
 		}
 	})
-	snap, err := LoadSnapshot(t.Context(), e.st, "latest", time.Time{})
+	snap, err := repo.LoadSnapshot(t.Context(), e.st, "latest", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +391,7 @@ func TestRestoreIntoAnotherAccountRecreatesFolders(t *testing.T) {
 
 func TestRestoreKeyTakenElsewhereCreatesWithGeneratedKey(t *testing.T) {
 	// Two business units of one enterprise share the key space.
-	clk := &rclock{t: t0}
+	clk := &rclock{t: repotest.T0}
 	emu := sfmctest.New(t, sfmctest.Options{Now: clk.Now, MIDs: []int64{100001, 100002}, TokenLifetime: 1000 * time.Hour})
 	e := &restoreEnv{t: t, clk: clk, emu: emu, cl: newSFMCClient(t, emu), st: mem.New(), mid: 100001, root: emu.RootCategoryID(100001), types: []int{197}}
 	id := e.block("Shared", "shared-key", "<p>x</p>", e.root)
@@ -455,14 +460,14 @@ func TestRestoreFailsHalfwayThenFinishes(t *testing.T) {
 
 func TestRestoreToDir(t *testing.T) {
 	st := mem.New()
-	putBackup(t, st, "backup_20261101", day(0), []tblock{
-		{id: 1, key: "k1", name: "One", path: "Content Builder", cat: 10, mod: day(-1), content: "<p>one</p>"},
-		{id: 2, key: "k2", name: "Two", path: "Content Builder/News", cat: 11, mod: day(-1), content: "two"},
+	repotest.PutBackup(t, st, "backup_20261101", repotest.Day(0), []repotest.Block{
+		{ID: 1, Key: "k1", Name: "One", Path: "Content Builder", Cat: 10, Mod: repotest.Day(-1), Content: "<p>one</p>"},
+		{ID: 2, Key: "k2", Name: "Two", Path: "Content Builder/News", Cat: 11, Mod: repotest.Day(-1), Content: "two"},
 	}, nil)
-	m2 := putBackup(t, st, "backup_20261102", day(1), []tblock{
-		{id: 2, key: "k2", name: "Two", path: "Content Builder/News", cat: 11, mod: day(1).Add(-time.Hour), content: "two v2"},
+	m2 := repotest.PutBackup(t, st, "backup_20261102", repotest.Day(1), []repotest.Block{
+		{ID: 2, Key: "k2", Name: "Two", Path: "Content Builder/News", Cat: 11, Mod: repotest.Day(1).Add(-time.Hour), Content: "two v2"},
 	}, nil)
-	snap, err := LoadSnapshot(t.Context(), st, "latest", time.Time{})
+	snap, err := repo.LoadSnapshot(t.Context(), st, "latest", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,7 +484,7 @@ func TestRestoreToDir(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := readObject(t, st, "backup_20261102/"+f.Path); string(got) != string(want) {
+		if want := repotest.ReadObject(t, st, "backup_20261102/"+f.Path); string(got) != string(want) {
 			t.Errorf("%s differs from the backup", f.Path)
 		}
 	}
@@ -489,7 +494,7 @@ func TestRestoreToDir(t *testing.T) {
 	}
 	// A corrupt backup file fails its block and leaves no file behind.
 	f := m2.Blocks[0].Files[1]
-	putObject(t, st, "backup_20261102/"+f.Path, []byte("two v3"))
+	repotest.PutObject(t, st, "backup_20261102/"+f.Path, []byte("two v3"))
 	dir2 := t.TempDir()
 	_, err = RestoreToDir(t.Context(), st, snap, dir2, RestoreOptions{Select: Selection{IDs: []int64{2}}})
 	var rerr *RestoreError
@@ -508,10 +513,10 @@ func TestRestoreToDir(t *testing.T) {
 }
 
 func TestSelection(t *testing.T) {
-	blk := func(id int64, key, name string, typ int, folder string, deleted bool) *SnapshotBlock {
-		b := &SnapshotBlock{ManifestBlock: ManifestBlock{ID: id, CustomerKey: key, Name: name, AssetType: ManifestType{ID: typ}, Category: ManifestCategory{Path: folder}}}
+	blk := func(id int64, key, name string, typ int, folder string, deleted bool) *repo.SnapshotBlock {
+		b := &repo.SnapshotBlock{ManifestBlock: repo.ManifestBlock{ID: id, CustomerKey: key, Name: name, AssetType: repo.ManifestType{ID: typ}, Category: repo.ManifestCategory{Path: folder}}}
 		if deleted {
-			b.Deleted = &DeletedBlock{ID: id}
+			b.Deleted = &repo.DeletedBlock{ID: id}
 		}
 		return b
 	}
@@ -519,7 +524,7 @@ func TestSelection(t *testing.T) {
 	newsArchive := blk(2, "k2", "Old header", 220, "Content Builder/News/Archive", false)
 	newsy := blk(3, "k3", "Footer", 197, "Content Builder/Newsy", false)
 	gone := blk(4, "k4", "Gone header", 197, "Content Builder/News", true)
-	all := []*SnapshotBlock{news, newsArchive, newsy, gone}
+	all := []*repo.SnapshotBlock{news, newsArchive, newsy, gone}
 	cases := []struct {
 		name string
 		sel  Selection
@@ -629,7 +634,7 @@ func TestErrorRecognition(t *testing.T) {
 // BenchmarkRestoreUnchanged restores 2,000 blocks that are all in place
 // (one GET per block, no write) against the emulator.
 func BenchmarkRestoreUnchanged(b *testing.B) {
-	clk := &rclock{t: t0}
+	clk := &rclock{t: repotest.T0}
 	emu := sfmctest.New(b, sfmctest.Options{Now: clk.Now, TokenLifetime: 1000 * time.Hour})
 	mid := emu.DefaultMID()
 	emu.AddBlocks(mid, 2000, 197)
@@ -639,11 +644,11 @@ func BenchmarkRestoreUnchanged(b *testing.B) {
 	}
 	st := mem.New()
 	clk.Add(time.Minute)
-	eng := &Engine{Source: cl, Store: st, Log: zerolog.Nop(), Now: clk.Now, Version: "test", Host: "test", PID: 1 << 30}
-	if _, err := eng.Run(b.Context(), RunOptions{TypeIDs: []int{197}}); err != nil {
+	eng := &backup.Engine{Source: cl, Store: st, Log: zerolog.Nop(), Now: clk.Now, Version: "test", Host: "test", PID: 1 << 30}
+	if _, err := eng.Run(b.Context(), backup.RunOptions{TypeIDs: []int{197}}); err != nil {
 		b.Fatal(err)
 	}
-	snap, err := LoadSnapshot(b.Context(), st, "latest", time.Time{})
+	snap, err := repo.LoadSnapshot(b.Context(), st, "latest", time.Time{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package backup
+package repo
 
 // processAlive cannot tell on this platform; the lock's age decides.
 func processAlive(int) aliveness { return aliveUnknown }

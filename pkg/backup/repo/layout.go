@@ -1,4 +1,4 @@
-package backup
+package repo
 
 import (
 	"fmt"
@@ -54,6 +54,32 @@ func IsFolderName(name string) bool {
 		}
 	}
 	return true
+}
+
+// FolderTime returns the UTC start time encoded in a backup folder's name
+// (the day for backup_YYYYMMDD, the second for backup_YYYYMMDD_HHMMSS[_N]),
+// or an error for a name that does not parse.
+func FolderTime(name string) (time.Time, error) {
+	rest, ok := strings.CutPrefix(name, FolderPrefix)
+	if !ok {
+		return time.Time{}, fmt.Errorf("%q is not a backup folder name (backup_YYYYMMDD[_HHMMSS])", name)
+	}
+	layout := "20060102"
+	if len(rest) > 8 {
+		layout = "20060102_150405"
+		if len(rest) > len(layout) {
+			seq, ok := strings.CutPrefix(rest[len(layout):], "_")
+			if n, err := strconv.Atoi(seq); !ok || err != nil || n < 2 {
+				return time.Time{}, fmt.Errorf("%q is not a backup folder name (backup_YYYYMMDD[_HHMMSS[_N]])", name)
+			}
+			rest = rest[:len(layout)]
+		}
+	}
+	t, err := time.Parse(layout, rest)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a backup folder name (backup_YYYYMMDD[_HHMMSS]): %w", name, err)
+	}
+	return t, nil
 }
 
 // SanitizeName turns an SFMC asset name into a file-name fragment that is
