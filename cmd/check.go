@@ -64,6 +64,23 @@ func localDestProblem(dest string) string {
 	return ""
 }
 
+// localMissing returns the absolute path of a local destination that does
+// not exist (yet), or "".
+func localMissing(dest string) string {
+	d, err := config.ParseDest(dest)
+	if err != nil || d.Scheme != "file" {
+		return ""
+	}
+	abs, err := filepath.Abs(d.Path)
+	if err != nil {
+		return ""
+	}
+	if _, err := os.Lstat(abs); errors.Is(err, fs.ErrNotExist) {
+		return abs
+	}
+	return ""
+}
+
 // unknownAreProblems is the annotation of a command (config validate) that
 // reports unknown keys and variables as problems instead of warnings.
 const unknownAreProblems = "unknown-settings-are-problems"

@@ -358,3 +358,16 @@ func TestEnvExampleVariablesAreAllowed(t *testing.T) {
 		t.Fatalf("found only %d variables in .env.example", n)
 	}
 }
+
+// A dry run writes nothing: not even a missing destination or its lock file.
+func TestRunDryRunDoesNotCreateTheDestination(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	h.emu.Seed(sfmctest.SeedOptions{})
+	code, out, errOut := h.run("run", "--dry-run", "--dest", h.dest)
+	if code != 0 || !strings.Contains(out, "would be backed up to "+h.dest) {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Lstat(h.dest); !os.IsNotExist(err) {
+		t.Errorf("run --dry-run created the destination (%v)", err)
+	}
+}

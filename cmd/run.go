@@ -20,6 +20,8 @@ import (
 	"github.com/backup-creator/backup-creator/pkg/backup/prune"
 	"github.com/backup-creator/backup-creator/pkg/config"
 	"github.com/backup-creator/backup-creator/pkg/progress"
+	"github.com/backup-creator/backup-creator/pkg/storage"
+	"github.com/backup-creator/backup-creator/pkg/storage/mem"
 )
 
 // RunOptions are the parsed flags of `run`.
@@ -255,8 +257,13 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 			return sum, err
 		}
 	}
-	store, err := a.NewStore(ctx, cfg)
-	if err != nil {
+	var store storage.Store
+	if missing := localMissing(cfg.Dest); ro.DryRun && missing != "" {
+		// Opening a local store creates the directory and its lock file; a
+		// dry run writes nothing, and a destination that does not exist yet
+		// holds nothing: an empty store answers the same.
+		store = namedStore{Store: mem.New(), name: missing}
+	} else if store, err = a.NewStore(ctx, cfg); err != nil {
 		err = a.interrupted(ctx, fmt.Errorf("destination: %w", err))
 		sum.Error = err.Error()
 		return sum, err
@@ -305,6 +312,14 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 	a.logSummary(sum, err)
 	return sum, err
 }
+
+// namedStore is a store that describes itself as name.
+type namedStore struct {
+	storage.Store
+	name string
+}
+
+func (s namedStore) String() string { return s.name }
 
 // interrupted marks err as an interruption when the run's context ended
 // (signal or --timeout), whatever the error it surfaced as.

@@ -449,6 +449,8 @@ func TestExitCodeTable(t *testing.T) {
 		"locked":      {&repo.LockedError{}, 1},
 		"restore":     {fmt.Errorf("wrap: %w", &restore.RestoreError{Failed: 1, Total: 3, Err: fmt.Errorf("x")}), 3},
 		"auth":        {fmt.Errorf("wrap: %w", sfmc.ErrUnauthorized), 4},
+		"auth url":    {fmt.Errorf("wrap: %w", sfmc.ErrAuthEndpoint), 4},
+		"config":      {fmt.Errorf("wrap: %w", configErrorf("x")), 2},
 		"cancelled":   {fmt.Errorf("wrap: %w", context.Canceled), 130},
 		"other":       {fmt.Errorf("boom"), 1},
 	}
