@@ -26,7 +26,8 @@ const (
 const exitStatusHelp = `EXIT STATUS
   0    success (also when nothing changed)
   1    failure (nothing claims completeness; watermark not advanced)
-  2    usage or configuration error (nothing was done)
+  2    usage or configuration error, or a stored watermark later than SFMC's
+       clock (run once with --since or --full); nothing was done
   3    partial: some blocks could not be backed up (watermark not advanced)
   4    SFMC authentication failed: the credentials were refused, or there is no
        token endpoint at the auth URL (404, unknown host); check client id,
@@ -82,7 +83,8 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &intr):
 		return ExitInterrupted
-	case errors.As(err, &usage), errors.As(err, &config):
+	case errors.As(err, &usage), errors.As(err, &config), errors.Is(err, backup.ErrFutureWatermark):
+		// A watermark in the future needs a decision (--since or --full).
 		return ExitUsage
 	case errors.Is(err, sfmc.ErrUnauthorized), errors.Is(err, sfmc.ErrAuthEndpoint):
 		return ExitAuth

@@ -165,8 +165,11 @@ func (a *App) runList(ctx context.Context, opts *ListOptions) error {
 		return a.interrupted(ctx, err)
 	}
 	if !info.Complete() {
-		if info.Status == repo.BackupDamaged {
+		switch info.Status {
+		case repo.BackupDamaged:
 			return fmt.Errorf("backup %s has a damaged manifest: %s", info.Name, info.Error)
+		case repo.BackupUnrecognized:
+			return fmt.Errorf("%s: backup-creator did not write it and reads nothing in it", info.Error)
 		}
 		return fmt.Errorf("backup %s: %w", info.Name, repo.ErrIncomplete)
 	}

@@ -45,7 +45,12 @@ or as of --at TIME (the newest complete backup started at or before it). Each ba
 only what changed, so each block's newest version in that backup or an earlier one is used.
 
 Into SFMC (the default, the account of the current configuration), each selected block is
-looked up by id, or by customerKey when its id is gone:
+looked up in the account. In the account the backup came from (the asset's memberId is
+the backed-up one) the id decides, also when the customerKey was edited since; in another
+account (a sandbox business unit, another stack) ids mean nothing and blocks are matched by
+customerKey and type. When the account cannot be told (no memberId and no account_id), a
+block under the backed-up id is used only if its customerKey agrees. No SFMC id serves two
+blocks of one restore:
   - found and equal to the backup (name, customerKey, folder, content, meta, design,
     superContent, slots, views, data, blocks, description): nothing is written;
   - found and different: it is updated (PATCH) with the backed-up values;
@@ -194,6 +199,9 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 		}
 	} else {
 		r := &restore.Restorer{Target: target, Store: st, Log: a.log}
+		if mid, perr := strconv.ParseInt(cfg.SFMC.AccountID, 10, 64); perr == nil {
+			r.TargetMID = mid
+		}
 		rep, err = r.Restore(ctx, snap, ropts)
 	}
 	err = a.interrupted(ctx, err)
@@ -212,6 +220,11 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 		if jerr := writeJSON(a.Out, out); jerr != nil && err == nil {
 			err = jerr
 		}
+		return err
+	}
+	if err != nil && !rep.Attempted() {
+		// Failed before any block (SFMC unreachable, credentials refused):
+		// the error says it all; a table of untouched blocks would bury it.
 		return err
 	}
 	if perr := printRestore(a.Out, rep, snap); perr != nil && err == nil {
@@ -240,7 +253,11 @@ func printRestore(w io.Writer, rep *restore.RestoreReport, snap *repo.Snapshot) 
 	// A restore lists what it did; unchanged blocks are only counted (a
 	// plan, and --json, list every block).
 	var rows []restore.RestoreItem
+	// Blocks not attempted are only counted, too.
 	for _, it := range rep.Items {
+		if it.Status == restore.ItemNotAttempted {
+			continue
+		}
 		if it.Action != restore.ActionUnchanged || (it.Status != restore.ItemDone && it.Status != restore.ItemPlanned) || len(it.Notes) > 0 {
 			rows = append(rows, it)
 		}
@@ -290,7 +307,7 @@ func printRestore(w io.Writer, rep *restore.RestoreReport, snap *repo.Snapshot) 
 			rep.Backup, c.Create, c.Update, c.Unchanged, c.Skip, c.Failed)
 	}
 	if err == nil && c.Pending > 0 {
-		_, err = fmt.Fprintf(w, "%s not attempted (interrupted)\n", plural(c.Pending, "block"))
+		_, err = fmt.Fprintf(w, "%s not attempted (the restore stopped; run it again to finish)\n", plural(c.Pending, "block"))
 	}
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -456,6 +457,12 @@ func TestRestoreToTargetDirectory(t *testing.T) {
 		if string(got) != string(want) {
 			t.Errorf("%s differs from the backup", f.Path)
 		}
+		// Restored files are as private as the backup's own.
+		gi, _ := os.Stat(filepath.Join(dir, filepath.Base(f.Path)))
+		wi, _ := os.Stat(filepath.Join(h.dest, s.Backup, filepath.FromSlash(f.Path)))
+		if runtime.GOOS != "windows" && (gi == nil || wi == nil || gi.Mode().Perm() != wi.Mode().Perm()) {
+			t.Errorf("%s: mode %v, the backup's file has %v", f.Path, gi.Mode().Perm(), wi.Mode().Perm())
+		}
 	}
 	if st := h.emu.Stats(); len(st.ByRoute) != 0 {
 		t.Errorf("--target talked to SFMC: %v", st.ByRoute)
@@ -594,5 +601,54 @@ func TestRestoreAtADateMeansTheEndOfThatDay(t *testing.T) {
 	code, plan, errOut := h.restoreJSON("--at", day, "--dry-run")
 	if code != ExitOK || plan.Backup != s1.Backup {
 		t.Errorf("--at %s (the day of the backup): exit %d, backup %q: %s", day, code, plan.Backup, errOut)
+	}
+}
+
+// TestRestoreUnauthorizedMidwayExits4: SFMC refusing the credentials in the
+// middle of a restore is an auth failure (exit 4), not a partial restore; the
+// restore stops instead of failing every further block.
+func TestRestoreUnauthorizedMidwayExits4(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	h.emu.Seed(sfmctest.SeedOptions{ExtraBlocks: 20, TieBlocks: -1})
+	if code, _, errOut := h.runJSON(); code != ExitOK {
+		t.Fatalf("run exit %d: %s", code, errOut)
+	}
+	// After five lookups every asset request answers 401, also with a fresh token.
+	h.emu.InjectFault(sfmctest.Fault{Route: sfmctest.RouteAsset, After: 5, Times: -1, Status: 401})
+	code, rep, errOut := h.restoreJSON("--dry-run")
+	if code != ExitAuth {
+		t.Fatalf("exit %d, want %d (auth): %s", code, ExitAuth, errOut)
+	}
+	if !strings.Contains(rep.Error, "unauthorized") && !strings.Contains(rep.Error, "401") {
+		t.Errorf("error does not name the refusal: %q", rep.Error)
+	}
+	if rep.Counts.Failed == 0 || rep.Counts.Pending == 0 {
+		t.Errorf("a refused restore stops: counts %+v", rep.Counts)
+	}
+	if n := h.emu.Stats().ByRoute[sfmctest.RouteAsset]; n > 5+2*4+2 {
+		t.Errorf("%d asset requests after the credentials were refused: the restore went on", n-5)
+	}
+}
+
+// TestRestoreSFMCUnreachableFailsFast: when SFMC cannot be reached, restore
+// (also --dry-run) prints the real error, not a table of untouched blocks.
+func TestRestoreSFMCUnreachableFailsFast(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	h.emu.Seed(sfmctest.SeedOptions{ExtraBlocks: 40, TieBlocks: -1})
+	if code, _, errOut := h.runJSON(); code != ExitOK {
+		t.Fatalf("run exit %d: %s", code, errOut)
+	}
+	h.emu.Close()
+	for _, args := range [][]string{{"--dry-run"}, {}} {
+		code, out, errOut := h.run(append([]string{"restore", "--dest", h.dest}, args...)...)
+		if code != ExitFailure {
+			t.Errorf("%v: exit %d, want %d: %s", args, code, ExitFailure, errOut)
+		}
+		if strings.Contains(out, restore.ItemNotAttempted) || strings.Count(out, "\n") > 2 {
+			t.Errorf("%v: stdout lists blocks before the error:\n%s", args, out)
+		}
+		if !strings.Contains(errOut, "list SFMC folders") {
+			t.Errorf("%v: stderr does not give the real error:\n%s", args, errOut)
+		}
 	}
 }

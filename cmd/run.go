@@ -30,6 +30,9 @@ type RunOptions struct {
 	Full   bool
 	DryRun bool
 	JSON   bool
+	// AcceptDeletions records the deletions of a listing that lacks more
+	// than track_deletions_max_share of the known blocks.
+	AcceptDeletions bool
 }
 
 func newRunCmd(a *App, runF func(*RunOptions) error) *cobra.Command {
@@ -66,6 +69,7 @@ is stored in the destination and advanced only after the manifest is written.
 	f.Int("concurrency", 8, "blocks written in parallel")
 	f.Duration("timeout", 6*time.Hour, "stop the whole run after this long (exit 130, watermark not advanced); 0 = no limit")
 	f.Bool("track-deletions", true, "list all block ids after the backup and record blocks deleted in SFMC since the last run (costs about one request per 500 blocks on incremental runs)")
+	f.BoolVar(&opts.AcceptDeletions, "accept-deletions", false, "record the deletions even if the id listing lacks more than track_deletions_max_share of the known blocks (when they really were deleted)")
 	f.BoolVar(&opts.JSON, "json", false, "print the run summary as one JSON object on stdout")
 	return c
 }
@@ -123,7 +127,7 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 	ro := backup.RunOptions{
 		TypeIDs: types, Since: since, Full: opts.Full, DryRun: opts.DryRun,
 		Concurrency: cfg.Concurrency, Overlap: cfg.Overlap, LockStaleAfter: cfg.Lock.StaleAfter,
-		TrackDeletions: cfg.TrackDeletions,
+		TrackDeletions: cfg.TrackDeletions, DeletionsMaxShare: cfg.TrackDeletionsMaxShare, AcceptDeletions: opts.AcceptDeletions,
 	}
 
 	if len(cfg.AccountIDs) == 0 {
@@ -347,7 +351,7 @@ func (a *App) logSummary(s *backup.Summary, err error) {
 	}
 	ev = ev.Str("backup", s.Backup).Str("dest", s.Destination).Str("status", s.Status).
 		Int("blocks", s.Blocks).Int("files", s.Files).Int64("bytes", s.Bytes).
-		Int("skipped_unchanged", s.Skipped).Int("failed", s.Failed).Int("deleted", s.Deleted).
+		Int("skipped_unchanged", s.Skipped).Int("failed", s.Failed).Int("interrupted", s.Interrupted).Int("deleted", s.Deleted).Int("deletions_suppressed", s.DeletionsSuppressed).Int("relisted", s.Relisted).
 		Int64("deletion_check_requests", s.DeletionCheckRequests).Int64("duration_ms", s.DurationMS)
 	var total int64
 	for k, n := range s.Requests {
@@ -379,6 +383,9 @@ func (a *App) printSummary(s *backup.Summary) {
 			s.Backup, plural(s.Blocks, "block"), plural(s.Files, "file"), humanBytes(s.Bytes), time.Duration(s.DurationMS)*time.Millisecond, s.Destination, w)
 		if s.Deleted > 0 {
 			fmt.Fprintf(a.Out, "; %s deleted in SFMC since the last run (see backup-creator list %s)", plural(s.Deleted, "block"), s.Backup)
+		}
+		if s.DeletionsSuppressed > 0 {
+			fmt.Fprintf(a.Out, "; %s missing from the SFMC listing NOT recorded as deleted (too many at once: run with --accept-deletions if they were)", plural(s.DeletionsSuppressed, "block"))
 		}
 		fmt.Fprintln(a.Out)
 	}

@@ -442,17 +442,19 @@ func TestExitCodeTable(t *testing.T) {
 		err  error
 		want int
 	}{
-		"nil":         {nil, 0},
-		"usage":       {usageErrorf("x"), 2},
-		"partial":     {fmt.Errorf("wrap: %w", &backup.PartialError{Failed: 1, Total: 2, Err: fmt.Errorf("x")}), 3},
-		"interrupted": {&InterruptedError{Err: fmt.Errorf("x")}, 130},
-		"locked":      {&repo.LockedError{}, 1},
-		"restore":     {fmt.Errorf("wrap: %w", &restore.RestoreError{Failed: 1, Total: 3, Err: fmt.Errorf("x")}), 3},
-		"auth":        {fmt.Errorf("wrap: %w", sfmc.ErrUnauthorized), 4},
-		"auth url":    {fmt.Errorf("wrap: %w", sfmc.ErrAuthEndpoint), 4},
-		"config":      {fmt.Errorf("wrap: %w", configErrorf("x")), 2},
-		"cancelled":   {fmt.Errorf("wrap: %w", context.Canceled), 130},
-		"other":       {fmt.Errorf("boom"), 1},
+		"nil":              {nil, 0},
+		"usage":            {usageErrorf("x"), 2},
+		"partial":          {fmt.Errorf("wrap: %w", &backup.PartialError{Failed: 1, Total: 2, Err: fmt.Errorf("x")}), 3},
+		"interrupted":      {&InterruptedError{Err: fmt.Errorf("x")}, 130},
+		"locked":           {&repo.LockedError{}, 1},
+		"restore":          {fmt.Errorf("wrap: %w", &restore.RestoreError{Failed: 1, Total: 3, Err: fmt.Errorf("x")}), 3},
+		"auth":             {fmt.Errorf("wrap: %w", sfmc.ErrUnauthorized), 4},
+		"restore auth":     {fmt.Errorf("wrap: %w", &restore.RestoreError{Failed: 1, Total: 3, Err: fmt.Errorf("block 1: %w", sfmc.ErrUnauthorized)}), 4},
+		"future watermark": {fmt.Errorf("wrap: %w", backup.ErrFutureWatermark), 2},
+		"auth url":         {fmt.Errorf("wrap: %w", sfmc.ErrAuthEndpoint), 4},
+		"config":           {fmt.Errorf("wrap: %w", configErrorf("x")), 2},
+		"cancelled":        {fmt.Errorf("wrap: %w", context.Canceled), 130},
+		"other":            {fmt.Errorf("boom"), 1},
 	}
 	for name, c := range cases {
 		if got := ExitCode(c.err); got != c.want {

@@ -82,6 +82,14 @@ type RunOptions struct {
 	// run as tombstones in the manifest. A full run gets the listing for free;
 	// an incremental run pays about one request per 500 blocks.
 	TrackDeletions bool
+	// DeletionsMaxShare is the largest share of the known blocks (0 < x ≤ 1,
+	// default 0.5) that one listing may lack before it is distrusted: a listing
+	// that drops more at once (an empty or truncated SFMC response looks
+	// exactly like that) records no tombstones, keeps every known id for the
+	// next comparison, warns, and sets Summary.DeletionsSuppressed.
+	DeletionsMaxShare float64
+	// AcceptDeletions records the tombstones of such a listing anyway.
+	AcceptDeletions bool
 }
 
 // Status values of a Summary.
@@ -105,7 +113,21 @@ type Summary struct {
 	Bytes       int64     `json:"bytes"`
 	Skipped     int       `json:"skippedUnchanged"`
 	Failed      int       `json:"failed"`
-	Deleted     int       `json:"deleted"`
+	// Interrupted counts the blocks under way when a signal, --timeout or a
+	// lost lock stopped the run: not failed, just not backed up by this run.
+	Interrupted int `json:"interrupted,omitempty"`
+	Deleted     int `json:"deleted"`
+	// FutureDated counts the blocks dated more than a day after SFMC's clock:
+	// backed up, but their dates did not move the watermark.
+	FutureDated int `json:"futureDated,omitempty"`
+	// DeletionsSuppressed is the number of blocks missing from the id listing
+	// whose tombstones were not recorded, because more than
+	// RunOptions.DeletionsMaxShare of the known blocks were missing at once.
+	DeletionsSuppressed int `json:"deletionsSuppressed,omitempty"`
+	// Relisted counts blocks the id listing returned that no earlier listing
+	// had (a block listed again after a tombstone) and that the changed-block
+	// query had not returned: they are backed up again, so a restore includes them.
+	Relisted int `json:"relisted,omitempty"`
 	// DeletionCheckRequests is what the id listing for deletion tracking cost.
 	DeletionCheckRequests int64      `json:"deletionCheckRequests"`
 	WatermarkFrom         *time.Time `json:"watermarkFrom,omitempty"`
@@ -161,6 +183,9 @@ func (o *RunOptions) defaults() {
 	if o.LockStaleAfter <= 0 {
 		o.LockStaleAfter = 30 * time.Minute
 	}
+	if o.DeletionsMaxShare <= 0 || o.DeletionsMaxShare > 1 {
+		o.DeletionsMaxShare = 0.5
+	}
 }
 
 // Run makes one backup: it takes the destination's lock, reads the watermark,
@@ -209,7 +234,8 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (sum *Summary, err er
 		return sum, err
 	}
 	sum.Deleted = len(deleted)
-	newW := w.nextWatermark(r.maxSeen)
+	newW := w.nextWatermark(r.maxSeen, e.serverNow().Add(clockSkew))
+	sum.FutureDated = r.future
 	if !newW.IsZero() {
 		t := newW.UTC()
 		sum.WatermarkTo = &t
@@ -274,6 +300,9 @@ type window struct {
 	skip         map[repo.Version]bool
 	// incremental tells whether the overlap list carries over to the next state.
 	incremental bool
+	// futureState says the stored watermark lies after SFMC's clock (allowed
+	// with --since or --full): the new watermark does not build on it.
+	futureState bool
 }
 
 func (e *Engine) queryWindow(ctx context.Context, opts RunOptions, sum *Summary) (*window, error) {
@@ -363,16 +392,77 @@ func (e *Engine) rollForward(ctx context.Context, s *repo.State, overlap time.Du
 	return &next, nil
 }
 
-// nextWatermark is the newest modifiedDate stored, never below the old one.
-func (w *window) nextWatermark(maxSeen time.Time) time.Time {
+// nextWatermark is the newest modifiedDate stored, never below the old one
+// (unless that one was found to lie in the future) and never beyond limit
+// (SFMC's clock plus the skew allowance).
+func (w *window) nextWatermark(maxSeen, limit time.Time) time.Time {
 	var t time.Time
-	if w.state != nil {
+	if w.state != nil && !w.futureState {
 		t = w.state.Watermark
 	}
 	if maxSeen.After(t) {
 		t = maxSeen
 	}
+	if t.IsZero() && w.futureState {
+		t = w.from // --since
+	}
+	if t.After(limit) {
+		t = limit
+	}
 	return t
+}
+
+// Clock sanity: a watermark in the future would stop every backup silently.
+const (
+	// futureAllowance: a block dated more than this after SFMC's clock is
+	// backed up, but its date does not move the watermark.
+	futureAllowance = 24 * time.Hour
+	// clockSkew is how far a watermark may lie ahead of SFMC's clock as the
+	// engine sees it (the Date header has a one-second resolution, and
+	// SFMC's servers need not agree to the second).
+	clockSkew = 5 * time.Minute
+)
+
+// ErrFutureWatermark is returned (wrapped) by Run when the stored watermark
+// lies after SFMC's clock: run with --since or --full to set it right.
+var ErrFutureWatermark = errors.New("the stored watermark is later than SFMC's clock")
+
+// serverClock is the optional Source capability of telling SFMC's current
+// time (*sfmc.Client reads it from the Date header).
+type serverClock interface {
+	ServerNow() (time.Time, bool)
+}
+
+// serverNow is SFMC's clock when the source knows it, else the local one.
+func (e *Engine) serverNow() time.Time {
+	if sc, ok := e.Source.(serverClock); ok {
+		if t, ok := sc.ServerNow(); ok {
+			return t
+		}
+	}
+	return e.now()
+}
+
+// checkWatermark refuses a stored watermark later than SFMC's clock, unless
+// the run does not start from it (--since, --full): then the new watermark
+// ignores it.
+func (e *Engine) checkWatermark(opts RunOptions, w *window) error {
+	if w.state == nil {
+		return nil
+	}
+	now := e.serverNow()
+	if !w.state.Watermark.After(now.Add(clockSkew)) {
+		return nil
+	}
+	if !opts.Full && opts.Since.IsZero() {
+		return fmt.Errorf("%w: watermark %s in %s, SFMC's clock says %s; a run from it would never back up a change. "+
+			"If the state file was damaged or a block dated in the future moved it, run once with --since TIME (e.g. the start of the last good backup) or --full",
+			ErrFutureWatermark, w.state.Watermark.UTC().Format(time.RFC3339Nano), repo.StateKey, now.UTC().Format(time.RFC3339))
+	}
+	w.futureState = true
+	e.Log.Warn().Str("watermark", w.state.Watermark.UTC().Format(time.RFC3339Nano)).Str("sfmc_time", now.UTC().Format(time.RFC3339)).
+		Msg("the stored watermark is later than SFMC's clock: this run replaces it")
+	return nil
 }
 
 // newRunState loads the folder tree and, for a real run, picks the backup
@@ -383,7 +473,12 @@ func (e *Engine) newRunState(ctx context.Context, opts RunOptions, w *window, st
 	if err != nil {
 		return nil, err
 	}
-	r := &runState{e: e, opts: opts, skip: w.skip, seen: map[int64]int{}, cats: cats}
+	// After the first SFMC response, which tells SFMC's clock.
+	if err := e.checkWatermark(opts, w); err != nil {
+		return nil, err
+	}
+	r := &runState{e: e, opts: opts, skip: w.skip, seen: map[int64]int{}, cats: cats,
+		futureAfter: e.serverNow().Add(futureAllowance)}
 	if !opts.DryRun {
 		folder, err := repo.FreeFolder(ctx, e.Store, start)
 		if err != nil {
@@ -412,11 +507,23 @@ func (e *Engine) newRunState(ctx context.Context, opts RunOptions, w *window, st
 // storeBlocks streams the changed blocks from SFMC into the backup folder.
 func (e *Engine) storeBlocks(ctx context.Context, r *runState, w *window, sum *Summary) error {
 	qerr := e.Source.QueryAssets(ctx, sfmc.AssetQuery{TypeIDs: r.opts.TypeIDs, ModifiedSince: w.from}, func(a sfmc.Asset) error { return r.handle(ctx, a) })
-	r.wait()
-	sum.Blocks, sum.Files, sum.Bytes, sum.Skipped, sum.Failed = r.blocks, r.files, r.bytes, r.skipped, len(r.failures)
 	if qerr != nil && ctx.Err() == nil {
+		r.wait()
+		r.counts(sum)
 		return fmt.Errorf("list changed blocks: %w", qerr)
 	}
+	return r.finish(ctx, sum)
+}
+
+// counts copies the run's counters into the summary.
+func (r *runState) counts(sum *Summary) {
+	sum.Blocks, sum.Files, sum.Bytes, sum.Skipped, sum.Failed, sum.Interrupted = r.blocks, r.files, r.bytes, r.skipped, r.failed, r.interrupted
+}
+
+// finish waits for the blocks under way and turns failures into the run's error.
+func (r *runState) finish(ctx context.Context, sum *Summary) error {
+	r.wait()
+	r.counts(sum)
 	if ctx.Err() != nil {
 		return fmt.Errorf("%w: %w", errInterrupted, context.Cause(ctx))
 	}
@@ -509,7 +616,9 @@ type runState struct {
 	skip   map[repo.Version]bool
 	seen   map[int64]int // versions of each id seen in this run
 	ids    []int64       // every id the query returned (for deletion tracking)
-	cats   map[int64]sfmc.Category
+	// skippedIDs are the ids of ids skipped as already stored (overlap).
+	skippedIDs []int64
+	cats       map[int64]sfmc.Category
 
 	sem chan struct{}
 	wg  sync.WaitGroup
@@ -524,20 +633,25 @@ type runState struct {
 	skipped  int
 	failed   int
 	failures []error
-	maxSeen  time.Time
-	recent   []repo.Version
-	spoolErr error
+	// interrupted counts blocks cut off by the end of the run's context.
+	interrupted     int
+	spoolErrCounted bool
+	maxSeen         time.Time
+	// futureAfter: blocks dated after it do not move maxSeen (counted in future).
+	futureAfter time.Time
+	future      int
+	recent      []repo.Version
+	spoolErr    error
 }
 
 func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
-	v := repo.Version{ID: a.ID, Modified: a.ModifiedDate.UTC()}
+	v := repo.Version{ID: a.ID, Modified: jsonInstant(a.ModifiedDate)}
 	if r.skip[v] {
 		r.ids = append(r.ids, a.ID)
+		r.skippedIDs = append(r.skippedIDs, a.ID)
 		r.mu.Lock()
 		r.skipped++
-		if v.Modified.After(r.maxSeen) {
-			r.maxSeen = v.Modified
-		}
+		r.noteModified(v, false)
 		r.mu.Unlock()
 		return nil
 	}
@@ -548,9 +662,7 @@ func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
 		r.mu.Lock()
 		r.blocks++
 		r.bytes += int64(len(a.Raw))
-		if v.Modified.After(r.maxSeen) {
-			r.maxSeen = v.Modified
-		}
+		r.noteModified(v, true)
 		r.mu.Unlock()
 		return nil
 	}
@@ -574,15 +686,20 @@ func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
 		defer r.wg.Done()
 		defer func() { <-r.sem }()
 		entry, err := r.e.storeBlock(ctx, r, a, n)
-		r.done(seq, v, entry, err)
+		r.done(seq, v, entry, err, ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)))
 	}()
 	return nil
 }
 
-func (r *runState) done(seq int, v repo.Version, entry *repo.ManifestBlock, err error) {
+// done records the outcome of one block; stopped says err is the run's
+// context ending (the block is interrupted, not failed).
+func (r *runState) done(seq int, v repo.Version, entry *repo.ManifestBlock, err error, stopped bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err != nil {
+	if err != nil && stopped {
+		r.interrupted++
+		entry = nil
+	} else if err != nil {
 		r.failed++
 		if len(r.failures) < maxReportedErrors {
 			r.failures = append(r.failures, err)
@@ -600,9 +717,7 @@ func (r *runState) done(seq int, v repo.Version, entry *repo.ManifestBlock, err 
 		if r.e.Progress != nil {
 			r.e.Progress.Add(1, n)
 		}
-		if v.Modified.After(r.maxSeen) {
-			r.maxSeen = v.Modified
-		}
+		r.noteModified(v, true)
 		r.recent = appendRecent(r.recent, v, r.maxSeen.Add(-r.opts.Overlap))
 	}
 	r.pending[seq] = entry
@@ -616,6 +731,24 @@ func (r *runState) done(seq int, v repo.Version, entry *repo.ManifestBlock, err 
 		if e != nil && r.spoolErr == nil {
 			r.spoolErr = r.spool.Add(*e)
 		}
+	}
+}
+
+// noteModified moves maxSeen to v's date (r.mu held), unless v is dated more
+// than futureAllowance after SFMC's clock: such a block is backed up, but a
+// watermark at its date would hide every change until then. stored says the
+// version is stored by this run (it is warned about only then).
+func (r *runState) noteModified(v repo.Version, stored bool) {
+	if v.Modified.After(r.futureAfter) {
+		r.future++
+		if stored {
+			r.e.Log.Warn().Int64("asset_id", v.ID).Str("modified", v.Modified.Format(time.RFC3339Nano)).
+				Msg("block dated more than a day after SFMC's clock: backed up, but the watermark does not move to its date")
+		}
+		return
+	}
+	if v.Modified.After(r.maxSeen) {
+		r.maxSeen = v.Modified
 	}
 }
 
@@ -643,7 +776,8 @@ func (r *runState) close() {
 
 func (r *runState) wait() {
 	r.wg.Wait()
-	if r.spoolErr != nil {
+	if r.spoolErr != nil && !r.spoolErrCounted {
+		r.spoolErrCounted = true
 		r.failures = append(r.failures, fmt.Errorf("manifest spool: %w", r.spoolErr))
 		r.failed++
 	}
@@ -660,7 +794,7 @@ func (e *Engine) storeBlock(ctx context.Context, r *runState, a sfmc.Asset, vers
 		ID: a.ID, CustomerKey: a.CustomerKey, Name: a.Name,
 		AssetType:    repo.ManifestType{ID: a.AssetType.ID, Name: typeName},
 		Category:     r.category(a.Category),
-		ModifiedDate: a.ModifiedDateRaw, Modified: a.ModifiedDate.UTC(),
+		ModifiedDate: a.ModifiedDateRaw, Modified: jsonInstant(a.ModifiedDate),
 	}
 	put := func(rel, role string, data []byte) error {
 		key := path.Join(r.folder, repo.BlocksDir, rel)
@@ -729,4 +863,27 @@ func newRunID() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// Bounds of the instants time.Time can put into JSON (years 0–9999, UTC).
+var (
+	minJSONTime = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxJSONTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// jsonInstant is a block's modifiedDate instant as the manifest and the
+// state keep it: in UTC and clamped to the years JSON can hold, so that one
+// odd date (SFMC's 9999-12-31T23:59:59-06:00 is year 10000 in UTC) cannot
+// make the manifest or the state unwritable. The block's modifiedDate string
+// is kept as SFMC sent it; a date clamped to year 9999 is far in the future
+// and does not move the watermark (noteModified).
+func jsonInstant(t time.Time) time.Time {
+	t = t.UTC()
+	switch {
+	case t.After(maxJSONTime):
+		return maxJSONTime
+	case t.Before(minJSONTime):
+		return minJSONTime
+	}
+	return t
 }

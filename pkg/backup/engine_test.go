@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -546,5 +547,287 @@ func TestRunRollsForwardALaggingState(t *testing.T) {
 	}
 	if slices.Contains(s.Known, 5) || !slices.Contains(s.Known, 6) {
 		t.Errorf("known ids %v: want 6 and not the deleted 5", s.Known)
+	}
+}
+
+// holdingStore holds every block file Put until the run's context ends.
+type holdingStore struct {
+	storage.Store
+	mu   sync.Mutex
+	held int
+	all  chan struct{} // closed once want Puts are held
+	want int
+}
+
+func (s *holdingStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts storage.PutOptions) (storage.ObjectInfo, error) {
+	if !strings.Contains(key, "/"+repo.BlocksDir+"/") {
+		return s.Store.Put(ctx, key, r, size, opts)
+	}
+	s.mu.Lock()
+	s.held++
+	if s.held == s.want {
+		close(s.all)
+	}
+	s.mu.Unlock()
+	<-ctx.Done()
+	return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, ctx.Err())
+}
+
+// TestRunInterruptedBlocksAreNotFailures: the blocks under way when a run is
+// stopped are counted as interrupted, not failed, and not logged as errors
+// one by one.
+func TestRunInterruptedBlocksAreNotFailures(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 30; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
+	}
+	st := &holdingStore{Store: mem.New(), all: make(chan struct{}), want: 8}
+	var logs bytes.Buffer
+	e := newEngine(src, st, &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)})
+	e.Log = zerolog.New(&logs)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { <-st.all; cancel() }()
+	sum, err := e.Run(ctx, RunOptions{Concurrency: 8})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if sum.Failed != 0 || sum.Interrupted != 8 {
+		t.Fatalf("failed %d, interrupted %d; want 0 and 8", sum.Failed, sum.Interrupted)
+	}
+	if strings.Contains(logs.String(), `"level":"error"`) {
+		t.Errorf("interrupted blocks were logged as errors:\n%s", logs.String())
+	}
+}
+
+// TestRunSummaryCountsEveryFailure: Failed is the number of failed blocks,
+// not of the errors quoted in the message.
+func TestRunSummaryCountsEveryFailure(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 9; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
+	}
+	// Invalid JSON fails a block.
+	src.mu.Lock()
+	for id, a := range src.assets {
+		a.Raw = json.RawMessage(`{"id":` + fmt.Sprint(id))
+		src.assets[id] = a
+	}
+	src.mu.Unlock()
+	sum, err := newEngine(src, mem.New(), &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}).Run(t.Context(), RunOptions{})
+	var perr *PartialError
+	if !errors.As(err, &perr) || sum.Failed != 9 || perr.Failed != 9 {
+		t.Fatalf("err %v, summary failed %d, want 9", err, sum.Failed)
+	}
+}
+
+func (f *fakeSource) GetAsset(ctx context.Context, id int64) (sfmc.Asset, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.assets[id]
+	if !ok {
+		return sfmc.Asset{}, &sfmc.APIError{StatusCode: 404}
+	}
+	return a, nil
+}
+
+// TestDeletionsOfADistrustedListingAreNotRecorded: a listing that lacks more
+// than the allowed share of the known blocks records no tombstone, keeps the
+// ids known, and says so; --accept-deletions records them; up to the share
+// they are recorded at once.
+func TestDeletionsOfADistrustedListingAreNotRecorded(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 10; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
+	}
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+	run := func(opts RunOptions) *Summary {
+		t.Helper()
+		c.Add(24 * time.Hour)
+		opts.TrackDeletions = true
+		sum, err := e.Run(t.Context(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	run(RunOptions{})
+	remove := func(ids ...int64) {
+		src.mu.Lock()
+		defer src.mu.Unlock()
+		for _, id := range ids {
+			delete(src.assets, id)
+		}
+	}
+	known := func() []int64 {
+		s, err := repo.ReadState(t.Context(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Known
+	}
+
+	// Six of ten at once: more than 50 %.
+	remove(1, 2, 3, 4, 5, 6)
+	sum := run(RunOptions{})
+	if sum.Deleted != 0 || sum.DeletionsSuppressed != 6 {
+		t.Fatalf("deleted %d, suppressed %d; want 0 and 6", sum.Deleted, sum.DeletionsSuppressed)
+	}
+	if m, _ := repo.ReadManifest(t.Context(), st, sum.Backup); len(m.Deleted) != 0 {
+		t.Fatalf("tombstones recorded: %+v", m.Deleted)
+	}
+	if k := known(); len(k) != 10 {
+		t.Fatalf("known ids %v: the missing ones must stay known", k)
+	}
+	// The next run compares with all ten again: still distrusted.
+	if sum := run(RunOptions{}); sum.DeletionsSuppressed != 6 {
+		t.Fatalf("second run: suppressed %d, want 6", sum.DeletionsSuppressed)
+	}
+	// A higher share, or --accept-deletions, records them.
+	if sum := run(RunOptions{DeletionsMaxShare: 0.6}); sum.Deleted != 6 || sum.DeletionsSuppressed != 0 {
+		t.Fatalf("max share 0.6: deleted %d, suppressed %d", sum.Deleted, sum.DeletionsSuppressed)
+	}
+	// Two of the four left: exactly 50 % is not more than 50 %.
+	remove(7, 8)
+	if sum := run(RunOptions{}); sum.Deleted != 2 {
+		t.Fatalf("half: deleted %d, suppressed %d", sum.Deleted, sum.DeletionsSuppressed)
+	}
+	remove(9, 10)
+	if sum := run(RunOptions{}); sum.Deleted != 0 || sum.DeletionsSuppressed != 2 {
+		t.Fatalf("all: deleted %d, suppressed %d", sum.Deleted, sum.DeletionsSuppressed)
+	}
+	if sum := run(RunOptions{AcceptDeletions: true}); sum.Deleted != 2 {
+		t.Fatalf("--accept-deletions: deleted %d, suppressed %d", sum.Deleted, sum.DeletionsSuppressed)
+	}
+	if k := known(); len(k) != 0 {
+		t.Fatalf("known after accepting: %v", k)
+	}
+}
+
+// TestBlockListedAgainAfterATombstoneIsLiveAgain: a block that an (accepted)
+// listing lacked comes back unchanged; the next run backs it up again, so the
+// newest backup's state has it live.
+func TestBlockListedAgainAfterATombstoneIsLiveAgain(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 4; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
+	}
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+	run := func() *Summary {
+		t.Helper()
+		c.Add(24 * time.Hour)
+		sum, err := e.Run(t.Context(), RunOptions{TrackDeletions: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	run()
+	src.mu.Lock()
+	gone := src.assets[3]
+	delete(src.assets, 3)
+	src.mu.Unlock()
+	if sum := run(); sum.Deleted != 1 {
+		t.Fatalf("deleted %d, want 1", sum.Deleted)
+	}
+	src.mu.Lock()
+	src.assets[3] = gone // listed again, not modified since
+	src.mu.Unlock()
+	sum := run()
+	if sum.Relisted != 1 || sum.Blocks != 1 {
+		t.Fatalf("relisted %d, blocks %d; want 1 and 1", sum.Relisted, sum.Blocks)
+	}
+	snap, err := repo.LoadSnapshot(t.Context(), st, "latest", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range snap.Blocks {
+		if b.Deleted != nil {
+			t.Errorf("block %d is still deleted in the latest state (tombstone in %s)", b.ID, b.DeletedIn)
+		}
+	}
+	if len(snap.Blocks) != 4 {
+		t.Fatalf("latest state has %d blocks", len(snap.Blocks))
+	}
+	// Nothing more to do the time after.
+	if sum := run(); sum.Relisted != 0 || sum.Blocks != 0 {
+		t.Fatalf("next run: relisted %d, blocks %d", sum.Relisted, sum.Blocks)
+	}
+}
+
+// TestRunFutureDatedBlockDoesNotMoveTheWatermark: a block dated in 2999 is
+// backed up, but the watermark stays at the newest sane date, and the next
+// run neither stalls nor stores it again.
+func TestRunFutureDatedBlockDoesNotMoveTheWatermark(t *testing.T) {
+	src := newFakeSource()
+	for i := int64(1); i <= 5; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
+	}
+	src.put(6, "From the future", "x", time.Date(2999, 1, 1, 0, 0, 0, 0, cst))
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+	sum, err := e.Run(t.Context(), RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Blocks != 6 || sum.FutureDated != 1 || sum.WatermarkTo == nil || !sum.WatermarkTo.Equal(base.Add(5*time.Minute)) {
+		t.Fatalf("summary: %d blocks, %d future-dated, watermark %v", sum.Blocks, sum.FutureDated, sum.WatermarkTo)
+	}
+	// A change made later is backed up by the next run.
+	c.Add(time.Hour)
+	src.put(7, "New", "x", base.Add(time.Hour))
+	sum, err = e.Run(t.Context(), RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Blocks != 1 || !sum.WatermarkTo.Equal(base.Add(time.Hour)) {
+		t.Fatalf("second run: %d blocks, watermark %v", sum.Blocks, sum.WatermarkTo)
+	}
+}
+
+// TestRunRefusesAWatermarkInTheFuture: a stored watermark later than SFMC's
+// clock would hide every change; the run refuses it, naming the watermark
+// and the way out, and --full replaces it.
+func TestRunRefusesAWatermarkInTheFuture(t *testing.T) {
+	src := newFakeSource()
+	src.put(1, "Block 1", "x", base)
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	e := newEngine(src, st, c)
+	if _, err := e.Run(t.Context(), RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s, version, err := repo.ReadStateVersion(t.Context(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Watermark = time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := repo.WriteState(t.Context(), st, s, version); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(time.Hour)
+	_, err = e.Run(t.Context(), RunOptions{})
+	if !errors.Is(err, ErrFutureWatermark) || !strings.Contains(err.Error(), "2999-01-01T00:00:00Z") ||
+		!strings.Contains(err.Error(), "--since") || !strings.Contains(err.Error(), "--full") {
+		t.Fatalf("err = %v, want ErrFutureWatermark naming the watermark, --since and --full", err)
+	}
+	if got, _ := repo.ReadState(t.Context(), st); !got.Watermark.Equal(s.Watermark) || got.Pending != "" {
+		t.Fatalf("a refused run changed the state: %+v", got)
+	}
+	sum, err := e.Run(t.Context(), RunOptions{Full: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.WatermarkTo.Equal(base) {
+		t.Fatalf("--full left the watermark at %v, want %v", sum.WatermarkTo, base)
+	}
+	c.Add(time.Hour)
+	if _, err := e.Run(t.Context(), RunOptions{}); err != nil {
+		t.Fatalf("the run after --full: %v", err)
 	}
 }

@@ -118,10 +118,14 @@ type Config struct {
 	Timeout     time.Duration `mapstructure:"timeout"`
 	Overlap     time.Duration `mapstructure:"overlap"`
 	// TrackDeletions records blocks deleted in SFMC as tombstones.
-	TrackDeletions bool      `mapstructure:"track_deletions"`
-	Lock           Lock      `mapstructure:"lock"`
-	Notify         Notify    `mapstructure:"notify"`
-	Retention      Retention `mapstructure:"retention"`
+	TrackDeletions bool `mapstructure:"track_deletions"`
+	// TrackDeletionsMaxShare is the largest share of the known blocks one id
+	// listing may lack before its deletions are distrusted (not recorded
+	// unless `run --accept-deletions`).
+	TrackDeletionsMaxShare float64   `mapstructure:"track_deletions_max_share"`
+	Lock                   Lock      `mapstructure:"lock"`
+	Notify                 Notify    `mapstructure:"notify"`
+	Retention              Retention `mapstructure:"retention"`
 	// AccountIDs, when set, backs up several business units one after
 	// another, each into <dest>/mid-<MID> with its own watermark.
 	AccountIDs []string `mapstructure:"account_ids"`
@@ -175,6 +179,7 @@ func Defaults() map[string]any {
 		"timeout":                   "6h",
 		"overlap":                   "1h",
 		"track_deletions":           true,
+		"track_deletions_max_share": 0.5,
 		"lock.stale_after":          "30m",
 		"account_ids":               []string{},
 		"retention.keep_last":       0,
@@ -368,6 +373,9 @@ func (c *Config) Problems(needSFMC bool) []string {
 	}
 	if c.Timeout < 0 {
 		add("timeout must not be negative (0 means no limit)")
+	}
+	if !(c.TrackDeletionsMaxShare > 0 && c.TrackDeletionsMaxShare <= 1) {
+		add("track_deletions_max_share %v is out of range: a share of the known blocks above 0 and at most 1 (0.5 = 50 %%; 1 never distrusts a listing)", c.TrackDeletionsMaxShare)
 	}
 	if c.Overlap < 0 {
 		add("overlap must not be negative")

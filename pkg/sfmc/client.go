@@ -129,6 +129,30 @@ type Client struct {
 	log      zerolog.Logger
 	auth     tokenCache
 	stats    map[string]*atomic.Int64
+	// date is the server's clock as of the last response with a Date header.
+	date atomic.Pointer[serverDate]
+}
+
+// serverDate pairs a response's Date header with the local time it came.
+type serverDate struct{ server, local time.Time }
+
+// ServerNow estimates SFMC's current time from the Date header of the last
+// response (plus the local time elapsed since); ok is false before the first
+// response with a Date header. The header has a resolution of one second.
+func (c *Client) ServerNow() (t time.Time, ok bool) {
+	d := c.date.Load()
+	if d == nil {
+		return time.Time{}, false
+	}
+	return d.server.Add(c.cfg.Now().Sub(d.local)), true
+}
+
+func (c *Client) noteDate(h http.Header) {
+	if v := h.Get("Date"); v != "" {
+		if t, err := http.ParseTime(v); err == nil {
+			c.date.Store(&serverDate{server: t, local: c.cfg.Now()})
+		}
+	}
 }
 
 // New validates cfg (endpoint rules of ValidateAuthURL, credentials present)
@@ -442,6 +466,7 @@ func (c *Client) attempt(ctx context.Context, cl call, tok *token, handle func(*
 	if err != nil {
 		return 0, 0, fmt.Errorf("sfmc: %s: %w", cl.name, stripURL(err))
 	}
+	c.noteDate(resp.Header)
 	defer func() {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		_ = resp.Body.Close()

@@ -229,12 +229,12 @@ func (p *pruner) plan(ctx context.Context, rep *Report) (*repo.PruneJournal, err
 	}
 	slices.Sort(j.Remove)
 	if p.opts.DryRun {
-		carries, err := p.carries(ctx, list, j.Remove)
+		err := p.carries(ctx, list, j.Remove, func(c carry) error {
+			countCarry(rep, c)
+			return nil
+		})
 		if err != nil {
 			return nil, err
-		}
-		for _, c := range carries {
-			countCarry(rep, c)
 		}
 		for _, bi := range list {
 			if slices.Contains(j.Remove, bi.Name) || slices.Contains(j.Incomplete, bi.Name) {
@@ -276,18 +276,18 @@ func countCarry(rep *Report, c carry) {
 }
 
 // carries walks the chain of complete backups and, for each kept backup,
-// lists the versions and tombstones it needs from removed backups that no
-// earlier kept backup has received.
-func (p *pruner) carries(ctx context.Context, list []repo.BackupInfo, remove []string) ([]carry, error) {
+// calls fn with the versions and tombstones it needs from removed backups
+// that no earlier kept backup has received. Only one kept backup's carry is
+// held at a time.
+func (p *pruner) carries(ctx context.Context, list []repo.BackupInfo, remove []string, fn func(carry) error) error {
 	gone := func(b string) bool { _, ok := slices.BinarySearch(remove, b); return ok }
 	c := repo.NewChain()
-	var out []carry
 	for _, bi := range list {
 		if !bi.Complete() {
 			continue
 		}
 		if _, err := c.Add(ctx, p.st, bi.Name, nil); err != nil {
-			return nil, err
+			return err
 		}
 		if gone(bi.Name) {
 			continue
@@ -314,10 +314,12 @@ func (p *pruner) carries(ctx context.Context, list []repo.BackupInfo, remove []s
 			c.Carry(s.Block.ID, entry, tomb)
 		}
 		if len(cr.entries)+len(cr.tombs) > 0 {
-			out = append(out, cr)
+			if err := fn(cr); err != nil {
+				return err
+			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // carriedEntry is b's manifest entry as it will read in backup into, and
@@ -354,15 +356,15 @@ func (p *pruner) execute(ctx context.Context, j *repo.PruneJournal, rep *Report)
 			return fmt.Errorf("backup %s: %s: %w", bi.Name, bi.Error, ErrUnsafe)
 		}
 	}
-	carries, err := p.carries(ctx, list, j.Remove)
-	if err != nil {
-		return err
-	}
-	for _, c := range carries {
+	err = p.carries(ctx, list, j.Remove, func(c carry) error {
 		if err := p.applyCarry(ctx, c, rep); err != nil {
 			return err
 		}
 		countCarry(rep, c)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for _, name := range j.Remove {
 		if err := p.removeFolder(ctx, name, true, rep); err != nil {
@@ -403,6 +405,12 @@ func (p *pruner) applyCarry(ctx context.Context, c carry, rep *Report) error {
 	}
 	if err := g.Wait(); err != nil {
 		return err
+	}
+	// The carried files must be durable before the manifest lists them.
+	if s, ok := p.st.(storage.Syncer); ok {
+		if err := s.Sync(ctx); err != nil {
+			return fmt.Errorf("carry into %s: make the copies durable: %w", c.into, err)
+		}
 	}
 	key := path.Join(c.into, repo.ManifestName)
 	cur, err := p.st.Stat(ctx, key)

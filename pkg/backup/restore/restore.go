@@ -223,6 +223,18 @@ type RestoreReport struct {
 	FoldersCreated []string `json:"foldersCreated"`
 }
 
+// Attempted reports whether the restore got to any block: false when it
+// stopped before the first (SFMC unreachable, the folder listing refused),
+// or when every selected block was skipped.
+func (rep *RestoreReport) Attempted() bool {
+	for _, it := range rep.Items {
+		if it.Status != ItemNotAttempted && it.Status != ItemSkipped {
+			return true
+		}
+	}
+	return false
+}
+
 // RestoreError means some selected blocks could not be restored. The others
 // were (the report says which); running the same restore again retries the
 // failed ones and leaves the restored ones alone.
@@ -255,11 +267,16 @@ type Restorer struct {
 	Target Target
 	Store  storage.Store
 	Log    zerolog.Logger
+	// TargetMID is the MID of the target account when known (the
+	// configured account_id). It stands in for an asset's memberId when SFMC
+	// leaves that out; 0 means unknown.
+	TargetMID int64
 }
 
-// Restore brings the selected blocks of snap back into SFMC: a block found by
-// id (or, when its id is gone, by customerKey) is PATCHed only when its
-// content or metadata differ from the backup; a block not found is re-created
+// Restore brings the selected blocks of snap back into SFMC: a block found
+// (by id in the account the backup came from, by customerKey and type in
+// another account: see find) is PATCHed only when its content or metadata
+// differ from the backup; a block not found is re-created
 // in its folder (re-created by name when missing) with its customerKey when
 // free and a Content Builder style " (n)" name suffix on a name collision.
 // Nothing is ever deleted. Per-block failures are reported in the items and
@@ -279,20 +296,39 @@ func (r *Restorer) Restore(ctx context.Context, snap *repo.Snapshot, opts Restor
 			return finish(rep), err
 		}
 	}
-	err := forEach(ctx, opts.Concurrency, blocks, func(ctx context.Context, i int, b *repo.SnapshotBlock) {
+	errs := make([]error, len(blocks))
+	err := forEach(ctx, opts.Concurrency, blocks, func(ctx context.Context, i int, b *repo.SnapshotBlock) error {
 		it := &rep.Items[i]
 		if err := rs.restoreBlock(ctx, b, it); err != nil {
+			if interrupted(ctx, err) {
+				// Stopped by a signal or --timeout, not failed: it stays
+				// not-attempted, and a rerun does it.
+				*it = RestoreItem{ID: it.ID, CustomerKey: it.CustomerKey, Name: it.Name, Type: it.Type, Folder: it.Folder,
+					ModifiedDate: it.ModifiedDate, Backup: it.Backup, Status: ItemNotAttempted}
+				return nil
+			}
 			it.Status, it.Error = ItemFailed, err.Error()
+			errs[i] = err
 			r.Log.Debug().Err(err).Int64("asset_id", b.ID).Msg("block not restored")
-			return
+			if errors.Is(err, sfmc.ErrUnauthorized) {
+				// Every further request would be refused too.
+				return fmt.Errorf("block %d (%s): %w", b.ID, b.Name, err)
+			}
+			return nil
 		}
 		r.Log.Debug().Int64("asset_id", b.ID).Str("action", it.Action).Int64("target_id", it.TargetID).Msg("block restored")
+		return nil
 	})
 	finish(rep)
 	if err != nil {
 		return rep, err
 	}
-	return rep, rep.failure()
+	return rep, rep.failure(errs)
+}
+
+// interrupted reports whether err is ctx ending (signal, --timeout).
+func interrupted(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 }
 
 func newReport(snap *repo.Snapshot, target string, opts RestoreOptions) *RestoreReport {
@@ -328,14 +364,17 @@ func selectBlocks(snap *repo.Snapshot, sel *Selection, rep *RestoreReport) []*re
 }
 
 // forEach runs fn for every non-nil block with at most n at once. It stops
-// starting new blocks when ctx ends and then returns the wrapped cause.
-func forEach(ctx context.Context, n int, blocks []*repo.SnapshotBlock, fn func(ctx context.Context, i int, b *repo.SnapshotBlock)) error {
+// starting new blocks when ctx ends, and then returns the wrapped cause, or
+// when fn returns an error (one that dooms the rest, such as SFMC refusing
+// the credentials), and then returns that, after the blocks under way ended.
+func forEach(ctx context.Context, n int, blocks []*repo.SnapshotBlock, fn func(ctx context.Context, i int, b *repo.SnapshotBlock) error) error {
 	if n <= 0 {
 		n = 4
 	}
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
-	var stopped error
+	var mu sync.Mutex
+	var fatal, stopped error
 	for i, b := range blocks {
 		if b == nil {
 			continue
@@ -348,14 +387,30 @@ func forEach(ctx context.Context, n int, blocks []*repo.SnapshotBlock, fn func(c
 			stopped = fmt.Errorf("restore interrupted: %w", context.Cause(ctx))
 			break
 		}
+		mu.Lock()
+		f := fatal
+		mu.Unlock()
+		if f != nil {
+			<-sem
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			fn(ctx, i, b)
+			if err := fn(ctx, i, b); err != nil {
+				mu.Lock()
+				if fatal == nil {
+					fatal = err
+				}
+				mu.Unlock()
+			}
 		}()
 	}
 	wg.Wait()
+	if fatal != nil {
+		return fmt.Errorf("restore stopped: %w", fatal)
+	}
 	return stopped
 }
 
@@ -391,17 +446,25 @@ func finish(rep *RestoreReport) *RestoreReport {
 	return rep
 }
 
-func (rep *RestoreReport) failure() error {
-	var errs []error
-	for _, it := range rep.Items {
-		if it.Status == ItemFailed && len(errs) < maxReportedErrors {
-			errs = append(errs, fmt.Errorf("block %d (%s): %s", it.ID, it.Name, it.Error))
-		}
-	}
+// failure is the *RestoreError of the failed items; errs holds their
+// errors, indexed like rep.Items, so that callers still match them with
+// errors.Is/As (sfmc.ErrUnauthorized, ...).
+func (rep *RestoreReport) failure(errs []error) error {
 	if rep.Counts.Failed == 0 {
 		return nil
 	}
-	return &RestoreError{Failed: rep.Counts.Failed, Total: rep.Counts.Selected, Err: errors.Join(errs...)}
+	var first []error
+	for i, it := range rep.Items {
+		if it.Status != ItemFailed || len(first) >= maxReportedErrors {
+			continue
+		}
+		err := errors.New(it.Error)
+		if i < len(errs) && errs[i] != nil {
+			err = errs[i]
+		}
+		first = append(first, fmt.Errorf("block %d (%s): %w", it.ID, it.Name, err))
+	}
+	return &RestoreError{Failed: rep.Counts.Failed, Total: rep.Counts.Selected, Err: errors.Join(first...)}
 }
 
 // restoreRun is the shared state of one Restore call.
@@ -418,6 +481,9 @@ type restoreRun struct {
 	kmu       sync.Mutex
 	keys      map[string]int64 // customerKey → id, built on first need
 	refreshed bool
+
+	cmu    sync.Mutex
+	claims map[int64]int64 // target id → the backed-up id it stands for
 }
 
 func (rs *restoreRun) loadFolders(ctx context.Context) error {
@@ -438,7 +504,7 @@ func (rs *restoreRun) restoreBlock(ctx context.Context, b *repo.SnapshotBlock, i
 	if err != nil {
 		return err
 	}
-	cur, how, err := rs.find(ctx, b)
+	cur, how, err := rs.find(ctx, b, docInt(doc, "memberId"), it)
 	if err != nil {
 		return err
 	}
@@ -453,33 +519,107 @@ func (rs *restoreRun) restoreBlock(ctx context.Context, b *repo.SnapshotBlock, i
 	return rs.create(ctx, b, doc, folderID, it)
 }
 
-// find looks the block up by id, then by customerKey. It returns nil when
-// neither finds it, and says how it was found.
-func (rs *restoreRun) find(ctx context.Context, b *repo.SnapshotBlock) (*sfmc.Asset, string, error) {
+// Whether an asset of the target lives in the account the backup came from.
+const (
+	accountUnknown = iota
+	accountSame
+	accountOther
+)
+
+// account compares the MID the backed-up document names (srcMID, its
+// memberId) with the MID of cur, an asset of the target (its memberId, else
+// Restorer.TargetMID). Either side unknown gives accountUnknown.
+func (rs *restoreRun) account(srcMID int64, cur *sfmc.Asset) int {
+	tgt := rawInt(cur.Raw, "memberId")
+	if tgt == 0 {
+		tgt = rs.r.TargetMID
+	}
+	switch {
+	case srcMID == 0 || tgt == 0:
+		return accountUnknown
+	case srcMID == tgt:
+		return accountSame
+	default:
+		return accountOther
+	}
+}
+
+// find looks the block up in the target and returns nil when it is not
+// there, saying how it was found. Ids identify a block only within the
+// account the backup came from (ids are never reused there), so:
+//   - same account (the asset under the backed-up id has the backed-up
+//     memberId): the id decides, even when the customerKey was edited since;
+//   - another account: an asset under the backed-up id is a stranger (ids
+//     collide between accounts and stacks); the block is matched by
+//     customerKey and type only;
+//   - account unknown (a memberId missing on either side and no
+//     Restorer.TargetMID): the asset under the id counts only when its
+//     customerKey is the backed-up one too.
+//
+// Whatever is found is claimed for b: no target id serves two items of one
+// restore.
+func (rs *restoreRun) find(ctx context.Context, b *repo.SnapshotBlock, srcMID int64, it *RestoreItem) (*sfmc.Asset, string, error) {
 	a, err := rs.r.Target.GetAsset(ctx, b.ID)
-	if err == nil && a.AssetType.ID == b.AssetType.ID {
-		return &a, "", nil
-	}
-	if err == nil {
-		// Another asset under this id (another account or stack): not ours.
-		err = fmt.Errorf("id %d is a %d asset: %w", b.ID, a.AssetType.ID, sfmc.ErrNotFound)
-	}
-	if !errors.Is(err, sfmc.ErrNotFound) {
+	switch {
+	case err == nil && a.AssetType.ID == b.AssetType.ID:
+		acct := rs.account(srcMID, &a)
+		switch {
+		case acct == accountSame, acct == accountUnknown && b.CustomerKey != "" && a.CustomerKey == b.CustomerKey:
+			if owner, ok := rs.claim(a.ID, b.ID); !ok {
+				return nil, "", fmt.Errorf("id %d is already claimed by block %d in this restore", a.ID, owner)
+			}
+			return &a, "", nil
+		case acct == accountUnknown:
+			it.Notes = append(it.Notes, fmt.Sprintf("id %d holds another customerKey (%q) and its account could not be confirmed as the backup's (no memberId): left alone", a.ID, a.CustomerKey))
+		}
+	case err == nil:
+		// Another kind of asset under this id: not ours.
+	case !errors.Is(err, sfmc.ErrNotFound):
 		return nil, "", fmt.Errorf("look up id %d: %w", b.ID, err)
 	}
 	if b.CustomerKey == "" {
 		return nil, "", nil
 	}
-	a, ok, err := rs.findByKey(ctx, b.CustomerKey, b.AssetType.ID, false)
+	a, ok, err := rs.findByKey(ctx, b, false)
 	if err != nil || !ok {
 		return nil, "", err
+	}
+	if rs.account(srcMID, &a) == accountOther {
+		return &a, fmt.Sprintf("another account: found by customerKey as id %d", a.ID), nil
 	}
 	return &a, fmt.Sprintf("id %d is gone; found by customerKey as id %d", b.ID, a.ID), nil
 }
 
-// findByKey returns the asset of type typeID whose customerKey is key.
-// refresh re-reads the key index (once per restore) when the key is unknown.
-func (rs *restoreRun) findByKey(ctx context.Context, key string, typeID int, refresh bool) (sfmc.Asset, bool, error) {
+// claim reserves the target id for the backed-up block owner. It fails,
+// returning the other owner, when another item of this restore has it.
+func (rs *restoreRun) claim(target, owner int64) (int64, bool) {
+	rs.cmu.Lock()
+	defer rs.cmu.Unlock()
+	if o, ok := rs.claims[target]; ok && o != owner {
+		return o, false
+	}
+	if rs.claims == nil {
+		rs.claims = map[int64]int64{}
+	}
+	rs.claims[target] = owner
+	return owner, true
+}
+
+// findByKey returns the asset of b's type whose customerKey is b's and
+// claims it for b; one claimed by another item counts as not found. refresh
+// re-reads the key index (once per restore) when the key is unknown.
+func (rs *restoreRun) findByKey(ctx context.Context, b *repo.SnapshotBlock, refresh bool) (sfmc.Asset, bool, error) {
+	a, ok, err := rs.lookupKey(ctx, b.CustomerKey, b.AssetType.ID, refresh)
+	if err != nil || !ok {
+		return a, ok, err
+	}
+	if _, free := rs.claim(a.ID, b.ID); !free {
+		return sfmc.Asset{}, false, nil
+	}
+	return a, true, nil
+}
+
+func (rs *restoreRun) lookupKey(ctx context.Context, key string, typeID int, refresh bool) (sfmc.Asset, bool, error) {
 	if kf, ok := rs.r.Target.(KeyFinder); ok {
 		a, found, err := kf.FindAssetByKey(ctx, key)
 		if err != nil {
@@ -674,10 +814,10 @@ func (rs *restoreRun) update(ctx context.Context, b *repo.SnapshotBlock, doc map
 			return fmt.Errorf("update id %d: %w", cur.ID, err)
 		}
 		switch _, hasKey := body["customerKey"]; {
-		case hasKey && keyTaken(apiErr):
+		case hasKey && apiErr.KeyTaken():
 			delete(body, "customerKey")
 			it.Notes = append(it.Notes, fmt.Sprintf("customerKey %q is taken by another asset: kept %q", b.CustomerKey, cur.CustomerKey))
-		case body["name"] != nil && nameTaken(apiErr):
+		case body["name"] != nil && apiErr.NameTaken():
 			delete(body, "name")
 			it.Notes = append(it.Notes, fmt.Sprintf("name %q is taken in the folder: kept %q", b.Name, cur.Name))
 		default:
@@ -717,7 +857,7 @@ func (rs *restoreRun) create(ctx context.Context, b *repo.SnapshotBlock, doc map
 		it.Status = ItemPlanned
 		return nil
 	}
-	body := createBody(doc, folderID)
+	body := sfmc.CreateBody(doc, folderID)
 	if sfmc.IsFileType(b.AssetType.ID) {
 		if f, ok := b.File(repo.RoleFile); ok {
 			data, err := repo.ReadFile(ctx, rs.r.Store, b.Backup, f)
@@ -737,8 +877,11 @@ func (rs *restoreRun) create(ctx context.Context, b *repo.SnapshotBlock, doc map
 		a, err := rs.r.Target.CreateAsset(ctx, raw)
 		if err == nil {
 			it.TargetID = a.ID
-			it.Status = ItemDone
 			rs.rememberKey(a.CustomerKey, a.ID)
+			if owner, ok := rs.claim(a.ID, b.ID); !ok {
+				return fmt.Errorf("created as id %d, which block %d of this restore claimed as well", a.ID, owner)
+			}
+			it.Status = ItemDone
 			return nil
 		}
 		var apiErr *sfmc.APIError
@@ -747,17 +890,17 @@ func (rs *restoreRun) create(ctx context.Context, b *repo.SnapshotBlock, doc map
 		}
 		_, hasKey := body["customerKey"]
 		switch {
-		case hasKey && keyTaken(apiErr):
+		case hasKey && apiErr.KeyTaken():
 			// Maybe it is there after all (created by an earlier restore
 			// that the first key lookup did not see yet).
-			if a, ok, ferr := rs.findByKey(ctx, b.CustomerKey, b.AssetType.ID, true); ferr == nil && ok {
+			if a, ok, ferr := rs.findByKey(ctx, b, true); ferr == nil && ok {
 				it.TargetID = a.ID
 				return rs.update(ctx, b, doc, &a, fmt.Sprintf("id %d is gone; found by customerKey as id %d", b.ID, a.ID), folderID, it)
 			}
 			delete(body, "customerKey")
 			it.Notes = append(it.Notes, fmt.Sprintf("customerKey %q is taken by another asset (another business unit or type): created with a generated key", b.CustomerKey))
-		case nameTaken(apiErr):
-			next, ok := suggestedName(apiErr)
+		case apiErr.NameTaken():
+			next, ok := apiErr.SuggestedName()
 			if !ok || next == name {
 				next = fmt.Sprintf("%s (%d)", b.Name, attempt+1)
 			}
@@ -779,47 +922,6 @@ func setNameNote(notes []string, note string) []string {
 		}
 	}
 	return append(notes, note)
-}
-
-// readOnlyFields are stripped before a create (shared/sfmc-api.md §10.1).
-var readOnlyFields = []string{"id", "objectID", "createdDate", "modifiedDate", "createdBy", "modifiedBy", "owner",
-	"enterpriseId", "memberId", "thumbnail", "legacyData", "sharingProperties", "businessUnitAvailability"}
-
-// readOnlyFileProperties are the server-maintained parts of fileProperties.
-var readOnlyFileProperties = []string{"fileSize", "fileCreatedDate", "publishedURL", "width", "height"}
-
-// createBody is the backed-up document without read-only fields, filed in folderID.
-func createBody(doc map[string]json.RawMessage, folderID int64) map[string]json.RawMessage {
-	body := make(map[string]json.RawMessage, len(doc))
-	for k, v := range doc {
-		if slices.ContainsFunc(readOnlyFields, func(f string) bool { return strings.EqualFold(f, k) }) {
-			continue
-		}
-		body[k] = v
-	}
-	for k, v := range body {
-		if !strings.EqualFold(k, "fileProperties") {
-			continue
-		}
-		var fp map[string]json.RawMessage
-		if json.Unmarshal(v, &fp) == nil && fp != nil {
-			for f := range fp {
-				if slices.ContainsFunc(readOnlyFileProperties, func(r string) bool { return strings.EqualFold(r, f) }) {
-					delete(fp, f)
-				}
-			}
-			body[k], _ = json.Marshal(fp)
-		}
-	}
-	for k := range body {
-		if strings.EqualFold(k, "category") {
-			delete(body, k)
-		}
-	}
-	if folderID > 0 {
-		body["category"] = json.RawMessage(`{"id":` + strconv.FormatInt(folderID, 10) + `}`)
-	}
-	return body
 }
 
 // comparedFields are the writable content fields compared (and PATCHed) besides
@@ -890,6 +992,25 @@ func docField(doc map[string]json.RawMessage, name string) (json.RawMessage, boo
 		}
 	}
 	return nil, false
+}
+
+// docInt is an integer property of doc (0 when absent or not a number).
+func docInt(doc map[string]json.RawMessage, name string) int64 {
+	raw, _ := docField(doc, name)
+	var n int64
+	if json.Unmarshal(raw, &n) != nil {
+		return 0
+	}
+	return n
+}
+
+// rawInt is docInt of a raw JSON object.
+func rawInt(raw json.RawMessage, name string) int64 {
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(raw, &doc) != nil {
+		return 0
+	}
+	return docInt(doc, name)
 }
 
 func docString(doc map[string]json.RawMessage, name string) string {
@@ -994,54 +1115,6 @@ func decodeDoc(raw []byte) (map[string]json.RawMessage, error) {
 	return doc, nil
 }
 
-// keyTaken recognises SFMC's "customerKey already in use" validation error.
-// The exact wording is unconfirmed, so any validation message about the
-// customer key being unique, taken or existing counts.
-func keyTaken(e *sfmc.APIError) bool {
-	return anyMessage(e, func(m string) bool {
-		return strings.Contains(m, "customerkey") && (strings.Contains(m, "unique") || strings.Contains(m, "taken") || strings.Contains(m, "exist") || strings.Contains(m, "already"))
-	})
-}
-
-// nameTaken recognises "Asset names within a category and asset type must be
-// unique. X is already taken. Suggested name: X (1)" (code 10005).
-func nameTaken(e *sfmc.APIError) bool {
-	return anyMessage(e, func(m string) bool {
-		return strings.Contains(m, "suggested name") || strings.Contains(m, "name") && strings.Contains(m, "unique") && !strings.Contains(m, "customerkey")
-	})
-}
-
-func anyMessage(e *sfmc.APIError, fn func(lower string) bool) bool {
-	if fn(strings.ToLower(e.Message)) {
-		return true
-	}
-	for _, v := range e.ValidationErrors {
-		if fn(strings.ToLower(v.Message)) {
-			return true
-		}
-	}
-	return false
-}
-
-// suggestedName extracts Content Builder's "Suggested name: X (1)".
-func suggestedName(e *sfmc.APIError) (string, bool) {
-	msgs := []string{e.Message}
-	for _, v := range e.ValidationErrors {
-		msgs = append(msgs, v.Message)
-	}
-	for _, m := range msgs {
-		i := strings.Index(strings.ToLower(m), "suggested name:")
-		if i < 0 {
-			continue
-		}
-		s := strings.TrimSpace(m[i+len("suggested name:"):])
-		if s != "" {
-			return s, true
-		}
-	}
-	return "", false
-}
-
 // maxBlockJSON bounds a backed-up JSON document read into memory.
 const maxBlockJSON = 64 << 20
 
@@ -1061,6 +1134,14 @@ func readBlockJSON(ctx context.Context, st storage.Store, b *repo.SnapshotBlock)
 	}
 	return doc, nil
 }
+
+// Modes of what RestoreToDir creates: those the local backend gives the
+// backup's own files and folders (pkg/storage/local), whatever the umask.
+// Restored blocks are as private as the backup they come from.
+const (
+	fileMode = 0o600
+	dirMode  = 0o700
+)
 
 // ErrTargetNotEmpty is returned by RestoreToDir for a directory that already
 // holds files, unless RestoreOptions.Force is set.
@@ -1087,11 +1168,12 @@ func RestoreToDir(ctx context.Context, st storage.Store, snap *repo.Snapshot, di
 	}
 	blocks := selectBlocks(snap, &opts.Select, rep)
 	if !opts.DryRun {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, dirMode); err != nil {
 			return finish(rep), fmt.Errorf("target %s: %w", dir, err)
 		}
 	}
-	err := forEach(ctx, opts.Concurrency, blocks, func(ctx context.Context, i int, b *repo.SnapshotBlock) {
+	errs := make([]error, len(blocks))
+	err := forEach(ctx, opts.Concurrency, blocks, func(ctx context.Context, i int, b *repo.SnapshotBlock) error {
 		it := &rep.Items[i]
 		it.Action = ActionWrite
 		it.Reason = "write the backed-up files"
@@ -1100,21 +1182,23 @@ func RestoreToDir(ctx context.Context, st storage.Store, snap *repo.Snapshot, di
 		}
 		if opts.DryRun {
 			it.Status = ItemPlanned
-			return
+			return nil
 		}
 		for _, f := range b.Files {
 			if err := copyBlockFile(ctx, st, b.Backup, f, filepath.Join(dir, path.Base(f.Path))); err != nil {
 				it.Status, it.Error = ItemFailed, err.Error()
-				return
+				errs[i] = err
+				return nil
 			}
 		}
 		it.Status = ItemDone
+		return nil
 	})
 	finish(rep)
 	if err != nil {
 		return rep, err
 	}
-	return rep, rep.failure()
+	return rep, rep.failure(errs)
 }
 
 // copyBlockFile streams one backed-up file into dst, checking it on the way.
@@ -1143,7 +1227,7 @@ func copyBlockFile(ctx context.Context, st storage.Store, folder string, f repo.
 	if n != f.Size || !strings.EqualFold(hex.EncodeToString(h.Sum(nil)), f.SHA256) {
 		return fmt.Errorf("%s does not match its manifest entry (size or sha256): the backup is damaged, run verify", key)
 	}
-	if err = tmp.Chmod(0o644); err != nil {
+	if err = tmp.Chmod(fileMode); err != nil {
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
 	if err = tmp.Close(); err != nil {

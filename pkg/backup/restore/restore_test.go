@@ -333,6 +333,9 @@ func TestRestoreCancelledMidway(t *testing.T) {
 			cancel()
 		}
 	})
+	// The third lookup is never answered (the server waits until the client
+	// gives up), so the cancellation, not a race with the answer, decides it.
+	e.emu.InjectFault(sfmctest.Fault{Route: sfmctest.RouteAsset, After: 2, Latency: time.Hour})
 	snap, err := repo.LoadSnapshot(t.Context(), e.st, "latest", time.Time{})
 	if err != nil {
 		t.Fatal(err)
@@ -341,7 +344,8 @@ func TestRestoreCancelledMidway(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error = %v, want context.Canceled", err)
 	}
-	if rep.Counts.Pending == 0 || rep.Counts.Unchanged != 2 || rep.Counts.Pending+rep.Counts.Failed+rep.Counts.Unchanged != 6 {
+	// The block cut off is not failed: it and the rest are not attempted.
+	if rep.Counts.Pending != 4 || rep.Counts.Unchanged != 2 || rep.Counts.Failed != 0 {
 		t.Fatalf("counts %+v", rep.Counts)
 	}
 	for _, it := range rep.Items[len(rep.Items)-rep.Counts.Pending:] {
@@ -359,8 +363,9 @@ func TestRestoreIntoAnotherAccountRecreatesFolders(t *testing.T) {
 	y := e.block("AGB", "agb", "<p>AGB</p>", f2)
 	e.run()
 
-	// Another account (a separate emulator) without those folders.
-	other := sfmctest.New(t, sfmctest.Options{})
+	// Another account (another stack: its own MID) without those folders.
+	// Its ids start where the source's do, so they collide.
+	other := sfmctest.New(t, sfmctest.Options{MIDs: []int64{200001}, EnterpriseID: 200000})
 	target := newSFMCClient(t, other)
 	rep, err := e.restoreInto(target, "latest", RestoreOptions{DryRun: true})
 	if err != nil {
@@ -386,6 +391,151 @@ func TestRestoreIntoAnotherAccountRecreatesFolders(t *testing.T) {
 		if it.Action != ActionCreate || !ok || !strings.Contains(string(raw), `"customerKey":"`+key+`"`) {
 			t.Errorf("block %d: %+v; target holds %s", id, it, raw)
 		}
+	}
+}
+
+// otherAccount is a second SFMC account (another stack, its own MID) whose
+// ids collide with the source's.
+func otherAccount(t *testing.T) (*sfmctest.Server, *sfmc.Client) {
+	t.Helper()
+	other := sfmctest.New(t, sfmctest.Options{MIDs: []int64{200001}, EnterpriseID: 200000, TokenLifetime: 1000 * time.Hour})
+	return other, newSFMCClient(t, other)
+}
+
+// TestRestoreIntoAnotherAccountNeverTakesACollidingID: ids mean nothing in
+// another account. The target holds unrelated blocks of the same type under
+// the backed-up ids, and a block created by the restore gets the id of a
+// block restored after it; each backed-up block must land in its own new
+// block, and the unrelated ones stay as they are.
+func TestRestoreIntoAnotherAccountNeverTakesACollidingID(t *testing.T) {
+	for _, conc := range []int{1, 4} {
+		t.Run(fmt.Sprintf("concurrency %d", conc), func(t *testing.T) {
+			e := newRestoreEnv(t)
+			var ids []int64
+			for i := range 5 {
+				ids = append(ids, e.block(fmt.Sprintf("Block %d", i), fmt.Sprintf("key-%d", i), fmt.Sprintf("<p>%d</p>", i), e.root))
+			}
+			e.run()
+			other, target := otherAccount(t)
+			omid := other.DefaultMID()
+			// Strangers under the first two backed-up ids.
+			for i, want := range ids[:2] {
+				id, err := other.CreateAsset(omid, sfmctest.AssetSpec{Name: fmt.Sprintf("Stranger %d", i), CustomerKey: fmt.Sprintf("stranger-%d", i), Content: "mine"})
+				if err != nil || id != want {
+					t.Fatalf("stranger %d got id %d (%v), want the colliding id %d", i, id, err, want)
+				}
+			}
+			before := stateOf(t, other, omid, e.types)
+
+			rep, err := e.restoreInto(target, "latest", RestoreOptions{Concurrency: conc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Counts.Create != 5 {
+				t.Fatalf("counts %+v, want 5 creates", rep.Counts)
+			}
+			got := stateOf(t, other, omid, e.types)
+			for k, v := range before {
+				if got[k] != v {
+					t.Errorf("stranger %s was changed: %+v, was %+v", k, got[k], v)
+				}
+			}
+			seen := map[int64]int64{}
+			for i, id := range ids {
+				it := itemByID(t, rep, id)
+				if prev, dup := seen[it.TargetID]; dup {
+					t.Fatalf("blocks %d and %d both went to target id %d", prev, id, it.TargetID)
+				}
+				seen[it.TargetID] = id
+				raw, _ := other.AssetJSON(omid, it.TargetID)
+				var held struct{ CustomerKey, Content string }
+				_ = json.Unmarshal(raw, &held)
+				if held.CustomerKey != fmt.Sprintf("key-%d", i) || held.Content != fmt.Sprintf("<p>%d</p>", i) {
+					t.Errorf("block %d: %+v; target id holds %s", id, it, raw)
+				}
+			}
+			// Again: everything is found by key, nothing is written.
+			other.ResetStats()
+			again, err := e.restoreInto(target, "latest", RestoreOptions{Concurrency: conc})
+			if err != nil || again.Counts.Unchanged != 5 || other.Stats().Writes != 0 {
+				t.Fatalf("second restore: %+v, %d writes, %v", again.Counts, other.Stats().Writes, err)
+			}
+		})
+	}
+}
+
+// TestRestoreSameAccountIDDecides: in the account the backup came from, the
+// block under the backed-up id is the block, also after its customerKey was
+// edited; it is updated, not duplicated.
+func TestRestoreSameAccountIDDecides(t *testing.T) {
+	e := newRestoreEnv(t)
+	a := e.block("Header", "hdr", "<h1>v1</h1>", e.root)
+	e.run()
+	e.edit(a, func(s *sfmctest.AssetSpec) { s.CustomerKey = "hdr-renamed"; s.Content = "<h1>v2</h1>" })
+	rep, err := e.restore("latest", RestoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := itemByID(t, rep, a)
+	if it.Action != ActionUpdate || it.TargetID != a || !slices.Equal(it.Changes, []string{"customerKey", "content"}) {
+		t.Fatalf("item %+v", it)
+	}
+	if got := stateOf(t, e.emu, e.mid, e.types); len(got) != 1 || got["hdr"].Content != "<h1>v1</h1>" {
+		t.Fatalf("after restore: %v", got)
+	}
+}
+
+// hiddenMID is a target whose assets come without memberId, so the restore
+// cannot tell whether it is the backup's account.
+type hiddenMID struct{ *sfmc.Client }
+
+func (h hiddenMID) GetAsset(ctx context.Context, id int64) (sfmc.Asset, error) {
+	a, err := h.Client.GetAsset(ctx, id)
+	if err != nil {
+		return a, err
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(a.Raw, &doc); err != nil {
+		return a, err
+	}
+	delete(doc, "memberId")
+	a.Raw, err = json.Marshal(doc)
+	return a, err
+}
+
+// TestRestoreAccountUnknownNeedsTheKey: when the account cannot be
+// confirmed, the block under the backed-up id is used only if its
+// customerKey agrees; otherwise it is left alone and the block re-created.
+// With the target's MID configured, the id decides again.
+func TestRestoreAccountUnknownNeedsTheKey(t *testing.T) {
+	e := newRestoreEnv(t)
+	a := e.block("Header", "hdr", "<h1>v1</h1>", e.root)
+	b := e.block("Footer", "ftr", "<p>v1</p>", e.root)
+	e.run()
+	e.edit(a, func(s *sfmctest.AssetSpec) { s.CustomerKey = "not-hdr"; s.Content = "<h1>someone's</h1>" })
+	e.edit(b, func(s *sfmctest.AssetSpec) { s.Content = "<p>v2</p>" })
+	snap, err := repo.LoadSnapshot(t.Context(), e.st, "latest", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Restorer{Target: hiddenMID{e.cl}, Store: e.st, Log: zerolog.Nop()}
+	rep, err := r.Restore(t.Context(), snap, RestoreOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := itemByID(t, rep, a); it.Action != ActionCreate || len(it.Notes) == 0 || !strings.Contains(it.Notes[0], "could not be confirmed") {
+		t.Errorf("key differs, account unknown: %+v", it)
+	}
+	if it := itemByID(t, rep, b); it.Action != ActionUpdate || it.TargetID != b {
+		t.Errorf("same key, account unknown: %+v", it)
+	}
+	r.TargetMID = e.mid
+	rep, err = r.Restore(t.Context(), snap, RestoreOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := itemByID(t, rep, a); it.Action != ActionUpdate || it.TargetID != a {
+		t.Errorf("key differs, configured MID is the backup's: %+v", it)
 	}
 }
 
@@ -599,35 +749,6 @@ func TestDiffDocs(t *testing.T) {
 				t.Errorf("body %s, want %s", b, tc.body)
 			}
 		})
-	}
-}
-
-func TestCreateBodyStripsReadOnlyFields(t *testing.T) {
-	d, err := decodeDoc([]byte(`{"id":1,"objectID":"o","customerKey":"k","name":"N","assetType":{"id":28,"name":"png"},
-		"category":{"id":3,"name":"X","parentId":1},"owner":{},"createdDate":"d","modifiedDate":"d","createdBy":{},"modifiedBy":{},
-		"enterpriseId":1,"memberId":2,"thumbnail":{},"legacyData":{},"sharingProperties":{},"businessUnitAvailability":{},
-		"fileProperties":{"fileName":"a.png","extension":"png","fileSize":3,"fileCreatedDate":"d","publishedURL":"u","width":1,"height":1},
-		"content":"c","meta":{"m":1},"status":{"id":1,"name":"Draft"}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(createBody(d, 9))
-	want := `{"assetType":{"id":28,"name":"png"},"category":{"id":9},"content":"c","customerKey":"k","fileProperties":{"extension":"png","fileName":"a.png"},"meta":{"m":1},"name":"N","status":{"id":1,"name":"Draft"}}`
-	if string(b) != want {
-		t.Fatalf("body\n%s\nwant\n%s", b, want)
-	}
-}
-
-func TestErrorRecognition(t *testing.T) {
-	name := &sfmc.APIError{StatusCode: 400, Code: 10006, ValidationErrors: []sfmc.ValidationError{{Code: 10005,
-		Message: "Asset names within a category and asset type must be unique. Footer is already taken. Suggested name: Footer (1)"}}}
-	key := &sfmc.APIError{StatusCode: 400, Code: 10006, ValidationErrors: []sfmc.ValidationError{{Code: 10005,
-		Message: "Asset CustomerKey must be unique within the enterprise. k is already taken."}}}
-	if !nameTaken(name) || keyTaken(name) || !keyTaken(key) || nameTaken(key) {
-		t.Fatal("name and key collisions not told apart")
-	}
-	if s, ok := suggestedName(name); !ok || s != "Footer (1)" {
-		t.Fatalf("suggested name %q", s)
 	}
 }
 

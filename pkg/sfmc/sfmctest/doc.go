@@ -36,7 +36,7 @@
 //	POST   /_emulator/seed                    {"mid","extraBlocks","largeBlocks","tieBlocks","start"}
 //	GET    /_emulator/categories?mid=N, POST /_emulator/categories?mid=N {"name","parentId"}
 //	GET|DELETE /_emulator/stats, GET|DELETE /_emulator/requests
-//	POST   /_emulator/faults                  {"route","after","times","status","retryAfter","retryAfterInBodyOnly","drop","latency":"250ms"}
+//	POST   /_emulator/faults                  {"route","after","times","status","retryAfter","retryAfterInBodyOnly","drop","latency":"250ms","emptyPage"}
 //	DELETE /_emulator/faults, POST /_emulator/expire-tokens
 //
 // Behaviour the reference marks as unconfirmed is configurable through

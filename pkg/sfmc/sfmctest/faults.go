@@ -34,6 +34,10 @@ type Fault struct {
 	Drop bool `json:"drop"`
 	// Latency delays the response (then Status, Drop or normal handling).
 	Latency time.Duration `json:"latency"`
+	// EmptyPage answers 200 with an empty page ({"count":0,...,"items":[]}):
+	// a listing that silently returns nothing, as a glitching search index
+	// might ("query" and "list" routes).
+	EmptyPage bool `json:"emptyPage"`
 }
 
 type faultState struct {
@@ -98,6 +102,10 @@ func (s *Server) applyFault(rec *statusRecorder, w http.ResponseWriter, r *http.
 			}
 		}
 		panic(http.ErrAbortHandler)
+	}
+	if f.EmptyPage {
+		writeJSON(rec, http.StatusOK, []byte(`{"count":0,"page":1,"pageSize":50,"links":{},"items":[]}`))
+		return true
 	}
 	if f.Status == 0 {
 		return false

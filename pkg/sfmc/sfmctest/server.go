@@ -434,23 +434,31 @@ func route(method, path string) (string, []string) {
 // maxBody bounds request bodies (files are ≤ 5 MB as base64 plus JSON).
 const maxBody = 64 << 20
 
-// statusRecorder remembers the status written.
+// statusRecorder remembers the status written and counts the request in
+// the stats (onStatus) before the status reaches the client, so a client
+// that has its answer always finds the request counted.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status   int
+	onStatus func(int)
+}
+
+func (r *statusRecorder) setStatus(code int) {
+	if r.status == 0 {
+		r.status = code
+		if r.onStatus != nil {
+			r.onStatus(code)
+		}
+	}
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
+	r.setStatus(code)
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *statusRecorder) Write(p []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
+	r.setStatus(http.StatusOK)
 	return r.ResponseWriter.Write(p)
 }
 
@@ -472,6 +480,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAdmin(w, r)
 		return
 	}
+	// The Date header tells the server's clock (Options.Now), as SFMC's does.
+	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 	rt, params := route(r.Method, r.URL.Path)
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
 	if err != nil {
@@ -489,7 +499,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.enter()
 		defer s.leave()
 	}
-	defer func() { s.record(rt, rec.status) }()
+	rec.onStatus = func(status int) { s.record(rt, status) }
+	defer rec.setStatus(0) // counts a request answered without a status (dropped)
 
 	if !s.sleep(r.Context(), s.opts.Latency) {
 		return
