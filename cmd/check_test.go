@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backup-creator/backup-creator/pkg/backup"
+	"github.com/backup-creator/backup-creator/pkg/backup/restore"
 	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
 )
 
@@ -369,5 +372,21 @@ func TestRunDryRunDoesNotCreateTheDestination(t *testing.T) {
 	}
 	if _, err := os.Lstat(h.dest); !os.IsNotExist(err) {
 		t.Errorf("run --dry-run created the destination (%v)", err)
+	}
+}
+
+// The partial-failure messages of run and restore agree in number too.
+func TestPartialErrorSingular(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&backup.PartialError{Failed: 1, Total: 1, Err: errors.New("x")}, "1 of 1 block could not be backed up"},
+		{&backup.PartialError{Failed: 1, Total: 2, Err: errors.New("x")}, "1 of 2 blocks could not be backed up"},
+		{&restore.RestoreError{Failed: 1, Total: 1, Err: errors.New("x")}, "1 of 1 selected block could not be restored"},
+	} {
+		if !strings.HasPrefix(tc.err.Error(), tc.want) {
+			t.Errorf("%q, want %q", tc.err, tc.want)
+		}
 	}
 }
