@@ -243,7 +243,11 @@ type RestoreError struct {
 }
 
 func (e *RestoreError) Error() string {
-	return fmt.Sprintf("%d of %d selected blocks could not be restored (the others were; run the same restore again to finish): %v", e.Failed, e.Total, e.Err)
+	noun := "blocks"
+	if e.Total == 1 {
+		noun = "block"
+	}
+	return fmt.Sprintf("%d of %d selected %s could not be restored (the others were; run the same restore again to finish): %v", e.Failed, e.Total, noun, e.Err)
 }
 
 func (e *RestoreError) Unwrap() error { return e.Err }
