@@ -228,14 +228,23 @@ func (p *pruner) plan(ctx context.Context, rep *Report) (*repo.PruneJournal, err
 		j.Remove = append(j.Remove, r.Name)
 	}
 	slices.Sort(j.Remove)
+	// Walk the chain now, also for a real prune: a manifest that cannot be
+	// trusted stops it before the journal is written and anything changes.
+	counted := &Report{}
 	if p.opts.DryRun {
-		err := p.carries(ctx, list, j.Remove, func(c carry) error {
-			countCarry(rep, c)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
+		counted = rep
+	}
+	err = p.carries(ctx, list, j.Remove, func(c carry) error {
+		countCarry(counted, c)
+		return nil
+	})
+	if repo.IsDamaged(err) {
+		return nil, fmt.Errorf("%w: %w", ErrUnsafe, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.opts.DryRun {
 		for _, bi := range list {
 			if slices.Contains(j.Remove, bi.Name) || slices.Contains(j.Incomplete, bi.Name) {
 				rep.Freed.Files += bi.Files
@@ -363,6 +372,9 @@ func (p *pruner) execute(ctx context.Context, j *repo.PruneJournal, rep *Report)
 		countCarry(rep, c)
 		return nil
 	})
+	if repo.IsDamaged(err) {
+		return fmt.Errorf("%w: %w", ErrUnsafe, err)
+	}
 	if err != nil {
 		return err
 	}

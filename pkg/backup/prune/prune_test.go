@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -322,6 +323,15 @@ func TestPruneRefusesWhenUnsure(t *testing.T) {
 		},
 		"unknown manifest format": func(t *testing.T, st *mem.Store, names []string) {
 			repotest.PutObject(t, st, names[2]+"/"+repo.ManifestName, []byte(`{"formatVersion": 99, "blocks": []}`))
+		},
+		"manifest entry pointing outside its folder": func(t *testing.T, st *mem.Store, names []string) {
+			m, err := repo.ReadManifest(t.Context(), st, names[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Blocks[0].Files[0].Path = "../" + repo.StateKey
+			b, _ := json.Marshal(m)
+			repotest.PutObject(t, st, names[1]+"/"+repo.ManifestName, b)
 		},
 		"folder name that does not parse": func(t *testing.T, st *mem.Store, names []string) {
 			repotest.PutObject(t, st, "backup_20261399/manifest.json", []byte(`{}`))
