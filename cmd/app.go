@@ -55,8 +55,11 @@ type App struct {
 	// Set by the root command's PersistentPreRunE.
 	v           *viper.Viper
 	envFromFile map[string]bool // variables the env file set
+	envFileName string          // the env file read (or looked for)
+	configFile  string          // the config file read; "" if none
 	cfg         *config.Config
 	log         zerolog.Logger
+	logJSON     bool // log lines are JSON (the final error is printed as one)
 	// budget is the SFMC request budget the business units of a run share
 	// (nil outside a run over account_ids).
 	budget *sfmc.Budget

@@ -9,17 +9,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
-
-	"github.com/backup-creator/backup-creator/pkg/redact"
-	"github.com/backup-creator/backup-creator/pkg/sfmc"
 
 	"github.com/spf13/cobra"
 
 	"github.com/backup-creator/backup-creator/configs"
 	"github.com/backup-creator/backup-creator/pkg/config"
+	"github.com/backup-creator/backup-creator/pkg/progress"
+	"github.com/backup-creator/backup-creator/pkg/redact"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 )
 
@@ -141,20 +142,23 @@ func newConfigValidateCmd(a *App) *cobra.Command {
 		Use:   "validate",
 		Short: "Check every configuration value; with --online also SFMC and the destination",
 		Long: `Check every configuration value (URLs, types, durations, destination) and report all
-problems at once (exit 2). With --online, also get an SFMC token and write, read and
-delete a probe object in the destination, then say what works.
+problems at once (exit 2), including unknown keys in the config file and unknown
+BACKUP_CREATOR_* variables (other commands only warn about those). With --online, also
+get an SFMC token and check the destination without changing it: a cloud bucket gets a
+probe object written, read back and deleted; a local directory a temporary file created
+and removed (a missing destination is not created: its parent is checked instead).
 
 ` + configExitStatusHelp,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{unknownAreProblems: "yes"},
 		RunE: func(c *cobra.Command, _ []string) error {
-			problems := a.cfg.Problems(true)
-			problems = append(problems, notifyConfig(a.cfg).Problems()...)
-			if _, err := sfmc.ParseTypes(a.cfg.Types); err != nil {
-				problems = append(problems, "types: "+err.Error())
+			problems := runProblems(a.cfg)
+			for _, u := range a.unknownSettings() {
+				problems = append(problems, a.describeUnknown(u))
 			}
 			problems = append(problems, monitorProblems(a.cfg)...)
 			if len(problems) > 0 {
-				return usageErrorf("invalid configuration (%s):\n  - %s", plural(len(problems), "problem"), strings.Join(problems, "\n  - "))
+				return invalidConfig(problems)
 			}
 			fmt.Fprintln(a.Out, "configuration: ok")
 			if !online {
@@ -163,7 +167,7 @@ delete a probe object in the destination, then say what works.
 			return a.validateOnline(c.Context())
 		},
 	}
-	c.Flags().BoolVar(&online, "online", false, "also authenticate with SFMC and write, read and delete a probe object in the destination")
+	c.Flags().BoolVar(&online, "online", false, "also get an SFMC token and check that the destination can be written, leaving it as it was")
 	addDestFlag(c)
 	return c
 }
@@ -175,7 +179,7 @@ func (a *App) validateOnline(ctx context.Context) error {
 	text := func(err error) string { return redact.Escape(err.Error()) }
 	src, err := a.NewSource(a.cfg, a.log, "backup-creator/"+a.versionOrDev())
 	if err != nil {
-		return &UsageError{Err: err}
+		return &ConfigError{Err: err}
 	}
 	if auth, ok := src.(interface{ Authenticate(context.Context) error }); ok {
 		if err := auth.Authenticate(ctx); err != nil {
@@ -193,6 +197,11 @@ func (a *App) validateOnline(ctx context.Context) error {
 }
 
 func (a *App) probeStore(ctx context.Context) error {
+	if b, err := a.cfg.Backend(); err == nil && b.Scheme == "file" {
+		return a.probeLocal(b.Local.Root)
+	}
+	// A cloud store is opened (the bucket checked) and a probe object
+	// written, read back and deleted: nothing is left behind.
 	st, err := a.NewStore(ctx, a.cfg)
 	if err != nil {
 		return err
@@ -221,6 +230,43 @@ func (a *App) probeStore(ctx context.Context) error {
 	return nil
 }
 
+// probeLocal checks a local destination without changing it: opening the
+// store would create a missing destination and its lock file, so instead a
+// temporary file (named like the store's own, which List never shows) is
+// created and removed in the destination, or in its parent when the
+// destination does not exist yet (run would create it there).
+func (a *App) probeLocal(root string) error {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return err
+	}
+	dir, note := abs, "write, delete"
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		dir = filepath.Dir(abs)
+		note = "does not exist yet; run will create it in " + dir + ", which is writable"
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", abs)
+	}
+	f, err := os.CreateTemp(dir, ".backup-creator-tmp-probe-*")
+	if err != nil {
+		return fmt.Errorf("not writable: %w", err)
+	}
+	name := f.Name()
+	cerr := f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("delete probe %s: %w", name, err)
+	}
+	if cerr != nil {
+		return fmt.Errorf("write probe: %w", cerr)
+	}
+	fmt.Fprintf(a.Out, "destination %s: ok (%s)\n", abs, note)
+	return nil
+}
+
 func newConfigInitCmd(a *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "init [FILE]",
@@ -233,7 +279,7 @@ func newConfigInitCmd(a *App) *cobra.Command {
 			}
 			f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 			if errors.Is(err, os.ErrExist) {
-				return usageErrorf("%s exists: not overwriting it (remove it or name another file)", name)
+				return configErrorf("%s exists: not overwriting it (remove it or name another file)", name)
 			}
 			if err != nil {
 				return err
@@ -251,15 +297,12 @@ func newConfigInitCmd(a *App) *cobra.Command {
 	}
 }
 
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
-}
+// plural formats a count for people: "1 block", "2 blocks".
+func plural(n int, word string) string { return progress.Count(n, word) }
 
 const configExitStatusHelp = `EXIT STATUS
   0    success
   1    validate --online: the destination probe failed
   2    invalid configuration or usage; init: the file exists
-  4    validate --online: SFMC authentication failed`
+  4    validate --online: SFMC authentication failed (credentials refused, or
+       no token endpoint at the auth URL (404, unknown host))`

@@ -99,14 +99,37 @@ func TestConfigValidateListsEveryProblem(t *testing.T) {
 func TestConfigValidateOnline(t *testing.T) {
 	h := newHarness(t, sfmctest.Options{})
 	code, out, errOut := h.run("config", "validate", "--online", "--dest", h.dest)
-	if code != 0 || !strings.Contains(out, "SFMC authentication: ok") || !strings.Contains(out, "write, read, delete") {
+	if code != 0 || !strings.Contains(out, "SFMC authentication: ok") || !strings.Contains(out, "does not exist yet") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Lstat(h.dest); !os.IsNotExist(err) {
+		t.Errorf("validate --online created the missing destination (%v)", err)
+	}
+	os.Mkdir(h.dest, 0o700)
+	code, out, errOut = h.run("config", "validate", "--online", "--dest", h.dest)
+	if code != 0 || !strings.Contains(out, "ok (write, delete)") {
+		t.Fatalf("existing destination: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if ents, _ := os.ReadDir(h.dest); len(ents) != 0 {
+		t.Errorf("validate --online left %v in the destination", ents)
 	}
 	n := 0
 	openDest(t, h.dest).List(t.Context(), "", func(o storage.ObjectInfo) error { n++; return nil })
 	if n != 0 {
 		t.Errorf("the probe left %d objects behind", n)
 	}
+	os.Chmod(h.dest, 0o500)
+	defer os.Chmod(h.dest, 0o700)
+	if f, err := os.CreateTemp(h.dest, "x"); err == nil { // root ignores modes
+		f.Close()
+		os.Remove(f.Name())
+	} else {
+		code, out, _ = h.run("config", "validate", "--online", "--dest", h.dest)
+		if code != ExitFailure || !strings.Contains(out, "not writable") {
+			t.Errorf("read-only destination: exit %d, want 1\n%s", code, out)
+		}
+	}
+	os.Chmod(h.dest, 0o700)
 	t.Setenv("SFMC_CLIENT_SECRET", "wrong")
 	code, out, _ = h.run("config", "validate", "--online", "--dest", h.dest)
 	if code != ExitAuth || !strings.Contains(out, "SFMC authentication: FAILED") {

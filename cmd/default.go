@@ -72,35 +72,24 @@ func (a *App) sfmcConfig(cfg *config.Config, log zerolog.Logger, userAgent strin
 }
 
 // openStore opens the destination named by cfg.Dest: a plain switch on the
-// scheme, the only place that knows the concrete backends.
+// scheme, the only place that knows the concrete backends. The backend's
+// configuration comes from cfg.Backend, the check config validate runs too.
 func openStore(ctx context.Context, cfg *config.Config) (storage.Store, error) {
-	d, err := config.ParseDest(cfg.Dest)
+	b, err := cfg.Backend()
 	if err != nil {
-		return nil, &UsageError{Err: err}
+		return nil, &ConfigError{Err: err}
 	}
-	switch d.Scheme {
+	switch b.Scheme {
 	case "file":
-		return local.New(ctx, local.Config{Root: d.Path})
+		return local.New(ctx, b.Local)
 	case "s3":
-		c, err := s3.ParseURL(d.URL, cfg.S3)
-		if err != nil {
-			return nil, &UsageError{Err: err}
-		}
-		return s3.New(ctx, c)
+		return s3.New(ctx, b.S3)
 	case "gs":
-		c, err := gcs.ParseURL(d.URL, cfg.GCS)
-		if err != nil {
-			return nil, &UsageError{Err: err}
-		}
-		return gcs.New(ctx, c)
+		return gcs.New(ctx, b.GCS)
 	case "azblob":
-		c, err := azblob.ParseURL(d.URL, cfg.Azblob)
-		if err != nil {
-			return nil, &UsageError{Err: err}
-		}
-		return azblob.New(ctx, c)
+		return azblob.New(ctx, b.Azblob)
 	default:
-		return nil, &UsageError{Err: fmt.Errorf("dest %s: unknown scheme %q", cfg.Dest, d.Scheme)}
+		return nil, &ConfigError{Err: fmt.Errorf("dest %s: unknown scheme %q", cfg.Dest, b.Scheme)}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/backup-creator/backup-creator/pkg/backup/restore"
 
@@ -28,7 +29,10 @@ const exitStatusHelp = `EXIT STATUS
   2    usage or configuration error, or a stored watermark later than SFMC's
        clock (run once with --since or --full); nothing was done
   3    partial: some blocks could not be backed up (watermark not advanced)
-  4    SFMC authentication failed (check client id, secret, auth URL, account id)
+  4    SFMC authentication failed: the credentials were refused, or there is no
+       token endpoint at the auth URL (404, unknown host); check client id,
+       secret, auth URL, account id. An auth URL that does not answer
+       (connection refused, timeout) is retried and then exits 1
   130  interrupted by SIGINT/SIGTERM or --timeout (watermark not advanced)`
 
 // UsageError is a bad flag, argument or configuration value: exit code 2.
@@ -41,6 +45,24 @@ func usageErrorf(format string, a ...any) error {
 	return &UsageError{Err: fmt.Errorf(format, a...)}
 }
 
+// ConfigError is a configuration or environment problem that is not a
+// command-line mistake (an invalid value, an unreadable config file, a
+// missing destination parent): exit code 2 like a UsageError, but without
+// the pointer to --help, which would not help.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func configErrorf(format string, a ...any) error {
+	return &ConfigError{Err: fmt.Errorf(format, a...)}
+}
+
+// invalidConfig reports the problems of a configuration, all at once.
+func invalidConfig(problems []string) error {
+	return configErrorf("invalid configuration (%s):\n  - %s", plural(len(problems), "problem"), strings.Join(problems, "\n  - "))
+}
+
 // InterruptedError wraps the error of a run stopped by a signal or --timeout.
 type InterruptedError struct{ Err error }
 
@@ -51,6 +73,7 @@ func (e *InterruptedError) Unwrap() error { return e.Err }
 func ExitCode(err error) int {
 	var (
 		usage   *UsageError
+		config  *ConfigError
 		intr    *InterruptedError
 		partial *backup.PartialError
 		restore *restore.RestoreError
@@ -60,10 +83,10 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &intr):
 		return ExitInterrupted
-	case errors.As(err, &usage), errors.Is(err, backup.ErrFutureWatermark):
+	case errors.As(err, &usage), errors.As(err, &config), errors.Is(err, backup.ErrFutureWatermark):
 		// A watermark in the future needs a decision (--since or --full).
 		return ExitUsage
-	case errors.Is(err, sfmc.ErrUnauthorized):
+	case errors.Is(err, sfmc.ErrUnauthorized), errors.Is(err, sfmc.ErrAuthEndpoint):
 		return ExitAuth
 	case errors.As(err, &partial), errors.As(err, &restore):
 		return ExitPartial

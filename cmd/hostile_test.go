@@ -334,8 +334,8 @@ func TestPlainLineIndentsContinuations(t *testing.T) {
 	h := newHarness(t, sfmctest.Options{})
 	t.Setenv("SFMC_AUTH_URL", "")
 	t.Setenv("SFMC_CLIENT_ID", "")
-	code, _, errOut := h.run("run", "--dest", h.dest, "--concurrency", "0")
-	if code != ExitUsage || !strings.Contains(errOut, "invalid configuration:\n  - ") {
+	code, _, errOut := h.run("run", "--dest", h.dest, "--concurrency", "0", "--log-format", "console")
+	if code != ExitUsage || !strings.Contains(errOut, "problems):\n  - ") {
 		t.Errorf("exit %d, stderr:\n%s", code, errOut)
 	}
 }

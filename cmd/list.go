@@ -79,7 +79,7 @@ EXIT STATUS
 // settings are not needed.
 func (a *App) openDestination(ctx context.Context) (storage.Store, error) {
 	if p := a.cfg.Problems(false); len(p) > 0 {
-		return nil, usageErrorf("invalid configuration:\n  - %s", strings.Join(p, "\n  - "))
+		return nil, invalidConfig(p)
 	}
 	if err := mustExist(a.cfg.Dest); err != nil {
 		return nil, err
@@ -292,14 +292,14 @@ func printBackups(w io.Writer, out listJSON) error {
 	if latest == "" {
 		latest = "none (no complete backup)"
 	}
-	_, err := fmt.Fprintf(w, "\n%d backups in %s; latest complete: %s\n", len(out.Backups), out.Destination, latest)
+	_, err := fmt.Fprintf(w, "\n%s in %s; latest complete: %s\n", plural(len(out.Backups), "backup"), out.Destination, latest)
 	return err
 }
 
 func printBlocks(w io.Writer, out backupJSON) error {
 	b := out.Backup
-	if _, err := fmt.Fprintf(w, "%s (started %s UTC): %d blocks, %d files, %s; %d recorded as deleted\n\n",
-		b.Name, fmtTime(b.StartedAt, tableTime), b.Blocks, b.Files, humanBytes(b.Bytes), b.Deleted); err != nil {
+	if _, err := fmt.Fprintf(w, "%s (started %s UTC): %s, %s, %s; %d recorded as deleted\n\n",
+		b.Name, fmtTime(b.StartedAt, tableTime), plural(b.Blocks, "block"), plural(b.Files, "file"), humanBytes(b.Bytes), b.Deleted); err != nil {
 		return err
 	}
 	if len(out.Blocks) > 0 {

@@ -264,7 +264,7 @@ func TestVerifyCommand(t *testing.T) {
 			if len(p) != 1 || p[0].Path != damaged || p[0].Kind != tc.kind {
 				t.Fatalf("problems %+v, want one %s on %s", p, tc.kind, damaged)
 			}
-			if !strings.Contains(errOut, "1 of 1 backups") {
+			if !strings.Contains(errOut, "1 of 1 backup in") {
 				t.Errorf("stderr: %s", errOut)
 			}
 			// The table names the file too.

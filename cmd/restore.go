@@ -78,7 +78,8 @@ EXIT STATUS
   2    usage or configuration error (nothing was done)
   3    partial: some selected blocks could not be restored (the others were;
        run the same restore again to finish)
-  4    SFMC authentication failed (check client id, secret, auth URL, account id)
+  4    SFMC authentication failed: credentials refused, or no token endpoint at
+       the auth URL (404, unknown host); check client id, secret, auth URL, account id
   130  interrupted by SIGINT/SIGTERM or --timeout`,
 		Example: `  backup-creator restore --dry-run
   backup-creator restore latest --folder "Content Builder/Newsletters"
@@ -132,7 +133,7 @@ type restoreJSON struct {
 func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 	cfg := a.cfg
 	if p := cfg.Problems(opts.Target == ""); len(p) > 0 {
-		return usageErrorf("invalid configuration:\n  - %s", strings.Join(p, "\n  - "))
+		return invalidConfig(p)
 	}
 	sel := restore.Selection{IDs: opts.IDs, Keys: opts.Keys, Names: opts.Names, Folders: opts.Folders, Deleted: opts.Deleted}
 	if err := sel.Validate(); err != nil {
@@ -168,7 +169,7 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 	if opts.Target == "" {
 		s, err := a.NewSource(cfg, a.log, "backup-creator/"+a.versionOrDev())
 		if err != nil {
-			return &UsageError{Err: err}
+			return &ConfigError{Err: err}
 		}
 		t, ok := s.(restore.Target)
 		if !ok {
@@ -246,7 +247,7 @@ func (a *App) logRestore(rep *restore.RestoreReport, err error) {
 
 func printRestore(w io.Writer, rep *restore.RestoreReport, snap *repo.Snapshot) error {
 	if len(rep.Items) == 0 {
-		_, err := fmt.Fprintf(w, "no blocks selected in the state as of %s (%d blocks)\n", rep.Backup, len(snap.Blocks))
+		_, err := fmt.Fprintf(w, "no blocks selected in the state as of %s (%s)\n", rep.Backup, plural(len(snap.Blocks), "block"))
 		return err
 	}
 	// A restore lists what it did; unchanged blocks are only counted (a
@@ -294,19 +295,19 @@ func printRestore(w io.Writer, rep *restore.RestoreReport, snap *repo.Snapshot) 
 	var err error
 	switch {
 	case rep.DryRun && rep.Target != restore.TargetSFMC:
-		_, err = fmt.Fprintf(w, "dry run: would write %d blocks into %s (%d skipped) from the state as of %s; nothing was written\n",
-			c.Write, rep.Target, c.Skip, rep.Backup)
+		_, err = fmt.Fprintf(w, "dry run: would write %s into %s (%d skipped) from the state as of %s; nothing was written\n",
+			plural(c.Write, "block"), rep.Target, c.Skip, rep.Backup)
 	case rep.DryRun:
 		_, err = fmt.Fprintf(w, "dry run: would create %d, update %d, leave %d unchanged, skip %d (state as of %s); nothing was written\n",
 			c.Create, c.Update, c.Unchanged, c.Skip, rep.Backup)
 	case rep.Target != restore.TargetSFMC:
-		_, err = fmt.Fprintf(w, "wrote %d blocks into %s, %d skipped, %d failed (state as of %s)\n", c.Write, rep.Target, c.Skip, c.Failed, rep.Backup)
+		_, err = fmt.Fprintf(w, "wrote %s into %s, %d skipped, %d failed (state as of %s)\n", plural(c.Write, "block"), rep.Target, c.Skip, c.Failed, rep.Backup)
 	default:
 		_, err = fmt.Fprintf(w, "restored the state as of %s: %d created, %d updated, %d unchanged, %d skipped, %d failed\n",
 			rep.Backup, c.Create, c.Update, c.Unchanged, c.Skip, c.Failed)
 	}
 	if err == nil && c.Pending > 0 {
-		_, err = fmt.Fprintf(w, "%d blocks were not attempted (the restore stopped; run it again to finish)\n", c.Pending)
+		_, err = fmt.Fprintf(w, "%s not attempted (the restore stopped; run it again to finish)\n", plural(c.Pending, "block"))
 	}
 	return err
 }
@@ -355,7 +356,7 @@ func unmatchedSelection(sel restore.Selection, snap *repo.Snapshot, rep *restore
 	case len(missing) > 0:
 		return fmt.Errorf("not in any backup up to %s: %s (see `backup-creator list`)", snap.Backup, strings.Join(missing, ", "))
 	case rep != nil && rep.Counts.Selected == 0:
-		return fmt.Errorf("no block matches the selection in the state as of %s (%d blocks); folder paths start at the root, e.g. \"Content Builder/Footers\"", snap.Backup, len(snap.Blocks))
+		return fmt.Errorf("no block matches the selection in the state as of %s (%s); folder paths start at the root, e.g. \"Content Builder/Footers\"", snap.Backup, plural(len(snap.Blocks), "block"))
 	}
 	return nil
 }

@@ -445,7 +445,7 @@ func TestRestoreToTargetDirectory(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.Contains(out, "wrote 1 blocks into "+dir) {
+	if !strings.Contains(out, "wrote 1 block into "+dir) {
 		t.Errorf("output:\n%s", out)
 	}
 	for _, f := range blk.Files {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -42,21 +43,23 @@ func (a *App) Execute(ctx context.Context, args []string) int {
 	err := root.ExecuteContext(ctx)
 	code := ExitCode(err)
 	if err != nil {
-		// The plain line: secrets removed, and control characters from
-		// server texts escaped so they cannot drive the terminal or forge a
-		// log line. (The log line goes through the redacting writer.)
-		plain := plainLine(a.redactor().Error(err))
+		// The error, once. With JSON logs (--log-format json, or auto when
+		// stderr is not a terminal, e.g. cron) it is one JSON line: what log
+		// shippers parse and what the cron mail shows. Otherwise (a terminal,
+		// --log-format console, or an error before the configuration chose a
+		// format) it is one plain line: secrets removed (the JSON line goes
+		// through the redacting writer), control characters escaped so that
+		// server text cannot drive the terminal or forge a line, our own
+		// problem lists kept as indented lines.
 		var usage *UsageError
-		if errors.As(err, &usage) {
-			fmt.Fprintf(a.Err, "backup-creator: %s\n", plain)
-			fmt.Fprintln(a.Err, "Run 'backup-creator --help' for usage.")
-		} else {
-			// The error itself, once, for the person reading the terminal or the
-			// cron mail; the structured log line carries it for log shippers.
+		switch {
+		case a.logJSON && !errors.As(err, &usage):
 			a.log.Error().Err(err).Int("exit_code", code).Msg("backup-creator failed")
-			if !a.ErrIsTTY || a.cfg == nil {
-				fmt.Fprintf(a.Err, "backup-creator: %s\n", plain)
-			}
+		default:
+			fmt.Fprintf(a.Err, "backup-creator: %s\n", plainLine(a.redactor().Error(err)))
+		}
+		if errors.As(err, &usage) {
+			fmt.Fprintln(a.Err, "Run 'backup-creator --help' for usage.")
 		}
 	}
 	return code
@@ -168,21 +171,26 @@ var flagKeys = map[string]string{
 // setup loads the .env file and the configuration (flags > env > file >
 // defaults) and builds the logger.
 func (a *App) setup(c *cobra.Command, configFile, envFile string) error {
-	loaded, err := loadEnvFile(envFile)
+	loaded, ignored, err := loadEnvFile(envFile)
 	if err != nil {
-		return &UsageError{Err: err}
+		return &ConfigError{Err: err}
 	}
 	a.envFromFile = loaded
+	a.envFileName = envFile
+	if envFile == "" {
+		a.envFileName = ".env"
+	}
 	v := config.NewViper()
 	if configFile == "" {
 		if _, err := os.Stat("backup-creator.yaml"); err == nil {
 			configFile = "backup-creator.yaml"
 		}
 	}
+	a.configFile = configFile
 	if configFile != "" {
 		v.SetConfigFile(configFile)
 		if err := v.ReadInConfig(); err != nil {
-			return usageErrorf("config file %s: %v", configFile, err)
+			return configErrorf("config file %s: %w", configFile, err)
 		}
 	}
 	var bindErr error
@@ -198,15 +206,22 @@ func (a *App) setup(c *cobra.Command, configFile, envFile string) error {
 	}
 	cfg, err := config.Load(v)
 	if err != nil {
-		return &UsageError{Err: err}
+		return &ConfigError{Err: err}
 	}
 	a.v, a.cfg = v, cfg
 	a.registerSecrets(cfg)
 	log, err := newLogger(a.redactor().Writer(a.Err), cfg.Log, a.ErrIsTTY)
 	if err != nil {
-		return &UsageError{Err: err}
+		return &ConfigError{Err: err}
 	}
 	a.log = log
+	a.logJSON = !consoleLog(cfg.Log.Format, a.ErrIsTTY)
+	if len(ignored) > 0 {
+		// Names only: a value may be a secret.
+		a.log.Warn().Str("env_file", a.envFileName).Strs("ignored", ignored).
+			Msg("env file: variables that are neither backup-creator settings nor cloud credentials are not set (see README, Configuration); set them in the real environment if you need them")
+	}
+	a.warnUnknown(c)
 	for _, w := range cfg.Warnings {
 		a.log.Warn().Str("problem", w).Msg("configuration warning")
 	}
@@ -219,18 +234,17 @@ func newLogger(w io.Writer, lc config.Log, tty bool) (zerolog.Logger, error) {
 		return zerolog.Nop(), fmt.Errorf("log.level %q: use debug, info, warn or error", lc.Level)
 	}
 	switch lc.Format {
-	case "console":
-		tty = true
-	case "json":
-		tty = false
-	case "auto", "":
+	case "console", "json", "auto", "":
 	default:
 		return zerolog.Nop(), fmt.Errorf("log.format %q: use json, console or auto", lc.Format)
 	}
-	if tty {
-		// Field values with control characters are quoted by the console
-		// writer; the message is not, so it is escaped here.
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", FormatPrepare: escapeMessage}
+	if consoleLog(lc.Format, tty) {
+		// Colour only on a terminal, and not when NO_COLOR is set
+		// (no-color.org): a file or a cron mail gets plain text. Field
+		// values with control characters are quoted by the console writer;
+		// the message is not, so it is escaped here.
+		noColor := !tty || os.Getenv("NO_COLOR") != ""
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: noColor, FormatPrepare: escapeMessage}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }
@@ -249,10 +263,59 @@ func escapeMessage(evt map[string]any) error {
 	return nil
 }
 
-// loadEnvFile sets the variables of a dotenv file that are not set already.
-// An explicitly named file must exist; the default ./.env is optional.
-func loadEnvFile(name string) (map[string]bool, error) {
+// consoleLog reports whether log.format (already checked) asks for console
+// output on a stderr that is (tty) or is not a terminal.
+func consoleLog(format string, tty bool) bool {
+	switch format {
+	case "console":
+		return true
+	case "json":
+		return false
+	}
+	return tty
+}
+
+// envFileVars are the variables an env file may set besides SFMC_* and
+// BACKUP_CREATOR_*: the cloud SDKs' credential (and region) variables. Not
+// in it, because they redirect traffic or change whom TLS trusts: proxies
+// (HTTPS_PROXY), CA bundles (SSL_CERT_FILE, AWS_CA_BUNDLE), endpoint
+// overrides (AWS_ENDPOINT_URL, STORAGE_EMULATOR_HOST, AZURE_AUTHORITY_HOST);
+// those belong in the real environment. README "Configuration" lists the
+// same names.
+var envFileVars = map[string]bool{
+	"AWS_ACCESS_KEY_ID":                 true,
+	"AWS_SECRET_ACCESS_KEY":             true,
+	"AWS_SESSION_TOKEN":                 true,
+	"AWS_PROFILE":                       true,
+	"AWS_REGION":                        true,
+	"AWS_DEFAULT_REGION":                true,
+	"AWS_SHARED_CREDENTIALS_FILE":       true,
+	"AWS_CONFIG_FILE":                   true,
+	"AWS_ROLE_ARN":                      true,
+	"AWS_ROLE_SESSION_NAME":             true,
+	"AWS_WEB_IDENTITY_TOKEN_FILE":       true,
+	"GOOGLE_APPLICATION_CREDENTIALS":    true,
+	"AZURE_STORAGE_CONNECTION_STRING":   true,
+	"AZURE_CLIENT_ID":                   true,
+	"AZURE_TENANT_ID":                   true,
+	"AZURE_CLIENT_SECRET":               true,
+	"AZURE_CLIENT_CERTIFICATE_PATH":     true,
+	"AZURE_CLIENT_CERTIFICATE_PASSWORD": true,
+	"AZURE_FEDERATED_TOKEN_FILE":        true,
+}
+
+// envFileMaySet reports whether an env file may set the variable name.
+func envFileMaySet(name string) bool {
+	return strings.HasPrefix(name, "SFMC_") || strings.HasPrefix(name, config.EnvPrefix+"_") || envFileVars[name]
+}
+
+// loadEnvFile sets the variables of a dotenv file that are not set already
+// and that envFileMaySet allows; it returns the ones it set and the names of
+// the ones it refused. An explicitly named file must exist; the default
+// ./.env is optional. A UTF-8 byte-order mark at the start is skipped.
+func loadEnvFile(name string) (map[string]bool, []string, error) {
 	loaded := map[string]bool{}
+	var ignored []string
 	explicit := name != ""
 	if !explicit {
 		name = ".env"
@@ -260,16 +323,20 @@ func loadEnvFile(name string) (map[string]bool, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		if !explicit && errors.Is(err, os.ErrNotExist) {
-			return loaded, nil
+			return loaded, nil, nil
 		}
-		return nil, fmt.Errorf("env file: %w", err)
+		return nil, nil, fmt.Errorf("env file: %w", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	line := 0
 	for sc.Scan() {
 		line++
-		s := strings.TrimSpace(sc.Text())
+		s := sc.Text()
+		if line == 1 {
+			s = strings.TrimPrefix(s, "\ufeff") // editors on Windows write one
+		}
+		s = strings.TrimSpace(s)
 		if s == "" || strings.HasPrefix(s, "#") {
 			continue
 		}
@@ -277,20 +344,26 @@ func loadEnvFile(name string) (map[string]bool, error) {
 		k, val, ok := strings.Cut(s, "=")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
-			return nil, fmt.Errorf("env file %s line %d: expected KEY=VALUE", name, line)
+			return nil, nil, fmt.Errorf("env file %s line %d: expected KEY=VALUE", name, line)
 		}
 		val, err = envValue(strings.TrimSpace(val))
 		if err != nil {
-			return nil, fmt.Errorf("env file %s line %d (%s): %w", name, line, k, err)
+			return nil, nil, fmt.Errorf("env file %s line %d (%s): %w", name, line, k, err)
+		}
+		if !envFileMaySet(k) {
+			if !slices.Contains(ignored, k) {
+				ignored = append(ignored, k)
+			}
+			continue
 		}
 		if _, set := os.LookupEnv(k); !set {
 			if err := os.Setenv(k, val); err != nil {
-				return nil, fmt.Errorf("env file %s line %d: %w", name, line, err)
+				return nil, nil, fmt.Errorf("env file %s line %d: %w", name, line, err)
 			}
 			loaded[k] = true
 		}
 	}
-	return loaded, sc.Err()
+	return loaded, ignored, sc.Err()
 }
 
 // envValue reads the value part of a dotenv line: 'single' or "double" quoted

@@ -21,6 +21,8 @@ import (
 	"github.com/backup-creator/backup-creator/pkg/notify"
 	"github.com/backup-creator/backup-creator/pkg/progress"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
+	"github.com/backup-creator/backup-creator/pkg/storage"
+	"github.com/backup-creator/backup-creator/pkg/storage/mem"
 )
 
 // RunOptions are the parsed flags of `run`.
@@ -95,11 +97,8 @@ func ParseSince(s string) (time.Time, error) {
 
 func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 	cfg := a.cfg
-	problems := cfg.Problems(true)
-	problems = append(problems, notifyConfig(cfg).Problems()...)
-	problems = append(problems, monitorProblems(cfg)...)
-	if len(problems) > 0 {
-		return usageErrorf("invalid configuration:\n  - %s", strings.Join(problems, "\n  - "))
+	if problems := runProblems(cfg); len(problems) > 0 {
+		return invalidConfig(problems)
 	}
 	sh, err := resolveShard(cfg)
 	if err != nil {
@@ -110,6 +109,16 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 		t, err := ParseSince(opts.Since)
 		if err != nil {
 			return &UsageError{Err: err}
+		}
+		now := time.Now
+		if a.Now != nil {
+			now = a.Now
+		}
+		if n := now(); t.After(n) {
+			// Nothing can have changed since then: the run would find nothing
+			// and look like success.
+			return usageErrorf("--since %s is in the future (now %s): give a past time, or leave --since out to continue from the watermark",
+				t.UTC().Format(time.RFC3339), n.UTC().Format(time.RFC3339))
 		}
 		since = t
 	}
@@ -328,7 +337,7 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 	sum := &backup.Summary{Destination: cfg.Dest, Status: backup.StatusFailed}
 	src, err := a.NewSource(cfg, a.log, "backup-creator/"+a.versionOrDev())
 	if err != nil {
-		return sum, &UsageError{Err: err}
+		return sum, &ConfigError{Err: err}
 	}
 	// Authenticate first: bad credentials fail with a clear message before
 	// anything touches the destination.
@@ -344,8 +353,13 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 			return sum, err
 		}
 	}
-	store, err := a.NewStore(ctx, cfg)
-	if err != nil {
+	var store storage.Store
+	if missing := localMissing(cfg.Dest); ro.DryRun && missing != "" {
+		// Opening a local store creates the directory and its lock file; a
+		// dry run writes nothing, and a destination that does not exist yet
+		// holds nothing: an empty store answers the same.
+		store = namedStore{Store: mem.New(), name: missing}
+	} else if store, err = a.NewStore(ctx, cfg); err != nil {
 		err = a.interrupted(ctx, fmt.Errorf("destination: %w", err))
 		sum.Error = err.Error()
 		return sum, err
@@ -396,6 +410,14 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 	return sum, err
 }
 
+// namedStore is a store that describes itself as name.
+type namedStore struct {
+	storage.Store
+	name string
+}
+
+func (s namedStore) String() string { return s.name }
+
 // interrupted marks err as an interruption when the run's context ended
 // (signal or --timeout), whatever the error it surfaced as.
 func (a *App) interrupted(ctx context.Context, err error) error {
@@ -438,20 +460,20 @@ func (a *App) printSummary(s *backup.Summary) {
 	out := a.redactor().Writer(a.Out)
 	switch s.Status {
 	case backup.StatusDryRun:
-		fmt.Fprintf(out, "dry run: %d blocks (%s) would be backed up to %s; %d unchanged skipped; %d deleted in SFMC since the last run\n",
-			s.Blocks, humanBytes(s.Bytes), s.Destination, s.Skipped, s.Deleted)
+		fmt.Fprintf(out, "dry run: %s (%s) would be backed up to %s; %d unchanged skipped; %d deleted in SFMC since the last run\n",
+			plural(s.Blocks, "block"), humanBytes(s.Bytes), s.Destination, s.Skipped, s.Deleted)
 	default:
 		w := "none"
 		if s.WatermarkTo != nil {
 			w = s.WatermarkTo.Format(time.RFC3339Nano)
 		}
-		fmt.Fprintf(out, "%s: %d blocks, %d files, %s in %s to %s (watermark %s)",
-			s.Backup, s.Blocks, s.Files, humanBytes(s.Bytes), time.Duration(s.DurationMS)*time.Millisecond, s.Destination, w)
+		fmt.Fprintf(out, "%s: %s, %s, %s in %s to %s (watermark %s)",
+			s.Backup, plural(s.Blocks, "block"), plural(s.Files, "file"), humanBytes(s.Bytes), time.Duration(s.DurationMS)*time.Millisecond, s.Destination, w)
 		if s.Deleted > 0 {
-			fmt.Fprintf(out, "; %d blocks deleted in SFMC since the last run (see backup-creator list %s)", s.Deleted, s.Backup)
+			fmt.Fprintf(out, "; %s deleted in SFMC since the last run (see backup-creator list %s)", plural(s.Deleted, "block"), s.Backup)
 		}
 		if s.DeletionsSuppressed > 0 {
-			fmt.Fprintf(out, "; %d blocks missing from the SFMC listing NOT recorded as deleted (too many at once: run with --accept-deletions if they were)", s.DeletionsSuppressed)
+			fmt.Fprintf(out, "; %s missing from the SFMC listing NOT recorded as deleted (too many at once: run with --accept-deletions if they were)", plural(s.DeletionsSuppressed, "block"))
 		}
 		fmt.Fprintln(out)
 	}

@@ -451,6 +451,8 @@ func TestExitCodeTable(t *testing.T) {
 		"auth":             {fmt.Errorf("wrap: %w", sfmc.ErrUnauthorized), 4},
 		"restore auth":     {fmt.Errorf("wrap: %w", &restore.RestoreError{Failed: 1, Total: 3, Err: fmt.Errorf("block 1: %w", sfmc.ErrUnauthorized)}), 4},
 		"future watermark": {fmt.Errorf("wrap: %w", backup.ErrFutureWatermark), 2},
+		"auth url":         {fmt.Errorf("wrap: %w", sfmc.ErrAuthEndpoint), 4},
+		"config":           {fmt.Errorf("wrap: %w", configErrorf("x")), 2},
 		"cancelled":        {fmt.Errorf("wrap: %w", context.Canceled), 130},
 		"other":            {fmt.Errorf("boom"), 1},
 	}

@@ -118,7 +118,7 @@ func (a *App) runVerify(ctx context.Context, opts *VerifyOptions) error {
 		return err
 	}
 	if bad > 0 {
-		return fmt.Errorf("%w: %d of %d backups in %s are not intact", errVerifyFailed, bad, len(out.Backups), out.Destination)
+		return fmt.Errorf("%w: %d of %s in %s not intact", errVerifyFailed, bad, plural(len(out.Backups), "backup"), out.Destination)
 	}
 	return nil
 }

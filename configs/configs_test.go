@@ -856,3 +856,28 @@ func TestSystemdUnitsVerify(t *testing.T) {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
+
+// TestRecipesUseOnlyKnownVariables: a BACKUP_CREATOR_* variable in a recipe
+// that sets no key would be reported by every run (and by config validate as
+// an error), so each one must be a configuration key's variable.
+func TestRecipesUseOnlyKnownVariables(t *testing.T) {
+	re := regexp.MustCompile(`\bBACKUP_CREATOR_[A-Z0-9_]*[A-Z0-9]\b`)
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(p, ".go") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, name := range re.FindAllString(string(b), -1) {
+			if u := config.UnknownSettings(nil, []string{name + "=x"}); len(u) > 0 {
+				t.Errorf("%s: %s", p, u[0])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

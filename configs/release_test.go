@@ -234,3 +234,22 @@ func TestReleaseConfigImage(t *testing.T) {
 		}
 	}
 }
+
+// TestCILintAllowsParallelRunners: on a shared build machine another
+// golangci-lint may run at the same time, which fails a run without
+// --allow-parallel-runners ("parallel golangci-lint is running").
+func TestCILintAllowsParallelRunners(t *testing.T) {
+	b, err := os.ReadFile("../.ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := regexp.MustCompile(`(?m)^[^#\n]*golangci-lint"? run\b.*$`).FindAllString(string(b), -1)
+	if len(runs) == 0 {
+		t.Fatal(".ci/run does not run golangci-lint")
+	}
+	for _, r := range runs {
+		if !strings.Contains(r, "--allow-parallel-runners") {
+			t.Errorf(".ci/run runs golangci-lint without --allow-parallel-runners: %s", strings.TrimSpace(r))
+		}
+	}
+}

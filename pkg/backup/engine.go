@@ -152,7 +152,11 @@ type PartialError struct {
 }
 
 func (e *PartialError) Error() string {
-	return fmt.Sprintf("%d of %d blocks could not be backed up (watermark not advanced; the next run retries them): %v", e.Failed, e.Total, e.Err)
+	noun := "blocks"
+	if e.Total == 1 {
+		noun = "block"
+	}
+	return fmt.Sprintf("%d of %d %s could not be backed up (watermark not advanced; the next run retries them): %v", e.Failed, e.Total, noun, e.Err)
 }
 
 func (e *PartialError) Unwrap() error { return e.Err }

@@ -29,6 +29,7 @@ import (
 	"github.com/backup-creator/backup-creator/pkg/shard"
 	"github.com/backup-creator/backup-creator/pkg/storage/azblob"
 	"github.com/backup-creator/backup-creator/pkg/storage/gcs"
+	"github.com/backup-creator/backup-creator/pkg/storage/local"
 	"github.com/backup-creator/backup-creator/pkg/storage/s3"
 )
 
@@ -471,7 +472,7 @@ func (c *Config) Problems(needSFMC bool) []string {
 	}
 	if c.Dest == "" {
 		add("dest is empty: a directory or a URL (s3://, gs://, azblob://)")
-	} else if _, err := ParseDest(c.Dest); err != nil {
+	} else if _, err := c.Backend(); err != nil {
 		add("%v", err)
 	}
 	for _, mid := range c.AccountIDs {
@@ -573,6 +574,52 @@ func ParseDest(s string) (Dest, error) {
 	default:
 		return Dest{}, fmt.Errorf("dest %q has unknown scheme %q: use a path, file://, s3://, gs:// or azblob://", redact.Shapes(s), u.Scheme)
 	}
+}
+
+// Backend is the destination resolved into its backend's configuration:
+// that backend's config keys with the destination URL's bucket, prefix and
+// query parameters applied over them.
+type Backend struct {
+	// Scheme is "file", "s3", "gs" or "azblob"; the field of that name is set.
+	Scheme string
+	Local  local.Config
+	S3     s3.Config
+	GCS    gcs.Config
+	Azblob azblob.Config
+}
+
+// Backend parses c.Dest and checks the backend's configuration without any
+// network or file I/O: everything a store refuses before it contacts the
+// service (unknown URL parameters, credentials in the URL, bucket names,
+// encryption settings, endpoints). Problems reports its error, and the CLI
+// opens stores only through it, so that config validate refuses what a run
+// refuses.
+func (c *Config) Backend() (Backend, error) {
+	d, err := ParseDest(c.Dest)
+	if err != nil {
+		return Backend{}, err
+	}
+	b := Backend{Scheme: d.Scheme}
+	switch d.Scheme {
+	case "file":
+		b.Local = local.Config{Root: d.Path}
+	case "s3":
+		if b.S3, err = s3.ParseURL(d.URL, c.S3); err == nil {
+			err = b.S3.Validate()
+		}
+	case "gs":
+		if b.GCS, err = gcs.ParseURL(d.URL, c.GCS); err == nil {
+			err = b.GCS.Validate()
+		}
+	case "azblob":
+		if b.Azblob, err = azblob.ParseURL(d.URL, c.Azblob); err == nil {
+			err = b.Azblob.Validate()
+		}
+	}
+	if err != nil {
+		return Backend{}, fmt.Errorf("dest: %w", err)
+	}
+	return b, nil
 }
 
 func redactURL(u *url.URL) string {

@@ -296,10 +296,10 @@ func Text(ev Event, summary json.RawMessage) string {
 	if len(summary) > 0 && json.Unmarshal(summary, &c) == nil {
 		var parts []string
 		if c.Blocks != nil {
-			parts = append(parts, fmt.Sprintf("%d blocks", *c.Blocks))
+			parts = append(parts, progress.Count(*c.Blocks, "block"))
 		}
 		if c.Files != nil {
-			parts = append(parts, fmt.Sprintf("%d files", *c.Files))
+			parts = append(parts, progress.Count(*c.Files, "file"))
 		}
 		if c.Bytes != nil {
 			parts = append(parts, progress.HumanBytes(*c.Bytes))

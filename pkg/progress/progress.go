@@ -168,11 +168,20 @@ func (x *wrapped) Write(p []byte) (int, error) {
 // Line formats one status line: blocks, bytes, elapsed time and rates, e.g.
 // "1234 blocks  56.7 MiB  in 1m02s  19.9 blocks/s  935.5 KiB/s".
 func Line(blocks, bytes int64, elapsed time.Duration) string {
-	s := fmt.Sprintf("%d blocks  %s  in %s", blocks, HumanBytes(bytes), elapsed.Truncate(time.Second))
+	s := fmt.Sprintf("%s  %s  in %s", Count(blocks, "block"), HumanBytes(bytes), elapsed.Truncate(time.Second))
 	if secs := elapsed.Seconds(); secs > 0 {
 		s += fmt.Sprintf("  %.1f blocks/s  %s/s", float64(blocks)/secs, HumanBytes(int64(float64(bytes)/secs)))
 	}
 	return s
+}
+
+// Count formats n with word in the singular or plural for people: "1 block",
+// "0 blocks", "2 blocks". Words are regular English nouns (plural: + "s").
+func Count[N ~int | ~int64](n N, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // HumanBytes formats n bytes with binary units: "512 B", "1.5 KiB", "3.0 GiB".

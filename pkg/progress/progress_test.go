@@ -195,6 +195,7 @@ func TestLine(t *testing.T) {
 		want    string
 	}{
 		{"at start no rate", 0, 0, 0, "0 blocks  0 B  in 0s"},
+		{"one block", 1, 1024, 2 * time.Second, "1 block  1.0 KiB  in 2s  0.5 blocks/s  512 B/s"},
 		{"sub-second elapsed is truncated", 3, 3000, 500 * time.Millisecond, "3 blocks  2.9 KiB  in 0s  6.0 blocks/s  5.9 KiB/s"},
 		{"minutes", 1234, 56 << 20, 62 * time.Second, "1234 blocks  56.0 MiB  in 1m2s  19.9 blocks/s  924.9 KiB/s"},
 	}
@@ -204,6 +205,17 @@ func TestLine(t *testing.T) {
 				t.Errorf("Line = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestCount(t *testing.T) {
+	for n, want := range map[int]string{0: "0 blocks", 1: "1 block", 2: "2 blocks", 1000: "1000 blocks"} {
+		if got := progress.Count(n, "block"); got != want {
+			t.Errorf("Count(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if got := progress.Count(int64(1), "file"); got != "1 file" {
+		t.Errorf("Count(int64 1) = %q", got)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -106,6 +107,26 @@ type tokenResponse struct {
 	RESTInstanceURL string `json:"rest_instance_url"`
 }
 
+// authEndpointError marks a token request error that says the auth URL is
+// wrong (ErrAuthEndpoint) with a hint; other errors are returned as they are.
+func (c *Client) authEndpointError(err error) error {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusNotFound || apiErr.StatusCode == http.StatusMethodNotAllowed) {
+		return fmt.Errorf("%w: %s/v2/token answers %d: check sfmc.auth_url (SFMC_AUTH_URL), the Authentication Base URI of the installed package: %w",
+			ErrAuthEndpoint, c.authBase, apiErr.StatusCode, err)
+	}
+	if isHostNotFound(err) {
+		return fmt.Errorf("%w: the host of %s does not resolve: check sfmc.auth_url (SFMC_AUTH_URL): %w", ErrAuthEndpoint, c.authBase, err)
+	}
+	return err
+}
+
+// isHostNotFound reports a DNS answer that the host does not exist.
+func isHostNotFound(err error) bool {
+	var dnsErr *net.DNSError
+	return errors.As(err, &dnsErr) && dnsErr.IsNotFound
+}
+
 // fetchToken requests a token from {auth}/v2/token.
 func (c *Client) fetchToken(ctx context.Context) (*token, error) {
 	req := tokenRequest{GrantType: "client_credentials", ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret}
@@ -128,7 +149,7 @@ func (c *Client) fetchToken(ctx context.Context) (*token, error) {
 		stat: StatToken, name: "POST token", noAuth: true,
 	}, func(resp *http.Response) error { return decodeJSON(resp, &tr) })
 	if err != nil {
-		return nil, err
+		return nil, c.authEndpointError(err)
 	}
 	// Known to the redactor before anything can print it.
 	c.cfg.Redactor.Add(tr.AccessToken)

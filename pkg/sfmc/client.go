@@ -436,6 +436,9 @@ func (c *Client) retryDelay(cl call, status int, retryAfter time.Duration, err e
 	if !retryableNetErr(err) {
 		return 0, false
 	}
+	if cl.noAuth && isHostNotFound(err) {
+		return 0, false // a mistyped auth URL, not a transient failure
+	}
 	if cl.unsafe && !isDialErr(err) {
 		return 0, false
 	}

@@ -53,8 +53,11 @@ func checkEndpoint(raw, suffix string, allowAny bool) (string, error) {
 	if u.User != nil {
 		return "", fmt.Errorf("%q must not contain user info (user@host)", u.Redacted())
 	}
+	if u.Scheme == "" {
+		return "", fmt.Errorf("%q has no scheme: use https://<subdomain>%s/ (plain http only on loopback: localhost, 127.0.0.1, [::1])", u.Redacted(), suffix)
+	}
 	if u.Scheme != "https" && u.Scheme != "http" {
-		return "", fmt.Errorf("%q: scheme must be https", u.Redacted())
+		return "", fmt.Errorf("%q: scheme %q is not accepted: use https://<subdomain>%s/ (plain http only on loopback: localhost, 127.0.0.1, [::1])", u.Redacted(), u.Scheme, suffix)
 	}
 	host := strings.ToLower(u.Hostname())
 	if host == "" {
@@ -71,7 +74,7 @@ func checkEndpoint(raw, suffix string, allowAny bool) (string, error) {
 		return base, nil
 	}
 	if u.Scheme != "https" {
-		return "", fmt.Errorf("%q: scheme must be https (plain http is accepted only on loopback)", u.Redacted())
+		return "", fmt.Errorf("%q: scheme must be https (plain http is accepted only on loopback: localhost, 127.0.0.1, [::1])", u.Redacted())
 	}
 	if p := u.Port(); p != "" && p != "443" {
 		return "", fmt.Errorf("%q: unexpected port %s", u.Redacted(), p)

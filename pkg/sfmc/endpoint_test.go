@@ -118,3 +118,21 @@ func TestNewRequiresCredentials(t *testing.T) {
 		t.Error("missing client secret accepted")
 	}
 }
+
+// A mistyped scheme is told what is accepted: https, or http on loopback.
+func TestValidateAuthURLSaysWhatIsAccepted(t *testing.T) {
+	for _, u := range []string{"htp://127.0.0.1:8080/", "htps://abc.auth.marketingcloudapis.com/", "abc.auth.marketingcloudapis.com"} {
+		err := ValidateAuthURL(u, false)
+		if err == nil {
+			t.Fatalf("%s accepted", u)
+		}
+		for _, want := range []string{"https://<subdomain>.auth.marketingcloudapis.com/", "http only on loopback", "127.0.0.1"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not say %q", u, err, want)
+			}
+		}
+		if strings.Contains(err.Error(), "scheme must be https") {
+			t.Errorf("%s: %q says https only, though loopback http is accepted", u, err)
+		}
+	}
+}

@@ -13,6 +13,13 @@ import (
 // refresh. The CLI maps it to its "authentication failed" exit code.
 var ErrUnauthorized = errors.New("sfmc: unauthorized")
 
+// ErrAuthEndpoint is matched by a token request that found no token
+// endpoint at the auth URL: a 404 or 405 from {auth}/v2/token, or a host name
+// that does not resolve. It is a configuration error (sfmc.auth_url), not a
+// transient failure, so it is not retried; the CLI maps it to its
+// "authentication failed" exit code, like ErrUnauthorized.
+var ErrAuthEndpoint = errors.New("sfmc: no token endpoint at the auth url")
+
 // ErrForbidden is matched by a 403 response: the token lacks a scope
 // ("Insufficient privileges") or is not valid on that endpoint.
 var ErrForbidden = errors.New("sfmc: forbidden")

@@ -3,12 +3,14 @@ package sfmc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // stubTokenServer serves /v2/token with the given body and records the
@@ -144,3 +146,42 @@ func TestAllowAnyEndpointRESTURL(t *testing.T) {
 		}
 	}
 }
+
+// A token path that does not exist (404) or a host that does not resolve is
+// a wrong auth URL: ErrAuthEndpoint at once, no retries.
+func TestWrongAuthURLIsNotRetried(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(srv.Close)
+	dnsFail := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: r.URL.Hostname(), IsNotFound: true}}
+	})}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"404", Config{AuthURL: srv.URL + "/"}, "answers 404"},
+		{"unknown host", Config{AuthURL: "https://typo.auth.marketingcloudapis.com/", HTTPClient: dnsFail}, "does not resolve"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.ClientID, cfg.ClientSecret, cfg.MaxAttempts = "id", "secret-xyz", 6
+			cfg.Sleep = func(context.Context, time.Duration) error { t.Error("retried"); return nil }
+			c, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Authenticate(t.Context())
+			if !errors.Is(err, ErrAuthEndpoint) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "sfmc.auth_url") {
+				t.Errorf("error %v: want ErrAuthEndpoint saying %q and naming sfmc.auth_url", err, tc.want)
+			}
+			if n := c.Stats()[StatToken]; n != 1 {
+				t.Errorf("%d token requests, want 1", n)
+			}
+		})
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -228,14 +228,23 @@ func (p *pruner) plan(ctx context.Context, rep *Report) (*repo.PruneJournal, err
 		j.Remove = append(j.Remove, r.Name)
 	}
 	slices.Sort(j.Remove)
+	// Walk the chain now, also for a real prune: a manifest that cannot be
+	// trusted stops it before the journal is written and anything changes.
+	counted := &Report{}
 	if p.opts.DryRun {
-		err := p.carries(ctx, list, j.Remove, func(c carry) error {
-			countCarry(rep, c)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
+		counted = rep
+	}
+	err = p.carries(ctx, list, j.Remove, func(c carry) error {
+		countCarry(counted, c)
+		return nil
+	})
+	if repo.IsDamaged(err) {
+		return nil, fmt.Errorf("%w: %w", ErrUnsafe, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.opts.DryRun {
 		for _, bi := range list {
 			if slices.Contains(j.Remove, bi.Name) || slices.Contains(j.Incomplete, bi.Name) {
 				rep.Freed.Files += bi.Files
@@ -363,6 +372,9 @@ func (p *pruner) execute(ctx context.Context, j *repo.PruneJournal, rep *Report)
 		countCarry(rep, c)
 		return nil
 	})
+	if repo.IsDamaged(err) {
+		return fmt.Errorf("%w: %w", ErrUnsafe, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -390,7 +402,7 @@ func (p *pruner) applyCarry(ctx context.Context, c carry, rep *Report) error {
 	var mu sync.Mutex
 	for _, op := range c.copies {
 		g.Go(func() error {
-			info, err := copyObject(gctx, p.st, op.src, op.dst)
+			info, err := p.copy(gctx, op.src, op.dst)
 			if err != nil {
 				return fmt.Errorf("carry %s into %s: %w", op.src, c.into, err)
 			}
@@ -439,6 +451,22 @@ func (p *pruner) applyCarry(ctx context.Context, c carry, rep *Report) error {
 	return nil
 }
 
+// copy carries one file. A store that can defer durability (local disk)
+// gets a plain write without a sync, made durable by the one Sync before the
+// manifest that lists the copies; every other store copies server-side
+// where it can (storage.Copy), durable on return.
+func (p *pruner) copy(ctx context.Context, src, dst string) (storage.ObjectInfo, error) {
+	if _, ok := p.st.(storage.Syncer); !ok {
+		return storage.Copy(ctx, p.st, src, dst)
+	}
+	rc, info, err := p.st.Get(ctx, src)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	defer rc.Close()
+	return p.st.Put(ctx, dst, rc, info.Size, storage.PutOptions{NoSync: true})
+}
+
 // removeFolder deletes a folder's objects, the manifest first when it has
 // one, so that it is never a complete-looking backup with missing files.
 func (p *pruner) removeFolder(ctx context.Context, name string, complete bool, rep *Report) error {
@@ -468,7 +496,7 @@ func (p *pruner) removeFolder(ctx context.Context, name string, complete bool, r
 	if err != nil {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
-	if err := deleteKeys(ctx, p.st, keys); err != nil {
+	if err := storage.DeleteKeys(ctx, p.st, keys); err != nil {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
 	rep.Freed.Files += len(keys)

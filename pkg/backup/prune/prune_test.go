@@ -4,15 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/backup-creator/backup-creator/pkg/backup/restore"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 	"github.com/backup-creator/backup-creator/pkg/storage/mem"
+	"github.com/backup-creator/backup-creator/pkg/storage/storagetest"
 )
 
 // chainFixture writes 12 daily backups (a full one, then incrementals) with
@@ -99,11 +99,7 @@ func restoreView(t testing.TB, st storage.Store, backup string) string {
 		}
 		b.WriteString("\n")
 	}
-	dir, err := os.MkdirTemp("", "prune-view-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
+	dir := filepath.Join(t.TempDir(), backup)
 	if _, err := restore.RestoreToDir(ctx, st, snap, dir, restore.RestoreOptions{}); err != nil {
 		t.Fatalf("restore %s to a directory: %v", backup, err)
 	}
@@ -244,52 +240,18 @@ func TestPruneDryRunWritesNothingAndReportsTheSame(t *testing.T) {
 	}
 }
 
-// crashStore fails every mutating operation from the nth one on, as if the
-// process had been killed there: nothing after that point reaches the store.
-type crashStore struct {
-	*mem.Store
-	mu    sync.Mutex
-	n     int // operations allowed; <0: no crash
-	count int
-}
-
-var errKilled = errors.New("killed")
-
-func (c *crashStore) step() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.count++
-	if c.n >= 0 && c.count > c.n {
-		return errKilled
-	}
-	return nil
-}
-
-func (c *crashStore) Put(ctx context.Context, key string, r io.Reader, size int64, o storage.PutOptions) (storage.ObjectInfo, error) {
-	if err := c.step(); err != nil {
-		return storage.ObjectInfo{}, err
-	}
-	return c.Store.Put(ctx, key, r, size, o)
-}
-
-func (c *crashStore) Delete(ctx context.Context, key string, o storage.DeleteOptions) error {
-	if err := c.step(); err != nil {
-		return err
-	}
-	return c.Store.Delete(ctx, key, o)
-}
-
 func TestPruneCrashAtEveryStepThenFinish(t *testing.T) {
-	// The run without a crash: how many mutating steps, and the result.
-	ref := &crashStore{Store: mem.New(), n: -1}
-	all := chainFixture(t, ref.Store)
-	before := views(t, ref.Store, all)
-	ref.count = 0
+	// The prune without a crash: how many mutating steps, and the result.
+	refStore := mem.New()
+	all := chainFixture(t, refStore)
+	before := views(t, refStore, all)
+	ref := storagetest.NewFaulty(refStore)
 	want, err := Run(t.Context(), ref, testOpts(testPolicy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := ref.count
+	steps := len(ref.Steps())
+	t.Logf("a crash injected at each of %d mutating steps", steps)
 	if steps < 20 {
 		t.Fatalf("only %d steps: the fixture does not exercise prune", steps)
 	}
@@ -297,38 +259,38 @@ func TestPruneCrashAtEveryStepThenFinish(t *testing.T) {
 	for _, k := range want.Keep {
 		kept = append(kept, k.Backup)
 	}
-	wantObjects := objects(t, ref.Store)
+	wantObjects := objects(t, refStore)
 
 	for n := 0; n < steps; n++ {
-		cs := &crashStore{Store: mem.New(), n: -1}
-		chainFixture(t, cs.Store)
-		cs.n, cs.count = n, 0
-		_, err := Run(t.Context(), cs, testOpts(testPolicy))
+		inner := mem.New()
+		chainFixture(t, inner)
+		f := storagetest.NewFaulty(inner)
+		f.CrashAfter(n)
+		_, err := Run(t.Context(), f, testOpts(testPolicy))
 		if n == steps-1 {
 			// The last step is releasing the lock: a failure there is a
 			// warning (the lock goes stale), the prune itself is done.
 			if err != nil {
 				t.Fatalf("crash at the lock release: %v", err)
 			}
-		} else if !errors.Is(err, errKilled) {
-			t.Fatalf("crash at step %d: prune returned %v", n, err)
+		} else if !errors.Is(err, storagetest.ErrCrashed) {
+			t.Fatalf("crash at step %d (%v): prune returned %v", n, ref.Steps()[n], err)
 		}
 		// Every backup the policy keeps restores exactly as before, and
 		// every complete backup verifies clean.
 		for _, k := range kept {
-			if got := restoreView(t, cs.Store, k); got != before[k] {
-				t.Fatalf("crash at step %d: %s restores differently:\n%s\n---\n%s", n, k, before[k], got)
+			if got := restoreView(t, inner, k); got != before[k] {
+				t.Fatalf("crash at step %d (%v): %s restores differently:\n%s\n---\n%s", n, ref.Steps()[n], k, before[k], got)
 			}
 		}
-		verifyAll(t, cs.Store)
+		verifyAll(t, inner)
 		// A second prune finishes the job: the same destination as without a
 		// crash. It takes over the killed prune's lock (same host, its pid
 		// gone), as after a real SIGKILL.
-		cs.n = -1
-		if _, err := Run(t.Context(), cs, testOpts(testPolicy)); err != nil {
-			t.Fatalf("crash at step %d: second prune: %v", n, err)
+		if _, err := Run(t.Context(), inner, testOpts(testPolicy)); err != nil {
+			t.Fatalf("crash at step %d (%v): second prune: %v", n, ref.Steps()[n], err)
 		}
-		if got := objects(t, cs.Store); !slices.Equal(got, wantObjects) {
+		if got := objects(t, inner); !slices.Equal(got, wantObjects) {
 			t.Fatalf("crash at step %d: after the second prune the destination differs:\n%s\n---\n%s", n, strings.Join(got, "\n"), strings.Join(wantObjects, "\n"))
 		}
 	}
@@ -361,6 +323,15 @@ func TestPruneRefusesWhenUnsure(t *testing.T) {
 		},
 		"unknown manifest format": func(t *testing.T, st *mem.Store, names []string) {
 			repotest.PutObject(t, st, names[2]+"/"+repo.ManifestName, []byte(`{"formatVersion": 99, "blocks": []}`))
+		},
+		"manifest entry pointing outside its folder": func(t *testing.T, st *mem.Store, names []string) {
+			m, err := repo.ReadManifest(t.Context(), st, names[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Blocks[0].Files[0].Path = "../" + repo.StateKey
+			b, _ := json.Marshal(m)
+			repotest.PutObject(t, st, names[1]+"/"+repo.ManifestName, b)
 		},
 		"folder name that does not parse": func(t *testing.T, st *mem.Store, names []string) {
 			repotest.PutObject(t, st, "backup_20261399/manifest.json", []byte(`{}`))
@@ -421,22 +392,22 @@ func TestPruneHoldsTheLock(t *testing.T) {
 }
 
 // lockProbe tries to take the destination lock, as a run would, at the first
-// carried file prune writes.
+// file prune carries.
 type lockProbe struct {
 	*mem.Store
 	t      *testing.T
 	probed bool
 }
 
-func (p *lockProbe) Put(ctx context.Context, key string, r io.Reader, size int64, o storage.PutOptions) (storage.ObjectInfo, error) {
-	if !p.probed && strings.Contains(key, "/"+repo.CarriedDir+"/") {
+func (p *lockProbe) Copy(ctx context.Context, src, dst string) (storage.ObjectInfo, error) {
+	if !p.probed && strings.Contains(dst, "/"+repo.CarriedDir+"/") {
 		p.probed = true
 		var le *repo.LockedError
 		if _, err := repo.AcquireLock(ctx, p.Store, repo.LockInfo{Host: "other-host", PID: 7, RunID: "run"}, repotest.Day(30), 30*time.Minute); !errors.As(err, &le) {
 			p.t.Errorf("a run could take the lock while prune worked: %v", err)
 		}
 	}
-	return p.Store.Put(ctx, key, r, size, o)
+	return p.Store.Copy(ctx, src, dst)
 }
 
 func TestPruneRemovesOldIncompleteFoldersOnly(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -194,6 +195,34 @@ func isDecodeError(err error) bool {
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
+// checkEntry refuses what backup-creator never writes and a reader must not
+// follow: a file path that is not a clean relative path below blocks/ or
+// carried/ of its own folder (a crafted "../…" would make restore read, and
+// prune write, outside the backup), or a carriedFrom that is not a backup
+// folder name. It returns "" for a sound entry.
+func checkEntry(b *ManifestBlock) string {
+	for _, f := range b.Files {
+		p := f.Path
+		if p == "" || path.IsAbs(p) || path.Clean(p) != p || strings.Contains(p, "\\") ||
+			!(strings.HasPrefix(p, BlocksDir+"/") || strings.HasPrefix(p, CarriedDir+"/")) ||
+			slices.Contains(strings.Split(p, "/"), "..") {
+			return fmt.Sprintf("file path %q is not a path below %s/ or %s/ of the backup folder", p, BlocksDir, CarriedDir)
+		}
+		if f.Size < 0 {
+			return fmt.Sprintf("file %q has a negative size", p)
+		}
+	}
+	if b.CarriedFrom != "" && !IsFolderName(b.CarriedFrom) {
+		return fmt.Sprintf("carriedFrom %q is not a backup folder name", b.CarriedFrom)
+	}
+	return ""
+}
+
+// IsDamaged reports whether err says a manifest cannot be trusted (it does
+// not parse, is not what backup-creator writes, or has a format version this
+// build does not know), as opposed to a failure to read it.
+func IsDamaged(err error) bool { return isDecodeError(err) }
+
 // manifestFormatError is a manifest whose structure is not what we write.
 type manifestFormatError struct{ msg string }
 
@@ -321,6 +350,9 @@ func ScanBackup(ctx context.Context, st storage.Store, folder string, fn func(Ma
 			var b ManifestBlock
 			if err := dec.Decode(&b); err != nil {
 				return nil, fmt.Errorf("read %s: %w", key, err)
+			}
+			if msg := checkEntry(&b); msg != "" {
+				return nil, bad("block %d: %s", b.ID, msg)
 			}
 			if err := fn(b); err != nil {
 				return nil, err

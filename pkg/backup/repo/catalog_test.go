@@ -1,6 +1,7 @@
 package repo_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -215,6 +216,24 @@ func BenchmarkLoadSnapshot(b *testing.B) {
 		snap, err := repo.LoadSnapshot(b.Context(), st, "latest", time.Time{})
 		if err != nil || len(snap.Blocks) != 5000 {
 			b.Fatalf("%v, %d blocks", err, len(snap.Blocks))
+		}
+	}
+}
+
+// A manifest entry whose file path leaves its folder (crafted or damaged) is
+// never followed: the chain refuses it as damaged, and so does verify.
+func TestManifestPathsOutsideTheFolderAreRefused(t *testing.T) {
+	for _, bad := range []string{"../backup-creator.state.json", "blocks/../../backup_20261102/manifest.json", "/etc/passwd", "manifest.json", "blocks\\..\\x", ""} {
+		st := mem.New()
+		m := repotest.PutBackup(t, st, "backup_20261101", repotest.Day(0), []repotest.Block{{ID: 1, Key: "k", Name: "n", Mod: repotest.Day(-1), Content: "c"}}, nil)
+		m.Blocks[0].Files[0].Path = bad
+		b, _ := json.Marshal(m)
+		repotest.PutObject(t, st, "backup_20261101/"+repo.ManifestName, b)
+		if _, err := repo.LoadSnapshot(t.Context(), st, "latest", time.Time{}); err == nil || !repo.IsDamaged(err) {
+			t.Errorf("path %q: LoadSnapshot error %v, want a damaged manifest", bad, err)
+		}
+		if rep, err := repo.Verify(t.Context(), st, "backup_20261101"); err != nil || rep.Status != repo.VerifyDamaged {
+			t.Errorf("path %q: verify %v %+v, want damaged", bad, err, rep)
 		}
 	}
 }

@@ -139,6 +139,9 @@ var (
 // accessible, with one request and no retries. It fails fast, naming the
 // destination and the cause.
 func New(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	root, err := keys.CleanRoot(cfg.Prefix)
 	if err != nil {
 		return nil, fmt.Errorf("azblob destination azblob://%s: %w", cfg.Container, err)
@@ -147,14 +150,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if root != "" {
 		s.desc += "/" + root
 	}
-	if cfg.Container == "" || strings.ContainsAny(cfg.Container, "/\\ ") {
-		return nil, fmt.Errorf("azblob destination %s: container name %q not set or invalid", s.desc, cfg.Container)
-	}
 	if cfg.AccessTier != "" {
-		tier, ok := parseTier(cfg.AccessTier)
-		if !ok {
-			return nil, fmt.Errorf("azblob destination %s: unknown access tier %q", s.desc, cfg.AccessTier)
-		}
+		tier, _ := parseTier(cfg.AccessTier) // checked by Validate
 		s.tier = &tier
 	}
 	opts := &container.ClientOptions{ClientOptions: azcore.ClientOptions{
@@ -168,16 +165,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	} else {
 		serviceURL := cfg.ServiceURL
-		if serviceURL == "" {
-			if cfg.AccountName == "" {
-				return nil, fmt.Errorf("azblob destination %s: set account_name or service_url (or %s)", s.desc, ConnectionStringEnv)
-			}
+		if serviceURL == "" { // Validate made sure AccountName is set
 			serviceURL = "https://" + cfg.AccountName + ".blob.core.windows.net/"
-		}
-		su, err := url.Parse(serviceURL)
-		if err != nil || (su.Scheme != "https" && su.Scheme != "http") || su.Host == "" || su.RawQuery != "" || su.User != nil {
-			// Not echoed: it may carry a SAS token or a password.
-			return nil, fmt.Errorf("azblob destination %s: invalid service_url: want https://host/ without credentials or query", s.desc)
 		}
 		cred, err := azidentity.NewDefaultAzureCredential(nil)
 		if err != nil {
@@ -198,6 +187,43 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("azblob destination %s (%s): %w", s.desc, s.endpoint(), err)
 	}
 	return s, nil
+}
+
+// Validate checks cfg without any network I/O: what New refuses before it
+// contacts the service (container name, prefix, access tier, service_url,
+// and an account to address when AZURE_STORAGE_CONNECTION_STRING is unset).
+func (cfg Config) Validate() error {
+	root, err := keys.CleanRoot(cfg.Prefix)
+	if err != nil {
+		return fmt.Errorf("azblob destination azblob://%s: %w", cfg.Container, err)
+	}
+	desc := "azblob://" + cfg.Container
+	if root != "" {
+		desc += "/" + root
+	}
+	if cfg.Container == "" || strings.ContainsAny(cfg.Container, "/\\ ") {
+		return fmt.Errorf("azblob destination %s: container name %q not set or invalid", desc, cfg.Container)
+	}
+	if cfg.AccessTier != "" {
+		if _, ok := parseTier(cfg.AccessTier); !ok {
+			return fmt.Errorf("azblob destination %s: unknown access tier %q", desc, cfg.AccessTier)
+		}
+	}
+	if os.Getenv(ConnectionStringEnv) != "" {
+		return nil
+	}
+	if cfg.ServiceURL == "" {
+		if cfg.AccountName == "" {
+			return fmt.Errorf("azblob destination %s: set account_name or service_url (or %s)", desc, ConnectionStringEnv)
+		}
+		return nil
+	}
+	su, err := url.Parse(cfg.ServiceURL)
+	if err != nil || (su.Scheme != "https" && su.Scheme != "http") || su.Host == "" || su.RawQuery != "" || su.User != nil {
+		// Not echoed: it may carry a SAS token or a password.
+		return fmt.Errorf("azblob destination %s: invalid service_url: want https://host/ without credentials or query", desc)
+	}
+	return nil
 }
 
 // endpoint is the container URL without its query (a SAS token).

@@ -126,16 +126,13 @@ var (
 // the bucket exists and is accessible (one metadata read, no retries). It
 // fails fast, naming the destination and the cause.
 func New(ctx context.Context, cfg Config) (*Store, error) {
-	root, err := keys.CleanRoot(cfg.Prefix)
-	if err != nil {
-		return nil, fmt.Errorf("gcs destination gs://%s: %w", cfg.Bucket, err)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
+	root, _ := keys.CleanRoot(cfg.Prefix) // checked by Validate
 	desc := "gs://" + cfg.Bucket
 	if root != "" {
 		desc += "/" + root
-	}
-	if cfg.Bucket == "" || strings.ContainsAny(cfg.Bucket, "/\\ ") {
-		return nil, fmt.Errorf("gcs destination %s: bucket name %q not set or invalid", desc, cfg.Bucket)
 	}
 	client, err := gcs.NewClient(ctx)
 	if err != nil {
@@ -155,6 +152,23 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("gcs destination %s: %w", desc, err)
 	}
 	return s, nil
+}
+
+// Validate checks cfg without any network I/O: what New refuses before it
+// contacts the service (bucket name, prefix).
+func (cfg Config) Validate() error {
+	root, err := keys.CleanRoot(cfg.Prefix)
+	if err != nil {
+		return fmt.Errorf("gcs destination gs://%s: %w", cfg.Bucket, err)
+	}
+	if cfg.Bucket == "" || strings.ContainsAny(cfg.Bucket, "/\\ ") {
+		desc := "gs://" + cfg.Bucket
+		if root != "" {
+			desc += "/" + root
+		}
+		return fmt.Errorf("gcs destination %s: bucket name %q not set or invalid", desc, cfg.Bucket)
+	}
+	return nil
 }
 
 // probe reads the bucket's metadata once and explains a failure.

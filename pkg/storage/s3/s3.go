@@ -341,6 +341,20 @@ func endpointNote(endpoint string) string {
 	return " (endpoint " + endpoint + ")"
 }
 
+// Validate checks cfg without any network I/O: what New refuses before it
+// contacts the service (bucket name, prefix, sse and kms_key_id, endpoint
+// URL). The CLI's config validate calls it, so that it refuses what a run
+// refuses.
+func (cfg Config) Validate() error {
+	if _, err := keys.CleanRoot(cfg.Prefix); err != nil {
+		return fmt.Errorf("s3 destination s3://%s: %w", cfg.Bucket, err)
+	}
+	if err := validate(cfg); err != nil {
+		return fmt.Errorf("s3 destination %s%s: %w", describe(cfg.Bucket, strings.Trim(cfg.Prefix, "/")), endpointNote(cfg.Endpoint), err)
+	}
+	return nil
+}
+
 func validate(cfg Config) error {
 	if cfg.Bucket == "" {
 		return errors.New("bucket not set")
