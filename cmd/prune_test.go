@@ -272,3 +272,46 @@ func TestRunWithRetentionAutoPrunesEachBusinessUnit(t *testing.T) {
 		}
 	}
 }
+
+// Several runs the same day with retention.auto keeping one backup a day:
+// each prune removes the day's earlier folders, and the next run must not take
+// a freed name that sorts before the kept one (it would read as the oldest
+// backup, and prune would then remove the folder holding everything).
+func TestRetentionAutoSameDayKeepsEverythingRestorable(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	h.emu.Seed(sfmctest.SeedOptions{ExtraBlocks: 20, TieBlocks: -1})
+	t.Setenv("BACKUP_CREATOR_RETENTION_AUTO", "true")
+	t.Setenv("BACKUP_CREATOR_RETENTION_KEEP_DAILY", "1")
+	mid := h.emu.DefaultMID()
+	var want int
+	for i := 0; i < 4; i++ {
+		if i > 0 {
+			if err := h.emu.UpdateAsset(mid, findBlock(t, h.emu, "Bulk 0000001", "").ID, func(s *sfmctest.AssetSpec) {
+				s.Content = fmt.Sprintf("<p>edit %d</p>", i)
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		code, sum, errOut := h.runJSON()
+		if code != ExitOK {
+			t.Fatalf("run %d: exit %d: %s", i, code, errOut)
+		}
+		if i == 0 {
+			want = sum.Blocks
+		}
+		kept := h.completeBackups()
+		if len(kept) != 1 || kept[0] != sum.Backup {
+			t.Fatalf("run %d made %s; kept %v", i, sum.Backup, kept)
+		}
+		state := h.backedUp("latest")
+		if len(state) != want {
+			t.Fatalf("run %d: the kept backup restores %d blocks, want %d", i, len(state), want)
+		}
+		if got := state[findBlock(t, h.emu, "Bulk 0000001", "").Key].Content; i > 0 && got != fmt.Sprintf("<p>edit %d</p>", i) {
+			t.Fatalf("run %d: the kept backup holds %q for the edited block", i, got)
+		}
+	}
+	if code, _, errOut := h.run("verify", "--all", "--dest", h.dest); code != ExitOK {
+		t.Errorf("verify --all: exit %d: %s", code, errOut)
+	}
+}

@@ -219,6 +219,14 @@ func (p *pruner) plan(ctx context.Context, rep *Report) (*repo.PruneJournal, err
 			backups = append(backups, Backup{Name: bi.Name, Time: t})
 		}
 	}
+	// The chain is read in name order, the policy in start-time order: they
+	// must agree, or what prune carries would not be what restore reads.
+	for i := 1; i < len(backups); i++ {
+		if backups[i].Time.Before(backups[i-1].Time) {
+			return nil, fmt.Errorf("backup %s started at %s, before %s (%s), although its name sorts after it: the folder names do not follow the order the backups were made in (a clock set back, or folders copied in by hand): %w",
+				backups[i].Name, backups[i].Time.UTC().Format(time.RFC3339), backups[i-1].Name, backups[i-1].Time.UTC().Format(time.RFC3339), ErrUnsafe)
+		}
+	}
 	keep, remove, reasons := ApplyPolicy(backups, p.opts.Policy)
 	for i, k := range keep {
 		rep.Keep = append(rep.Keep, Kept{Backup: k.Name, Reasons: reasons[i]})

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -333,6 +334,9 @@ func TestPruneRefusesWhenUnsure(t *testing.T) {
 			b, _ := json.Marshal(m)
 			repotest.PutObject(t, st, names[1]+"/"+repo.ManifestName, b)
 		},
+		"folder names out of start-time order": func(t *testing.T, st *mem.Store, names []string) {
+			repotest.PutBackup(t, st, "backup_20261201", repotest.Day(5), nil, nil)
+		},
 		"folder name that does not parse": func(t *testing.T, st *mem.Store, names []string) {
 			repotest.PutObject(t, st, "backup_20261399/manifest.json", []byte(`{}`))
 		},
@@ -396,12 +400,18 @@ func TestPruneHoldsTheLock(t *testing.T) {
 type lockProbe struct {
 	*mem.Store
 	t      *testing.T
+	mu     sync.Mutex // copies run concurrently
 	probed bool
 }
 
 func (p *lockProbe) Copy(ctx context.Context, src, dst string) (storage.ObjectInfo, error) {
-	if !p.probed && strings.Contains(dst, "/"+repo.CarriedDir+"/") {
+	p.mu.Lock()
+	first := !p.probed && strings.Contains(dst, "/"+repo.CarriedDir+"/")
+	if first {
 		p.probed = true
+	}
+	p.mu.Unlock()
+	if first {
 		var le *repo.LockedError
 		if _, err := repo.AcquireLock(ctx, p.Store, repo.LockInfo{Host: "other-host", PID: 7, RunID: "run"}, repotest.Day(30), 30*time.Minute); !errors.As(err, &le) {
 			p.t.Errorf("a run could take the lock while prune worked: %v", err)
