@@ -164,7 +164,7 @@ func TestPruneThroughTheCommandsKeepsRestoresIdentical(t *testing.T) {
 	if !slices.Equal(kept, all[4:]) {
 		t.Fatalf("kept %v, want %v", kept, all[4:])
 	}
-	if fmt.Sprint(rep.Keep, rep.Remove, rep.Carried, rep.Freed) != fmt.Sprint(dry.Keep, dry.Remove, dry.Carried, dry.Freed) {
+	if fmt.Sprint(rep.Keep, rep.Remove, rep.Carried, rep.Deleted, rep.Copies, rep.Deletes) != fmt.Sprint(dry.Keep, dry.Remove, dry.Carried, dry.Deleted, dry.Copies, dry.Deletes) {
 		t.Errorf("prune did not do what its dry run said:\n%+v\n%+v", dry, rep)
 	}
 	after := h.restoreViews(kept)
@@ -204,7 +204,7 @@ func TestPruneTableAndExitCodes(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"keep 1 last, 1 weekly", "ACTION", "keep    backup_", "newest, last, weekly", "remove  backup_", "5 folders would be removed", "would be freed"} {
+	for _, want := range []string{"keep the last 1, 1 weekly", "ACTION", "keep    backup_", "newest, last, weekly", "remove  backup_", "5 backups would be removed", "would be deleted", "would be freed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry-run table lacks %q:\n%s", want, out)
 		}

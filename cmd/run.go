@@ -379,17 +379,21 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 	eng := &backup.Engine{Source: src, Store: store, Log: log, Now: a.Now, Version: a.versionOrDev(), Progress: prog}
 	ro.AccountID = cfg.SFMC.AccountID
 	if cfg.Retention.Auto && !ro.DryRun {
-		pol, perr := cfg.Retention.Policy()
-		if perr != nil {
-			return sum, &UsageError{Err: perr}
-		}
 		// Inside the run's lock, after its state: each business unit is
-		// pruned on its own, in its own destination.
+		// pruned on its own, in its own destination. A retention mistake
+		// fails the run only after its backup is committed.
 		ro.AfterCommit = func(ctx context.Context, s *backup.Summary) error {
+			if p := cfg.RetentionProblems(); len(p) > 0 {
+				return fmt.Errorf("retention.auto: the backup is complete, but nothing was pruned: %s", strings.Join(p, "; "))
+			}
+			pol, _ := cfg.Retention.Policy()
 			po := a.pruneOptions(pol, false)
 			po.Locked = true
 			rep, err := prune.Run(ctx, store, po)
 			s.Prune = rep
+			if rep != nil {
+				a.logPrune(log, store.String(), rep)
+			}
 			if err != nil {
 				return fmt.Errorf("retention.auto: the backup is complete, but prune failed: %w", err)
 			}
@@ -473,6 +477,9 @@ func (a *App) printSummary(s *backup.Summary) {
 		}
 		if s.DeletionsSuppressed > 0 {
 			fmt.Fprintf(a.Out, "; %s missing from the SFMC listing NOT recorded as deleted (too many at once: run with --accept-deletions if they were)", plural(s.DeletionsSuppressed, "block"))
+		}
+		if p := s.Prune; p != nil {
+			fmt.Fprintf(a.Out, "; retention: %s kept, %s removed, %s freed", plural(len(p.Keep), "backup"), plural(len(p.Remove)+len(p.Incomplete), "folder"), humanBytes(p.Freed.Bytes))
 		}
 		fmt.Fprintln(a.Out)
 	}
