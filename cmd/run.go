@@ -334,7 +334,18 @@ func printJSON(w io.Writer, v any) error {
 // showProgress allows the progress line on a terminal (not with several
 // units at once).
 func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptions, opts *RunOptions, showProgress bool) (*backup.Summary, error) {
-	sum := &backup.Summary{Destination: cfg.Dest, Status: backup.StatusFailed}
+	started := a.now().UTC()
+	sum := &backup.Summary{Destination: cfg.Dest, Status: backup.StatusFailed, StartedAt: started, FinishedAt: started}
+	if abs, err := filepath.Abs(cfg.Dest); err == nil && localMissing(cfg.Dest) == "" && !strings.Contains(cfg.Dest, "://") {
+		sum.Destination = abs
+	}
+	// A run that fails before the engine starts still reports when it ran.
+	defer func() {
+		if sum.FinishedAt.Equal(started) {
+			sum.FinishedAt = a.now().UTC()
+			sum.DurationMS = sum.FinishedAt.Sub(started).Milliseconds()
+		}
+	}()
 	src, err := a.NewSource(cfg, a.log, "backup-creator/"+a.versionOrDev())
 	if err != nil {
 		return sum, &ConfigError{Err: err}
