@@ -156,7 +156,9 @@ and removed (a missing destination is not created: its parent is checked instead
 			for _, u := range a.unknownSettings() {
 				problems = append(problems, a.describeUnknown(u))
 			}
-			problems = append(problems, monitorProblems(a.cfg)...)
+			// Retention is checked here and by prune, not by run: a retention
+			// mistake must not stop the nightly backup (run reports it after).
+			problems = append(problems, a.cfg.RetentionProblems()...)
 			if len(problems) > 0 {
 				return invalidConfig(problems)
 			}

@@ -96,7 +96,7 @@ func printHistory(w io.Writer, rep *history.Report) error {
 		if i > 0 {
 			sep = "\n"
 		}
-		if _, err := fmt.Fprintf(w, "%sblock %d  %s  %q  in %s: %d events\n", sep, b.ID, cellText(b.CustomerKey), b.Name, cellText(b.Folder), len(b.Versions)); err != nil {
+		if _, err := fmt.Fprintf(w, "%sblock %d  %s  %q  in %s: %s\n", sep, b.ID, cellText(b.CustomerKey), b.Name, cellText(b.Folder), plural(len(b.Versions), "event")); err != nil {
 			return err
 		}
 		t := newTable(w, "BACKUP", "EVENT", "MODIFIED (UTC)", "MODIFIED BY", "SIZE", "SHA256", "NAME", "FOLDER")

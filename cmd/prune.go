@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/backup-creator/backup-creator/pkg/backup/prune"
@@ -104,11 +105,12 @@ func (a *App) runPrune(ctx context.Context, opts *PruneOptions) error {
 		if errors.Is(err, prune.ErrEmptyPolicy) {
 			return &UsageError{Err: err}
 		}
+		if ctx.Err() != nil && !opts.DryRun {
+			err = fmt.Errorf("prune interrupted; every kept backup is intact, and the next prune finishes the job: %w", err)
+		}
 		return a.interrupted(ctx, err)
 	}
-	a.log.Info().Str("dest", st.String()).Bool("dry_run", rep.DryRun).Int("kept", len(rep.Keep)).Int("removed", len(rep.Remove)).
-		Int("incomplete_removed", len(rep.Incomplete)).Int("carried_files", rep.Carried.Files).Int64("freed_bytes", rep.Freed.Bytes).
-		Msg("prune summary")
+	a.logPrune(a.log, st.String(), rep)
 	if opts.JSON {
 		return writeJSON(a.Out, rep)
 	}
@@ -125,11 +127,33 @@ func (a *App) pruneOptions(pol prune.Policy, dryRun bool) prune.Options {
 	}
 }
 
+// logPrune logs one line per prune, also for retention.auto, so logs and
+// cron mail show what was removed.
+func (a *App) logPrune(log zerolog.Logger, dest string, rep *prune.Report) {
+	removed := make([]string, 0, len(rep.Remove))
+	for _, r := range rep.Remove {
+		removed = append(removed, r.Backup)
+	}
+	log.Info().Str("dest", dest).Bool("dry_run", rep.DryRun).Int("kept", len(rep.Keep)).Strs("removed", removed).
+		Int("incomplete_removed", len(rep.Incomplete)).Int("resumed", len(rep.Resumed)).
+		Int("carried_files", rep.Carried.Files).Int64("carried_bytes", rep.Carried.Bytes).
+		Int64("deleted_bytes", rep.Deleted.Bytes).Int64("freed_bytes", rep.Freed.Bytes).
+		Msg("prune summary")
+}
+
 func printPrune(w io.Writer, st storage.Store, rep *prune.Report) error {
 	verb := map[bool]string{true: "would be ", false: ""}[rep.DryRun]
 	fmt.Fprintf(w, "%s: %s\n", st, rep.Policy)
-	for _, r := range rep.Resumed {
-		fmt.Fprintf(w, "finished the interrupted removal of %s\n", r.Backup)
+	if len(rep.Resumed) > 0 {
+		names := make([]string, len(rep.Resumed))
+		for i, r := range rep.Resumed {
+			names[i] = r.Backup
+		}
+		how := "finished"
+		if rep.DryRun {
+			how = "an interrupted prune will first finish"
+		}
+		fmt.Fprintf(w, "%s the interrupted removal of %s: %s\n", how, plural(len(names), "backup"), strings.Join(names, ", "))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ACTION\tBACKUP\tREASONS")
@@ -155,10 +179,13 @@ func printPrune(w io.Writer, st storage.Store, rep *prune.Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%s kept, %s %sremoved; %s carried forward (%s, %s); %s, %s %sfreed\n",
-		plural(len(rep.Keep), "backup"), plural(len(rep.Remove)+len(rep.Incomplete), "folder"), verb,
+	fmt.Fprintf(w, "%s kept, %s %sremoved", plural(len(rep.Keep), "backup"), plural(len(rep.Remove), "backup"), verb)
+	if len(rep.Incomplete) > 0 {
+		fmt.Fprintf(w, " and %s", plural(len(rep.Incomplete), "incomplete folder"))
+	}
+	fmt.Fprintf(w, "; %s carried into kept backups (%s, %s); %s %sdeleted; %s %sfreed\n",
 		plural(rep.Carried.Blocks, "block version"), plural(rep.Carried.Files, "file"), humanBytes(rep.Carried.Bytes),
-		plural(rep.Freed.Files, "file"), humanBytes(rep.Freed.Bytes), verb)
+		humanBytes(rep.Deleted.Bytes), verb, signedBytes(rep.Freed.Bytes), verb)
 	return nil
 }
 
@@ -166,4 +193,12 @@ func newRunID() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return "prune-" + hex.EncodeToString(b[:])
+}
+
+// signedBytes formats a net byte count, which can be negative.
+func signedBytes(n int64) string {
+	if n < 0 {
+		return "-" + humanBytes(-n) + " (carried more than removed)"
+	}
+	return humanBytes(n)
 }

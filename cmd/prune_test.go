@@ -164,7 +164,7 @@ func TestPruneThroughTheCommandsKeepsRestoresIdentical(t *testing.T) {
 	if !slices.Equal(kept, all[4:]) {
 		t.Fatalf("kept %v, want %v", kept, all[4:])
 	}
-	if fmt.Sprint(rep.Keep, rep.Remove, rep.Carried, rep.Freed) != fmt.Sprint(dry.Keep, dry.Remove, dry.Carried, dry.Freed) {
+	if fmt.Sprint(rep.Keep, rep.Remove, rep.Carried, rep.Deleted, rep.Copies, rep.Deletes) != fmt.Sprint(dry.Keep, dry.Remove, dry.Carried, dry.Deleted, dry.Copies, dry.Deletes) {
 		t.Errorf("prune did not do what its dry run said:\n%+v\n%+v", dry, rep)
 	}
 	after := h.restoreViews(kept)
@@ -204,7 +204,7 @@ func TestPruneTableAndExitCodes(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"keep 1 last, 1 weekly", "ACTION", "keep    backup_", "newest, last, weekly", "remove  backup_", "5 folders would be removed", "would be freed"} {
+	for _, want := range []string{"keep the last 1, 1 weekly", "ACTION", "keep    backup_", "newest, last, weekly", "remove  backup_", "5 backups would be removed", "would be deleted", "would be freed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry-run table lacks %q:\n%s", want, out)
 		}
@@ -270,5 +270,48 @@ func TestRunWithRetentionAutoPrunesEachBusinessUnit(t *testing.T) {
 		if state := sub.backedUp("latest"); len(state) != 7 {
 			t.Errorf("unit %d: latest backup restores %d blocks, want 7", mid, len(state))
 		}
+	}
+}
+
+// Several runs the same day with retention.auto keeping one backup a day:
+// each prune removes the day's earlier folders, and the next run must not take
+// a freed name that sorts before the kept one (it would read as the oldest
+// backup, and prune would then remove the folder holding everything).
+func TestRetentionAutoSameDayKeepsEverythingRestorable(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	h.emu.Seed(sfmctest.SeedOptions{ExtraBlocks: 20, TieBlocks: -1})
+	t.Setenv("BACKUP_CREATOR_RETENTION_AUTO", "true")
+	t.Setenv("BACKUP_CREATOR_RETENTION_KEEP_DAILY", "1")
+	mid := h.emu.DefaultMID()
+	var want int
+	for i := 0; i < 4; i++ {
+		if i > 0 {
+			if err := h.emu.UpdateAsset(mid, findBlock(t, h.emu, "Bulk 0000001", "").ID, func(s *sfmctest.AssetSpec) {
+				s.Content = fmt.Sprintf("<p>edit %d</p>", i)
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		code, sum, errOut := h.runJSON()
+		if code != ExitOK {
+			t.Fatalf("run %d: exit %d: %s", i, code, errOut)
+		}
+		if i == 0 {
+			want = sum.Blocks
+		}
+		kept := h.completeBackups()
+		if len(kept) != 1 || kept[0] != sum.Backup {
+			t.Fatalf("run %d made %s; kept %v", i, sum.Backup, kept)
+		}
+		state := h.backedUp("latest")
+		if len(state) != want {
+			t.Fatalf("run %d: the kept backup restores %d blocks, want %d", i, len(state), want)
+		}
+		if got := state[findBlock(t, h.emu, "Bulk 0000001", "").Key].Content; i > 0 && got != fmt.Sprintf("<p>edit %d</p>", i) {
+			t.Fatalf("run %d: the kept backup holds %q for the edited block", i, got)
+		}
+	}
+	if code, _, errOut := h.run("verify", "--all", "--dest", h.dest); code != ExitOK {
+		t.Errorf("verify --all: exit %d: %s", code, errOut)
 	}
 }

@@ -334,7 +334,18 @@ func printJSON(w io.Writer, v any) error {
 // showProgress allows the progress line on a terminal (not with several
 // units at once).
 func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptions, opts *RunOptions, showProgress bool) (*backup.Summary, error) {
-	sum := &backup.Summary{Destination: cfg.Dest, Status: backup.StatusFailed}
+	started := a.now().UTC()
+	sum := &backup.Summary{Destination: cfg.Dest, Status: backup.StatusFailed, StartedAt: started, FinishedAt: started}
+	if abs, err := filepath.Abs(cfg.Dest); err == nil && localMissing(cfg.Dest) == "" && !strings.Contains(cfg.Dest, "://") {
+		sum.Destination = abs
+	}
+	// A run that fails before the engine starts still reports when it ran.
+	defer func() {
+		if sum.FinishedAt.Equal(started) {
+			sum.FinishedAt = a.now().UTC()
+			sum.DurationMS = sum.FinishedAt.Sub(started).Milliseconds()
+		}
+	}()
 	src, err := a.NewSource(cfg, a.log, "backup-creator/"+a.versionOrDev())
 	if err != nil {
 		return sum, &ConfigError{Err: err}
@@ -379,17 +390,21 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 	eng := &backup.Engine{Source: src, Store: store, Log: log, Now: a.Now, Version: a.versionOrDev(), Progress: prog}
 	ro.AccountID = cfg.SFMC.AccountID
 	if cfg.Retention.Auto && !ro.DryRun {
-		pol, perr := cfg.Retention.Policy()
-		if perr != nil {
-			return sum, &UsageError{Err: perr}
-		}
 		// Inside the run's lock, after its state: each business unit is
-		// pruned on its own, in its own destination.
+		// pruned on its own, in its own destination. A retention mistake
+		// fails the run only after its backup is committed.
 		ro.AfterCommit = func(ctx context.Context, s *backup.Summary) error {
+			if p := cfg.RetentionProblems(); len(p) > 0 {
+				return fmt.Errorf("retention.auto: the backup is complete, but nothing was pruned: %s", strings.Join(p, "; "))
+			}
+			pol, _ := cfg.Retention.Policy()
 			po := a.pruneOptions(pol, false)
 			po.Locked = true
 			rep, err := prune.Run(ctx, store, po)
 			s.Prune = rep
+			if rep != nil {
+				a.logPrune(log, store.String(), rep)
+			}
 			if err != nil {
 				return fmt.Errorf("retention.auto: the backup is complete, but prune failed: %w", err)
 			}
@@ -474,6 +489,9 @@ func (a *App) printSummary(s *backup.Summary) {
 		}
 		if s.DeletionsSuppressed > 0 {
 			fmt.Fprintf(out, "; %s missing from the SFMC listing NOT recorded as deleted (too many at once: run with --accept-deletions if they were)", plural(s.DeletionsSuppressed, "block"))
+		}
+		if p := s.Prune; p != nil {
+			fmt.Fprintf(out, "; retention: %s kept, %s removed, %s freed", plural(len(p.Keep), "backup"), plural(len(p.Remove)+len(p.Incomplete), "folder"), humanBytes(p.Freed.Bytes))
 		}
 		fmt.Fprintln(out)
 	}

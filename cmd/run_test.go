@@ -536,3 +536,20 @@ func TestConfigShowTellsEnvFileFromEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// A run refused by SFMC still reports when it ran and where it would have
+// written: the summary goes to notifications and the /fail ping.
+func TestFailedRunSummaryHasItsTimesAndDestination(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	t.Setenv("SFMC_CLIENT_SECRET", "wrong")
+	if err := os.MkdirAll(h.dest, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	code, sum, errOut := h.runJSON()
+	if code != ExitAuth {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if sum.StartedAt.IsZero() || sum.FinishedAt.Before(sum.StartedAt) || !filepath.IsAbs(sum.Destination) {
+		t.Errorf("summary of a refused run: started %v, finished %v, destination %q", sum.StartedAt, sum.FinishedAt, sum.Destination)
+	}
+}

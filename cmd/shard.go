@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -30,24 +29,24 @@ func resolveShard(cfg *config.Config) (*shard.Shard, error) {
 		s = v
 	case inJob && idx != "":
 		if cfg.ShardCount == 0 {
-			return nil, usageErrorf("%s=%s is set (a Kubernetes Indexed Job) but shard_count is not: set BACKUP_CREATOR_SHARD_COUNT to the Job's completions", jobIndexEnv, idx)
+			return nil, configErrorf("%s=%s is set (a Kubernetes Indexed Job) but shard_count is not: set BACKUP_CREATOR_SHARD_COUNT to the Job's completions", jobIndexEnv, idx)
 		}
 		i, err := strconv.Atoi(idx)
 		if err != nil {
-			return nil, usageErrorf("%s %q is not a number", jobIndexEnv, idx)
+			return nil, configErrorf("%s %q is not a number", jobIndexEnv, idx)
 		}
 		v, err := shard.New(i, cfg.ShardCount)
 		if err != nil {
-			return nil, usageErrorf("%s=%s with shard_count %d: %v", jobIndexEnv, idx, cfg.ShardCount, err)
+			return nil, configErrorf("%s=%s with shard_count %d: %v", jobIndexEnv, idx, cfg.ShardCount, err)
 		}
 		s = v
 	case cfg.ShardCount != 0:
-		return nil, usageErrorf("shard_count is %d but this is not a shard: set --shard I/N (BACKUP_CREATOR_SHARD) or run in a Kubernetes Indexed Job (%s)", cfg.ShardCount, jobIndexEnv)
+		return nil, configErrorf("shard_count is %d but this is not a shard: set --shard I/N (BACKUP_CREATOR_SHARD) or run in a Kubernetes Indexed Job (%s)", cfg.ShardCount, jobIndexEnv)
 	default:
 		return nil, nil
 	}
 	if len(cfg.AccountIDs) == 0 {
-		return nil, usageErrorf("shard %s: sharding splits the business units of account_ids, and none is set (BACKUP_CREATOR_ACCOUNT_IDS)", s)
+		return nil, configErrorf("shard %s: sharding splits the business units of account_ids, and none is set (BACKUP_CREATOR_ACCOUNT_IDS)", s)
 	}
 	return &s, nil
 }
@@ -70,7 +69,7 @@ func unitsToRun(cfg *config.Config, s *shard.Shard) ([]string, error) {
 	}
 	sel, err := s.Select(mids)
 	if err != nil {
-		return nil, &UsageError{Err: fmt.Errorf("account_ids: %w", err)}
+		return nil, configErrorf("account_ids: %w", err)
 	}
 	return slices.Clip(sel), nil
 }

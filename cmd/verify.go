@@ -138,6 +138,14 @@ func printVerify(w io.Writer, out verifyJSON) error {
 	if err := t.flush(); err != nil {
 		return err
 	}
+	pending := 0
+	for _, r := range out.Backups {
+		pending += len(r.Pending)
+	}
+	if pending > 0 {
+		fmt.Fprintf(w, "\n%s staged by an interrupted prune (%s in the destination): not problems; run `backup-creator prune` again to finish it\n",
+			plural(pending, "file"), repo.PruneJournalKey)
+	}
 	if problems == 0 {
 		return nil
 	}

@@ -319,6 +319,9 @@ func (e *Engine) queryWindow(ctx context.Context, opts RunOptions, sum *Summary)
 			return nil, err
 		}
 	}
+	if j, err := repo.ReadPruneJournal(ctx, e.Store); err == nil && j != nil {
+		e.Log.Warn().Strs("removing", j.Remove).Msg("an interrupted prune left " + repo.PruneJournalKey + ": every kept backup is intact; the next prune (or retention.auto) finishes it")
+	}
 	w := &window{state: state, stateVersion: version, skip: map[repo.Version]bool{}}
 	if state != nil {
 		t := state.Watermark

@@ -831,3 +831,40 @@ func TestRunRefusesAWatermarkInTheFuture(t *testing.T) {
 		t.Fatalf("the run after --full: %v", err)
 	}
 }
+
+// A folder name freed during the day (prune removed backup_YYYYMMDD) is not
+// taken again by a later run that day: names must keep the order the backups
+// were made in, which is the order the chain is read in.
+func TestRunNeverReusesANameThatSortsBeforeLaterFolders(t *testing.T) {
+	src := newFakeSource()
+	src.put(1, "a", "x", base)
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	var names []string
+	for i := 0; i < 3; i++ {
+		sum, err := newEngine(src, st, c).Run(t.Context(), RunOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, sum.Backup)
+		c.Add(time.Hour)
+		if i == 1 {
+			// prune removed the day's first folder
+			var keys []string
+			st.List(t.Context(), names[0]+"/", func(o storage.ObjectInfo) error { keys = append(keys, o.Key); return nil })
+			for _, k := range keys {
+				st.Delete(t.Context(), k, storage.DeleteOptions{})
+			}
+		}
+	}
+	if names[0] != "backup_20261123" || names[2] == names[0] || names[2] < names[1] {
+		t.Fatalf("folder names %v: the third run must sort after the second", names)
+	}
+	list, err := repo.ListBackups(t.Context(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[1].Name != names[2] {
+		t.Errorf("catalog order %v, want the newest last", list)
+	}
+}

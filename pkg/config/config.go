@@ -81,11 +81,25 @@ type Retention struct {
 	Auto        bool   `mapstructure:"auto"`
 }
 
+// RetentionProblems lists what is wrong with the retention settings. run
+// does not refuse to start over them (a retention mistake must not stop the
+// backup); config validate and prune do.
+func (c *Config) RetentionProblems() []string {
+	pol, err := c.Retention.Policy()
+	switch {
+	case err != nil:
+		return []string{err.Error()}
+	case c.Retention.Auto && pol.Empty():
+		return []string{"retention.auto is on but no retention.keep_* rule is set: set at least one, e.g. retention.keep_daily: 7"}
+	}
+	return nil
+}
+
 // Policy converts the retention settings into a prune policy.
 func (r Retention) Policy() (prune.Policy, error) {
 	within, err := prune.ParseDuration(r.KeepWithin)
 	if err != nil {
-		return prune.Policy{}, fmt.Errorf("retention.%w", err)
+		return prune.Policy{}, fmt.Errorf("retention.keep_within (--keep-within): %w", err)
 	}
 	p := prune.Policy{Last: r.KeepLast, Hourly: r.KeepHourly, Daily: r.KeepDaily, Weekly: r.KeepWeekly,
 		Monthly: r.KeepMonthly, Yearly: r.KeepYearly, Within: within}
@@ -440,11 +454,6 @@ func (c *Config) Problems(needSFMC bool) []string {
 		if c.SFMC.ClientSecret == "" {
 			add("sfmc.client_secret is not set (SFMC_CLIENT_SECRET or SFMC_CLIENT_SECRET_FILE)")
 		}
-	}
-	if pol, err := c.Retention.Policy(); err != nil {
-		add("%v", err)
-	} else if c.Retention.Auto && pol.Empty() {
-		add("retention.auto is on but no retention.keep_* rule is set: set at least one, e.g. retention.keep_daily: 7")
 	}
 	if c.SFMC.AccountID != "" && strings.Trim(c.SFMC.AccountID, "0123456789") != "" {
 		add("sfmc.account_id %q is not a number (the MID of a business unit)", c.SFMC.AccountID)

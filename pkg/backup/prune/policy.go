@@ -46,10 +46,16 @@ func (p Policy) Validate() error {
 // String describes the policy for logs and the dry-run header.
 func (p Policy) String() string {
 	var parts []string
+	switch {
+	case p.Last > 0:
+		parts = append(parts, fmt.Sprintf("the last %d", p.Last))
+	case p.Last == -1:
+		parts = append(parts, "all")
+	}
 	for _, c := range []struct {
 		n    int
 		name string
-	}{{p.Last, "last"}, {p.Hourly, "hourly"}, {p.Daily, "daily"}, {p.Weekly, "weekly"}, {p.Monthly, "monthly"}, {p.Yearly, "yearly"}} {
+	}{{p.Hourly, "hourly"}, {p.Daily, "daily"}, {p.Weekly, "weekly"}, {p.Monthly, "monthly"}, {p.Yearly, "yearly"}} {
 		switch {
 		case c.n > 0:
 			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.name))
@@ -110,14 +116,14 @@ func ParseDuration(s string) (Duration, error) {
 	}
 	m := durationRE.FindStringSubmatch(s)
 	if m == nil || s == "" {
-		return Duration{}, fmt.Errorf("keep-within %q: use a span such as 7d, 36h, 6m (months) or 1y2m3d4h", s)
+		return Duration{}, fmt.Errorf("%q: use a span such as 7d, 36h, 6m (months) or 1y2m3d4h", s)
 	}
 	var n [4]int
 	for i := range n {
 		if m[i+1] != "" {
 			v, err := strconv.Atoi(m[i+1])
 			if err != nil || v > 100000 {
-				return Duration{}, fmt.Errorf("keep-within %q: number out of range", s)
+				return Duration{}, fmt.Errorf("%q: number out of range", s)
 			}
 			n[i] = v
 		}

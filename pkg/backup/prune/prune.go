@@ -79,7 +79,9 @@ type Carried struct {
 	Bytes  int64 `json:"bytes"`
 }
 
-// Freed counts what was (or would be) deleted.
+// Freed counts files and bytes: what was (or would be) deleted, and the
+// net space freed (deleted minus carried; negative when a prune's carries
+// and rewritten manifests outweigh what it removed).
 type Freed struct {
 	Files int   `json:"files"`
 	Bytes int64 `json:"bytes"`
@@ -93,14 +95,23 @@ type Report struct {
 	Remove     []Named `json:"remove"`
 	Incomplete []Named `json:"incomplete"`
 	Carried    Carried `json:"carried"`
-	Freed      Freed   `json:"freed"`
+	// Freed is the net space freed: Deleted minus Carried and minus what the
+	// rewritten manifests grew (a dry run cannot know that growth, so its
+	// figure is slightly high).
+	Freed Freed `json:"freed"`
+	// Deleted is everything removed: the removed backups' and incomplete
+	// folders' files, manifests included.
+	Deleted Freed `json:"deleted"`
 	// Resumed lists the backups an interrupted prune was removing, whose
-	// removal this prune finished first.
+	// removal this prune finished first (in a dry run: would finish).
 	Resumed []Named `json:"resumed,omitempty"`
 	// Copies and Deletes count store operations (server-side copies or
-	// fallbacks; objects deleted).
+	// fallbacks; objects deleted); in a dry run, the ones planned.
 	Copies  int `json:"copies"`
 	Deletes int `json:"deletes"`
+
+	// grown is how much the rewritten manifests grew (a real prune only).
+	grown int64
 }
 
 // ErrEmptyPolicy is returned for a policy with no rule: prune refuses to
@@ -155,31 +166,41 @@ func Run(ctx context.Context, st storage.Store, opts Options) (rep *Report, err 
 	}
 	p := &pruner{st: st, opts: opts}
 	rep = &Report{DryRun: opts.DryRun, Policy: opts.Policy.String(), Keep: []Kept{}, Remove: []Named{}, Incomplete: []Named{}}
-	if !opts.DryRun {
-		j, err := repo.ReadPruneJournal(ctx, st)
-		if err != nil {
-			return nil, err
+	defer rep.net()
+	j, err := repo.ReadPruneJournal(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	if j != nil {
+		for _, n := range j.Remove {
+			rep.Resumed = append(rep.Resumed, Named{Backup: n})
 		}
-		if j != nil {
-			for _, n := range j.Remove {
-				rep.Resumed = append(rep.Resumed, Named{Backup: n})
-			}
+		if !opts.DryRun {
 			if err := p.execute(ctx, j, rep); err != nil {
 				return rep, fmt.Errorf("finish the interrupted prune of %s: %w", strings.Join(j.Remove, ", "), err)
 			}
 		}
 	}
-	j, err := p.plan(ctx, rep)
+	plan, err := p.plan(ctx, rep)
 	if err != nil {
 		return rep, err
 	}
-	if opts.DryRun || len(j.Remove)+len(j.Incomplete) == 0 {
+	if opts.DryRun {
+		rep.Copies, rep.Deletes = rep.Carried.Files, rep.Deleted.Files
 		return rep, nil
 	}
-	if err := p.execute(ctx, j, rep); err != nil {
+	if len(plan.Remove)+len(plan.Incomplete) == 0 {
+		return rep, nil
+	}
+	if err := p.execute(ctx, plan, rep); err != nil {
 		return rep, err
 	}
 	return rep, nil
+}
+
+// net sets Freed from what was deleted and carried.
+func (rep *Report) net() {
+	rep.Freed = Freed{Files: rep.Deleted.Files - rep.Carried.Files, Bytes: rep.Deleted.Bytes - rep.Carried.Bytes - rep.grown}
 }
 
 type pruner struct {
@@ -219,6 +240,14 @@ func (p *pruner) plan(ctx context.Context, rep *Report) (*repo.PruneJournal, err
 			backups = append(backups, Backup{Name: bi.Name, Time: t})
 		}
 	}
+	// The chain is read in name order, the policy in start-time order: they
+	// must agree, or what prune carries would not be what restore reads.
+	for i := 1; i < len(backups); i++ {
+		if backups[i].Time.Before(backups[i-1].Time) {
+			return nil, fmt.Errorf("backup %s started at %s, before %s (%s), although its name sorts after it: the folder names do not follow the order the backups were made in (a clock set back, or folders copied in by hand): %w",
+				backups[i].Name, backups[i].Time.UTC().Format(time.RFC3339), backups[i-1].Name, backups[i-1].Time.UTC().Format(time.RFC3339), ErrUnsafe)
+		}
+	}
 	keep, remove, reasons := ApplyPolicy(backups, p.opts.Policy)
 	for i, k := range keep {
 		rep.Keep = append(rep.Keep, Kept{Backup: k.Name, Reasons: reasons[i]})
@@ -247,16 +276,16 @@ func (p *pruner) plan(ctx context.Context, rep *Report) (*repo.PruneJournal, err
 	if p.opts.DryRun {
 		for _, bi := range list {
 			if slices.Contains(j.Remove, bi.Name) || slices.Contains(j.Incomplete, bi.Name) {
-				rep.Freed.Files += bi.Files
-				rep.Freed.Bytes += bi.Bytes
+				rep.Deleted.Files += bi.Files
+				rep.Deleted.Bytes += bi.Bytes
 			}
 			if slices.Contains(j.Remove, bi.Name) {
 				info, err := p.st.Stat(ctx, path.Join(bi.Name, repo.ManifestName))
 				if err != nil {
 					return nil, err
 				}
-				rep.Freed.Files++
-				rep.Freed.Bytes += info.Size
+				rep.Deleted.Files++
+				rep.Deleted.Bytes += info.Size
 			}
 		}
 	}
@@ -445,9 +474,11 @@ func (p *pruner) applyCarry(ctx context.Context, c carry, rep *Report) error {
 	}
 	m.Deleted = append(m.Deleted, c.tombs...)
 	m.Counts = w.Counts()
-	if _, err := w.Put(ctx, p.st, m, storage.PutOptions{IfVersion: cur.Version}); err != nil {
+	info, err := w.Put(ctx, p.st, m, storage.PutOptions{IfVersion: cur.Version})
+	if err != nil {
 		return fmt.Errorf("carry into %s: %w", c.into, err)
 	}
+	rep.grown += info.Size - cur.Size
 	return nil
 }
 
@@ -481,8 +512,8 @@ func (p *pruner) removeFolder(ctx context.Context, name string, complete bool, r
 			if err := p.st.Delete(ctx, key, storage.DeleteOptions{}); err != nil && !errors.Is(err, storage.ErrNotFound) {
 				return fmt.Errorf("remove backup %s: %w", name, err)
 			}
-			rep.Freed.Files++
-			rep.Freed.Bytes += info.Size
+			rep.Deleted.Files++
+			rep.Deleted.Bytes += info.Size
 			rep.Deletes++
 		}
 	}
@@ -499,8 +530,8 @@ func (p *pruner) removeFolder(ctx context.Context, name string, complete bool, r
 	if err := storage.DeleteKeys(ctx, p.st, keys); err != nil {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
-	rep.Freed.Files += len(keys)
-	rep.Freed.Bytes += bytes
+	rep.Deleted.Files += len(keys)
+	rep.Deleted.Bytes += bytes
 	rep.Deletes += len(keys)
 	if d, ok := p.st.(storage.DirRemover); ok {
 		if err := d.RemoveEmptyDirs(ctx, name+"/"); err != nil {

@@ -479,25 +479,47 @@ func LoadSnapshot(ctx context.Context, st storage.Store, ref string, at time.Tim
 	return snap, nil
 }
 
-// FreeFolder returns the first backup folder name for a run started at t
-// that holds no object yet. Call it under the lock, so that no other run can
-// race for the name.
+// FreeFolder returns the name of the backup folder for a run started at t:
+// the first of backup_YYYYMMDD, backup_YYYYMMDD_HHMMSS,
+// backup_YYYYMMDD_HHMMSS_2, … that holds no object yet and sorts after every
+// folder of that day. The second condition keeps folder names in the order
+// the backups were made (the order the chain is read in) also when a name was
+// freed: after prune removed backup_20261201, a later run that day must not
+// take that name, which sorts before the day's backup_20261201_HHMMSS
+// folders. Call it under the lock, so that no other run can race for a name.
 func FreeFolder(ctx context.Context, st storage.Store, t time.Time) (string, error) {
 	for seq := 0; seq < 100; seq++ {
 		name := FolderName(t, seq)
-		exists := false
-		err := st.List(ctx, name+"/", func(storage.ObjectInfo) error {
-			exists = true
-			return errStopList
-		})
-		if err != nil && !errors.Is(err, errStopList) {
+		taken, err := anyObject(ctx, st, name+"/")
+		if err != nil {
 			return "", fmt.Errorf("check backup folder %s: %w", name, err)
 		}
-		if !exists {
+		if taken {
+			continue
+		}
+		// Names that sort after this one the same day extend it with "_".
+		later, err := anyObject(ctx, st, name+"_")
+		if err != nil {
+			return "", fmt.Errorf("check backup folder %s: %w", name, err)
+		}
+		if !later {
 			return name, nil
 		}
 	}
 	return "", fmt.Errorf("no free backup folder name for %s", t.UTC().Format(time.RFC3339))
+}
+
+// anyObject reports whether some object's key starts with prefix.
+func anyObject(ctx context.Context, st storage.Store, prefix string) (bool, error) {
+	found := false
+	err := st.List(ctx, prefix, func(storage.ObjectInfo) error {
+		found = true
+		return errStopList
+	})
+	if err != nil && !errors.Is(err, errStopList) {
+		return false, err
+	}
+	return found, nil
 }
 
 var errStopList = errors.New("stop listing")

@@ -38,7 +38,7 @@ type LockedError struct {
 }
 
 func (e *LockedError) Error() string {
-	return fmt.Sprintf("another backup-creator run holds the lock on %s: %s; it is taken over automatically once it has not been refreshed for %s, or remove %s if you are sure that run is gone",
+	return fmt.Sprintf("another backup-creator process (a run or a prune) holds the lock on %s: %s; it is taken over automatically once it has not been refreshed for %s, or remove %s if you are sure that process is gone",
 		e.Dest, e.Holder.holder(), e.StaleAfter, LockKey)
 }
 
