@@ -11,6 +11,7 @@ import (
 
 	"github.com/backup-creator/backup-creator/pkg/backup"
 	"github.com/backup-creator/backup-creator/pkg/config"
+	"github.com/backup-creator/backup-creator/pkg/redact"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 )
@@ -44,6 +45,12 @@ type App struct {
 	NewStore func(ctx context.Context, cfg *config.Config) (storage.Store, error)
 	// HTTPClient sends notifications (nil: http.DefaultClient).
 	HTTPClient *http.Client
+
+	// red removes secrets from everything the commands print or send: every
+	// log line (the logger writes through it), the final error, the --json
+	// summary and notifications. It learns the configured secrets in setup
+	// and every SFMC access token as the client receives it.
+	red *redact.Redactor
 
 	// Set by the root command's PersistentPreRunE.
 	v           *viper.Viper

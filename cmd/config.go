@@ -20,6 +20,7 @@ import (
 	"github.com/backup-creator/backup-creator/configs"
 	"github.com/backup-creator/backup-creator/pkg/config"
 	"github.com/backup-creator/backup-creator/pkg/progress"
+	"github.com/backup-creator/backup-creator/pkg/redact"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 )
 
@@ -175,20 +176,23 @@ and removed (a missing destination is not created: its parent is checked instead
 
 func (a *App) validateOnline(ctx context.Context) error {
 	var failed []error
+	// Server and storage texts: redacted, control characters escaped.
+	out := a.redactor().Writer(a.Out)
+	text := func(err error) string { return redact.Escape(err.Error()) }
 	src, err := a.NewSource(a.cfg, a.log, "backup-creator/"+a.versionOrDev())
 	if err != nil {
 		return &ConfigError{Err: err}
 	}
 	if auth, ok := src.(interface{ Authenticate(context.Context) error }); ok {
 		if err := auth.Authenticate(ctx); err != nil {
-			fmt.Fprintf(a.Out, "SFMC authentication: FAILED: %v\n", err)
+			fmt.Fprintf(out, "SFMC authentication: FAILED: %s\n", text(err))
 			failed = append(failed, fmt.Errorf("SFMC authentication: %w", err))
 		} else {
-			fmt.Fprintf(a.Out, "SFMC authentication: ok (token from %s)\n", a.cfg.SFMC.AuthURL)
+			fmt.Fprintf(out, "SFMC authentication: ok (token from %s)\n", a.cfg.SFMC.AuthURL)
 		}
 	}
 	if err := a.probeStore(ctx); err != nil {
-		fmt.Fprintf(a.Out, "destination %s: FAILED: %v\n", a.cfg.Dest, err)
+		fmt.Fprintf(out, "destination %s: FAILED: %s\n", a.cfg.Dest, text(err))
 		failed = append(failed, fmt.Errorf("destination: %w", err))
 	}
 	return errors.Join(failed...)

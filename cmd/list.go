@@ -240,7 +240,9 @@ func cellText(s string) string {
 		return "-"
 	}
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		// C0, DEL and C1 controls (U+009B is a one-byte CSI) and the bidi
+		// overrides: names come from SFMC and must not drive the terminal.
+		if r < 0x20 || r >= 0x7f && r <= 0x9f || r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069' {
 			return ' '
 		}
 		return r

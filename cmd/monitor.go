@@ -80,6 +80,9 @@ func (p *pinger) finish(ctx context.Context, ev notify.Event, summary any) {
 	if err != nil {
 		body = nil
 	}
+	// The summary carries the run's error: redacted like every notification
+	// (before Ping cuts the body, so no part of a secret survives the cut).
+	body = []byte(p.a.redactor().String(string(body)))
 	p.send(context.WithoutCancel(ctx), notify.PingKind(ev), body)
 }
 

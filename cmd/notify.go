@@ -31,6 +31,7 @@ func (a *App) sendNotification(ctx context.Context, ev notify.Event) {
 	if !notify.ShouldSend(nc, ev) {
 		return
 	}
+	nc.Redact = a.redactor().String
 	ev.Host, _ = os.Hostname()
 	ev.Version = a.versionOrDev()
 	client := a.HTTPClient

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/backup-creator/backup-creator/pkg/config"
+	"github.com/backup-creator/backup-creator/pkg/redact"
 )
 
 // Execute runs the command line args and returns the exit code. It is the
@@ -46,13 +47,16 @@ func (a *App) Execute(ctx context.Context, args []string) int {
 		// stderr is not a terminal, e.g. cron) it is one JSON line: what log
 		// shippers parse and what the cron mail shows. Otherwise (a terminal,
 		// --log-format console, or an error before the configuration chose a
-		// format) it is one plain line, lists unescaped.
+		// format) it is one plain line: secrets removed (the JSON line goes
+		// through the redacting writer), control characters escaped so that
+		// server text cannot drive the terminal or forge a line, our own
+		// problem lists kept as indented lines.
 		var usage *UsageError
 		switch {
 		case a.logJSON && !errors.As(err, &usage):
 			a.log.Error().Err(err).Int("exit_code", code).Msg("backup-creator failed")
 		default:
-			fmt.Fprintf(a.Err, "backup-creator: %v\n", err)
+			fmt.Fprintf(a.Err, "backup-creator: %s\n", plainLine(a.redactor().Error(err)))
 		}
 		if errors.As(err, &usage) {
 			fmt.Fprintln(a.Err, "Run 'backup-creator --help' for usage.")
@@ -205,7 +209,8 @@ func (a *App) setup(c *cobra.Command, configFile, envFile string) error {
 		return &ConfigError{Err: err}
 	}
 	a.v, a.cfg = v, cfg
-	log, err := newLogger(a.Err, cfg.Log, a.ErrIsTTY)
+	a.registerSecrets(cfg)
+	log, err := newLogger(a.redactor().Writer(a.Err), cfg.Log, a.ErrIsTTY)
 	if err != nil {
 		return &ConfigError{Err: err}
 	}
@@ -217,6 +222,9 @@ func (a *App) setup(c *cobra.Command, configFile, envFile string) error {
 			Msg("env file: variables that are neither backup-creator settings nor cloud credentials are not set (see README, Configuration); set them in the real environment if you need them")
 	}
 	a.warnUnknown(c)
+	for _, w := range cfg.Warnings {
+		a.log.Warn().Str("problem", w).Msg("configuration warning")
+	}
 	return nil
 }
 
@@ -232,11 +240,27 @@ func newLogger(w io.Writer, lc config.Log, tty bool) (zerolog.Logger, error) {
 	}
 	if consoleLog(lc.Format, tty) {
 		// Colour only on a terminal, and not when NO_COLOR is set
-		// (no-color.org): a file or a cron mail gets plain text.
+		// (no-color.org): a file or a cron mail gets plain text. Field
+		// values with control characters are quoted by the console writer;
+		// the message is not, so it is escaped here.
 		noColor := !tty || os.Getenv("NO_COLOR") != ""
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: noColor}
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: noColor, FormatPrepare: escapeMessage}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// plainLine makes an error message safe for the plain stderr line: control
+// characters escaped, continuation lines (joined errors, problem lists)
+// indented, so text from outside cannot drive the terminal or forge a line.
+func plainLine(msg string) string { return redact.EscapeLines(msg) }
+
+// escapeMessage escapes the control characters of a console log line's
+// message (JSON lines are escaped by zerolog itself).
+func escapeMessage(evt map[string]any) error {
+	if m, ok := evt[zerolog.MessageFieldName].(string); ok {
+		evt[zerolog.MessageFieldName] = redact.Escape(m)
+	}
+	return nil
 }
 
 // consoleLog reports whether log.format (already checked) asks for console
@@ -353,7 +377,8 @@ func envValue(v string) (string, error) {
 		}
 		rest := strings.TrimSpace(v[end+2:])
 		if rest != "" && !strings.HasPrefix(rest, "#") {
-			return "", fmt.Errorf("unexpected %q after the quoted value", rest)
+			// Not quoted back: the text may be the tail of a secret.
+			return "", fmt.Errorf("unexpected text after the closing quote (%d characters; a quote inside the value?)", len([]rune(rest)))
 		}
 		return v[1 : end+1], nil
 	}

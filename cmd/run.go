@@ -158,7 +158,7 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 			a.writeMetrics(ctx, []unitResult{{accountID: cfg.SFMC.AccountID, sum: sum, err: err, took: a.now().Sub(start)}}, nil)
 		}
 		if opts.JSON {
-			if jerr := printJSON(a.Out, sum); jerr != nil && err == nil {
+			if jerr := printJSON(a.redactor().Writer(a.Out), sum); jerr != nil && err == nil {
 				err = jerr
 			}
 		} else if err == nil {
@@ -263,7 +263,7 @@ func (a *App) runRun(ctx context.Context, opts *RunOptions) error {
 		a.writeMetrics(ctx, done, mids)
 	}
 	if opts.JSON {
-		if jerr := printJSON(a.Out, multi); jerr != nil && worst == nil {
+		if jerr := printJSON(a.redactor().Writer(a.Out), multi); jerr != nil && worst == nil {
 			worst = jerr
 		}
 	}
@@ -382,7 +382,7 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 	log := a.log
 	if tty {
 		// Log lines blank the progress line first instead of running into it.
-		if l, lerr := newLogger(prog.Wrap(a.Err), cfg.Log, a.ErrIsTTY); lerr == nil {
+		if l, lerr := newLogger(a.redactor().Writer(prog.Wrap(a.Err)), cfg.Log, a.ErrIsTTY); lerr == nil {
 			log = l
 		}
 	}
@@ -472,27 +472,28 @@ func (a *App) logSummary(s *backup.Summary, err error) {
 }
 
 func (a *App) printSummary(s *backup.Summary) {
+	out := a.redactor().Writer(a.Out)
 	switch s.Status {
 	case backup.StatusDryRun:
-		fmt.Fprintf(a.Out, "dry run: %s (%s) would be backed up to %s; %d unchanged skipped; %d deleted in SFMC since the last run\n",
+		fmt.Fprintf(out, "dry run: %s (%s) would be backed up to %s; %d unchanged skipped; %d deleted in SFMC since the last run\n",
 			plural(s.Blocks, "block"), humanBytes(s.Bytes), s.Destination, s.Skipped, s.Deleted)
 	default:
 		w := "none"
 		if s.WatermarkTo != nil {
 			w = s.WatermarkTo.Format(time.RFC3339Nano)
 		}
-		fmt.Fprintf(a.Out, "%s: %s, %s, %s in %s to %s (watermark %s)",
+		fmt.Fprintf(out, "%s: %s, %s, %s in %s to %s (watermark %s)",
 			s.Backup, plural(s.Blocks, "block"), plural(s.Files, "file"), humanBytes(s.Bytes), time.Duration(s.DurationMS)*time.Millisecond, s.Destination, w)
 		if s.Deleted > 0 {
-			fmt.Fprintf(a.Out, "; %s deleted in SFMC since the last run (see backup-creator list %s)", plural(s.Deleted, "block"), s.Backup)
+			fmt.Fprintf(out, "; %s deleted in SFMC since the last run (see backup-creator list %s)", plural(s.Deleted, "block"), s.Backup)
 		}
 		if s.DeletionsSuppressed > 0 {
-			fmt.Fprintf(a.Out, "; %s missing from the SFMC listing NOT recorded as deleted (too many at once: run with --accept-deletions if they were)", plural(s.DeletionsSuppressed, "block"))
+			fmt.Fprintf(out, "; %s missing from the SFMC listing NOT recorded as deleted (too many at once: run with --accept-deletions if they were)", plural(s.DeletionsSuppressed, "block"))
 		}
 		if p := s.Prune; p != nil {
-			fmt.Fprintf(a.Out, "; retention: %s kept, %s removed, %s freed", plural(len(p.Keep), "backup"), plural(len(p.Remove)+len(p.Incomplete), "folder"), humanBytes(p.Freed.Bytes))
+			fmt.Fprintf(out, "; retention: %s kept, %s removed, %s freed", plural(len(p.Keep), "backup"), plural(len(p.Remove)+len(p.Incomplete), "folder"), humanBytes(p.Freed.Bytes))
 		}
-		fmt.Fprintln(a.Out)
+		fmt.Fprintln(out)
 	}
 }
 

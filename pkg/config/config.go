@@ -12,6 +12,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"reflect"
@@ -23,6 +24,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/backup-creator/backup-creator/pkg/backup/prune"
+	"github.com/backup-creator/backup-creator/pkg/redact"
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/shard"
 	"github.com/backup-creator/backup-creator/pkg/storage/azblob"
@@ -49,6 +51,10 @@ type SFMC struct {
 	RetryBaseDelay   time.Duration `mapstructure:"retry_base_delay"`
 	RetryMaxDelay    time.Duration `mapstructure:"retry_max_delay"`
 	MaxRetryAfter    time.Duration `mapstructure:"max_retry_after"`
+	// MaxResponseBytes bounds one response body (a query page included);
+	// MaxItemBytes one asset document in it.
+	MaxResponseBytes int64 `mapstructure:"max_response_bytes"`
+	MaxItemBytes     int64 `mapstructure:"max_item_bytes"`
 }
 
 // Log holds the logging settings.
@@ -171,6 +177,10 @@ type Config struct {
 	S3     s3.Config     `mapstructure:"s3"`
 	GCS    gcs.Config    `mapstructure:"gcs"`
 	Azblob azblob.Config `mapstructure:"azblob"`
+
+	// Warnings are problems Load fixed or tolerated (a byte-order mark in
+	// the secret file, its permissions); the caller logs them.
+	Warnings []string `mapstructure:"-"`
 }
 
 // Secret is a string that never prints its value.
@@ -209,6 +219,8 @@ func Defaults() map[string]any {
 		"sfmc.retry_base_delay":     "500ms",
 		"sfmc.retry_max_delay":      "30s",
 		"sfmc.max_retry_after":      "60s",
+		"sfmc.max_response_bytes":   int64(sfmc.DefaultMaxResponseBytes),
+		"sfmc.max_item_bytes":       int64(sfmc.DefaultMaxItemBytes),
 		"dest":                      "./backups",
 		"types":                     []string{"default"},
 		"concurrency":               8,
@@ -338,16 +350,79 @@ func Load(v *viper.Viper) (*Config, error) {
 		if c.SFMC.ClientSecret != "" {
 			return nil, errors.New("sfmc.client_secret and sfmc.client_secret_file (SFMC_CLIENT_SECRET / SFMC_CLIENT_SECRET_FILE) are both set: set only one")
 		}
-		b, err := os.ReadFile(c.SFMC.ClientSecretFile)
+		sec, warns, err := readSecretFile(c.SFMC.ClientSecretFile)
 		if err != nil {
-			return nil, fmt.Errorf("sfmc.client_secret_file: %w", err)
+			return nil, err
 		}
-		c.SFMC.ClientSecret = Secret(strings.TrimRight(string(b), "\r\n"))
-		if c.SFMC.ClientSecret == "" {
-			return nil, fmt.Errorf("sfmc.client_secret_file %s is empty", c.SFMC.ClientSecretFile)
-		}
+		c.SFMC.ClientSecret = sec
+		c.Warnings = append(c.Warnings, warns...)
 	}
 	return &c, nil
+}
+
+// MaxSecretFileSize bounds what is read of sfmc.client_secret_file: SFMC
+// client secrets are a few dozen characters.
+const MaxSecretFileSize = 64 << 10
+
+// readSecretFile reads the client secret from name, at most
+// MaxSecretFileSize bytes. One trailing "\n" (what echo, Docker and
+// Kubernetes secrets leave) is removed silently; a UTF-8 byte-order mark, a
+// Windows "\r\n" and other whitespace at either end are removed with a
+// warning; a file with several lines or control characters inside is
+// refused. A file readable by others, or by its group while the job's user
+// owns it, gets a warning.
+func readSecretFile(name string) (Secret, []string, error) {
+	const key = "sfmc.client_secret_file"
+	f, err := os.Open(name)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", key, err)
+	}
+	defer f.Close()
+	var warns []string
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		// Readable by others is always a warning. Readable by the group
+		// only when the job's user owns the file: a secret owned by root
+		// and shared with the job's group (Kubernetes: fsGroup with
+		// defaultMode 0440) needs that bit.
+		perm := st.Mode().Perm()
+		if perm&0o004 != 0 || perm&0o040 != 0 && ownedBySelf(st) {
+			warns = append(warns, fmt.Sprintf("%s %s is readable by group or others (mode %04o): restrict it to the job's user (chmod 600)",
+				key, name, perm))
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxSecretFileSize+1))
+	if err != nil {
+		return "", nil, fmt.Errorf("%s %s: %w", key, name, err)
+	}
+	if len(b) > MaxSecretFileSize {
+		return "", nil, fmt.Errorf("%s %s is larger than %d KiB: that is not a secret file (it should hold only the client secret)", key, name, MaxSecretFileSize>>10)
+	}
+	s := string(b)
+	if rest, ok := strings.CutPrefix(s, "\uFEFF"); ok {
+		s = rest
+		warns = append(warns, fmt.Sprintf("%s %s starts with a UTF-8 byte-order mark: removed (save the file without BOM)", key, name))
+	}
+	s = strings.TrimSuffix(s, "\n")
+	if rest, ok := strings.CutSuffix(s, "\r"); ok {
+		s = rest
+		warns = append(warns, fmt.Sprintf("%s %s ends with a Windows line ending (\\r\\n): removed", key, name))
+	}
+	if t := strings.TrimSpace(s); t != s {
+		warns = append(warns, fmt.Sprintf("%s %s has blank lines or spaces before or after the secret: removed (the secret itself never contains whitespace)", key, name))
+		s = t
+	}
+	if s == "" {
+		return "", nil, fmt.Errorf("%s %s is empty", key, name)
+	}
+	if strings.ContainsAny(s, "\r\n") {
+		return "", nil, fmt.Errorf("%s %s has several lines: it should hold only the client secret", key, name)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '\uFFFD' || r == '\uFEFF' {
+			return "", nil, fmt.Errorf("%s %s contains control characters or invalid UTF-8: it should hold only the client secret", key, name)
+		}
+	}
+	return Secret(s), warns, nil
 }
 
 func splitList(in []string) []string {
@@ -397,6 +472,12 @@ func (c *Config) Problems(needSFMC bool) []string {
 	}
 	if c.SFMC.MaxRetryAfter <= 0 {
 		add("sfmc.max_retry_after must be positive")
+	}
+	if c.SFMC.MaxItemBytes < 64<<10 {
+		add("sfmc.max_item_bytes %d is too small (at least 65536)", c.SFMC.MaxItemBytes)
+	}
+	if c.SFMC.MaxResponseBytes < c.SFMC.MaxItemBytes {
+		add("sfmc.max_response_bytes %d is smaller than sfmc.max_item_bytes %d", c.SFMC.MaxResponseBytes, c.SFMC.MaxItemBytes)
 	}
 	if c.Dest == "" {
 		add("dest is empty: a directory or a URL (s3://, gs://, azblob://)")
@@ -470,6 +551,15 @@ func ParseDest(s string) (Dest, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
+		if strings.Contains(s, "@") || redact.Shapes(s) != s {
+			// Not quoted: url.Parse's message repeats parts of the
+			// credentials, and an unparsable URL cannot be redacted.
+			return Dest{}, errors.New("dest is not a valid URL, and it seems to contain credentials (an @ or a secret parameter): never put secrets in the destination; use the cloud's credential chain")
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return Dest{}, fmt.Errorf("dest %q is not a valid URL: %w", s, err)
 	}
 	switch u.Scheme {
@@ -479,19 +569,19 @@ func ParseDest(s string) (Dest, error) {
 			p = u.Host + u.Path
 		}
 		if p == "" {
-			return Dest{}, fmt.Errorf("dest %q has no path", s)
+			return Dest{}, fmt.Errorf("dest %q has no path", redact.Shapes(s))
 		}
 		return Dest{Scheme: "file", Path: p}, nil
 	case "s3", "gs", "azblob":
 		if u.Host == "" {
-			return Dest{}, fmt.Errorf("dest %q names no bucket: use %s://BUCKET/prefix", s, u.Scheme)
+			return Dest{}, fmt.Errorf("dest %q names no bucket: use %s://BUCKET/prefix", redact.Shapes(s), u.Scheme)
 		}
 		if u.User != nil {
 			return Dest{}, fmt.Errorf("dest %q contains credentials: never put secrets in the destination; use the cloud's credential chain", redactURL(u))
 		}
 		return Dest{Scheme: u.Scheme, URL: u}, nil
 	default:
-		return Dest{}, fmt.Errorf("dest %q has unknown scheme %q: use a path, file://, s3://, gs:// or azblob://", s, u.Scheme)
+		return Dest{}, fmt.Errorf("dest %q has unknown scheme %q: use a path, file://, s3://, gs:// or azblob://", redact.Shapes(s), u.Scheme)
 	}
 }
 
@@ -544,7 +634,7 @@ func (c *Config) Backend() (Backend, error) {
 func redactURL(u *url.URL) string {
 	c := *u
 	c.User = nil
-	return c.String()
+	return redact.Shapes(c.String())
 }
 
 // Redacted returns the configuration as key → value strings, secrets shown

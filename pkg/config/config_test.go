@@ -110,6 +110,107 @@ func TestSecretFile(t *testing.T) {
 	}
 }
 
+func TestSecretFileHygiene(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		content string
+		mode    os.FileMode
+		want    string // the secret; "" = refused
+		warn    string // a warning must contain this; "" = no warning
+		err     string
+	}{
+		{"one newline, silently", "abc123secret\n", 0o600, "abc123secret", "", ""},
+		{"no newline", "abc123secret", 0o400, "abc123secret", "", ""},
+		{"byte-order mark", "\uFEFFabc123secret\n", 0o600, "abc123secret", "byte-order mark", ""},
+		{"windows line ending", "abc123secret\r\n", 0o600, "abc123secret", `\r\n`, ""},
+		{"blank lines and spaces", "  abc123secret\n\n\n", 0o600, "abc123secret", "blank lines or spaces", ""},
+		{"world readable", "abc123secret\n", 0o644, "abc123secret", "readable by group or others (mode 0644)", ""},
+		{"group readable", "abc123secret\n", 0o640, "abc123secret", "chmod 600", ""},
+		{"two lines", "SFMC_CLIENT_ID=x\nSFMC_CLIENT_SECRET=y\n", 0o600, "", "", "several lines"},
+		{"control character", "abc\x00123secret", 0o600, "", "", "control characters"},
+		{"empty", "\n", 0o600, "", "", "is empty"},
+		{"too large", strings.Repeat("A", MaxSecretFileSize+1), 0o600, "", "", "larger than 64 KiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_"))
+			if err := os.WriteFile(f, []byte(tc.content), tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(f, tc.mode); err != nil { // whatever the umask
+				t.Fatal(err)
+			}
+			t.Setenv("SFMC_CLIENT_SECRET_FILE", f)
+			c, err := Load(NewViper())
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				if strings.Contains(err.Error(), "SFMC_CLIENT_SECRET=y") {
+					t.Errorf("the error shows the file's content: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.SFMC.ClientSecret.Value(); got != tc.want {
+				t.Errorf("secret = %q, want %q", got, tc.want)
+			}
+			joined := strings.Join(c.Warnings, "\n")
+			if tc.warn == "" && joined != "" || !strings.Contains(joined, tc.warn) {
+				t.Errorf("warnings %q, want %q", joined, tc.warn)
+			}
+		})
+	}
+	t.Run("group readable, owned by another user", func(t *testing.T) {
+		// Kubernetes: root-owned, 0440, shared through fsGroup.
+		if os.Getuid() != 0 {
+			t.Skip("needs root to give the file to another user")
+		}
+		f := filepath.Join(dir, "shared")
+		if err := os.WriteFile(f, []byte("abc123secret\n"), 0o440); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(f, 65532, 65532); err != nil {
+			t.Skip(err)
+		}
+		t.Setenv("SFMC_CLIENT_SECRET_FILE", f)
+		c, err := Load(NewViper())
+		if err != nil || len(c.Warnings) != 0 {
+			t.Fatalf("err %v, warnings %q; want none", err, c.Warnings)
+		}
+	})
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		t.Run("/dev/zero", func(t *testing.T) {
+			t.Setenv("SFMC_CLIENT_SECRET_FILE", "/dev/zero")
+			if _, err := Load(NewViper()); err == nil || !strings.Contains(err.Error(), "larger than 64 KiB") {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+func TestParseDestHidesCredentials(t *testing.T) {
+	for _, d := range []string{
+		"s3://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY@bucket/prefix",
+		"s3://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMIK7MDENG@bucket/prefix",
+		"gs://user:wJalrXUtnFEMI%zz@bucket/p",
+		"s3://AKIA:wJalrXUtnFEMI K7MDENG@bucket/p",
+	} {
+		_, err := ParseDest(d)
+		if err == nil {
+			t.Fatalf("%s accepted", d)
+		}
+		for _, part := range []string{"wJalrXUtnFEMI", "K7MDENG"} {
+			if strings.Contains(err.Error(), part) {
+				t.Errorf("error %q shows a part of the secret", err)
+			}
+		}
+	}
+}
+
 func TestSecretNeverFormats(t *testing.T) {
 	s := Secret("hunter2")
 	for _, got := range []string{s.String(), s.GoString(), func() string { b, _ := s.MarshalText(); return string(b) }()} {

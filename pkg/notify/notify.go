@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/backup-creator/backup-creator/pkg/progress"
+	"github.com/backup-creator/backup-creator/pkg/redact"
 )
 
 // When to notify (Config.On).
@@ -68,6 +69,11 @@ type Config struct {
 	// whatever On says (see Ping); it may contain AccountIDPlaceholder.
 	// Secret.
 	PingURL string
+	// Redact removes secrets from a text; Send applies it to everything a
+	// message is built from (the error, the destination, the summary). nil
+	// removes only credential-shaped text (redact.Shapes: URL user info,
+	// secret query parameters, bearer tokens).
+	Redact func(string) string
 }
 
 // Enabled reports whether any channel is configured.
@@ -113,8 +119,8 @@ type Event struct {
 	Status string
 	// ExitCode is the process exit code of the run.
 	ExitCode int
-	// Error is the run's error message, empty on success. It must not contain
-	// secrets (backup-creator's errors never do).
+	// Error is the run's error message, empty on success. Send passes it
+	// through Config.Redact and escapes its control characters.
 	Error string
 	// Host is the machine (or pod) the run ran on.
 	Host string
@@ -183,6 +189,18 @@ func Send(ctx context.Context, cfg Config, ev Event, client *http.Client) []erro
 	defer cancel()
 
 	summary, sumErr := marshalSummary(ev.Summary)
+	clean := cfg.Redact
+	if clean == nil {
+		clean = redact.Shapes
+	}
+	// Whatever the event carries, including server texts inside the error,
+	// passes the redactor before it is put into a message.
+	ev.Error = redact.EscapeLines(clean(ev.Error))
+	ev.Destination = clean(ev.Destination)
+	ev.Backup = clean(ev.Backup)
+	if len(summary) > 0 {
+		summary = json.RawMessage(clean(string(summary)))
+	}
 	text := Text(ev, summary)
 
 	var jobs []func() error

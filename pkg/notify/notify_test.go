@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/backup-creator/backup-creator/pkg/notify"
+	"github.com/backup-creator/backup-creator/pkg/redact"
 )
 
 // summary mimics backup.Summary's JSON (notify must not import pkg/backup).
@@ -421,6 +423,38 @@ func TestProblems(t *testing.T) {
 				for _, secret := range []string{"secret", "pw"} {
 					if strings.Contains(got[i], secret) && !strings.Contains(w, secret) {
 						t.Errorf("problem %q leaks %q", got[i], secret)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestSendRedactsAndEscapes(t *testing.T) {
+	slack, generic := newHook(t, 200), newHook(t, 200)
+	red := redact.New("client-secret-XYZ", "token-ABCDEFGH")
+	ev := failureEvent()
+	ev.Error = "sfmc said: client-secret-XYZ token-ABCDEFGH via https://u:pw-9x@proxy/p?sig=s1g\x1b[2K\r\nFORGED"
+	ev.Summary = summary{Status: "failed", Destination: "s3://bucket/p?endpoint=http://minio:pw-9x@127.0.0.1:9000", Backup: "token-ABCDEFGH"}
+	for _, tc := range []struct {
+		name   string
+		redact func(string) string
+		gone   []string
+	}{
+		{"with the redactor", red.String, []string{"client-secret-XYZ", "token-ABCDEFGH", "pw-9x", "s1g", "\x1b", "\r"}},
+		{"without: shapes only", nil, []string{"pw-9x", "s1g", "\x1b", "\r"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := notify.Config{SlackWebhookURL: slack.url("s"), WebhookURL: generic.url("g"), Redact: tc.redact}
+			if errs := notify.Send(t.Context(), cfg, ev, nil); errs != nil {
+				t.Fatal(errs)
+			}
+			for _, b := range append(slack.requests(), generic.requests()...) {
+				m := decode(t, b) // still valid JSON after redaction
+				txt := string(b) + fmt.Sprint(m)
+				for _, g := range tc.gone {
+					if strings.Contains(txt, g) {
+						t.Errorf("%q survives in %s", g, b)
 					}
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,13 +28,6 @@ const maxInValues = 50
 // alwaysFields are requested with every projection: the keyset needs id and
 // modifiedDate, the backup needs the rest to name and file an asset.
 var alwaysFields = []string{"id", "customerKey", "assetType", "name", "modifiedDate"}
-
-// page is the paged envelope of the asset query and category list.
-type page struct {
-	Count    *int              `json:"count"`
-	PageSize int               `json:"pageSize"`
-	Items    []json.RawMessage `json:"items"`
-}
 
 // queryBody is the POST /assets/query request.
 type queryBody struct {
@@ -74,8 +68,9 @@ type assetKey struct {
 
 // QueryAssets calls fn for every asset matching q, in (modifiedDate, id)
 // order per chunk of at most 50 type ids (chunks run one after another). It
-// streams page by page and never holds more than one page plus a small
-// de-duplication set.
+// streams item by item: it never holds more than one item (at most
+// Config.MaxItemBytes) plus a small de-duplication set, whatever the page
+// size.
 //
 // Paging is by keyset, never by offset, so listings far beyond SFMC's
 // 10,000-result window work: each request asks for page 1 of
@@ -88,6 +83,11 @@ type assetKey struct {
 //
 // Each item's Raw is its JSON exactly as received. An error from fn stops the
 // query and is returned unchanged.
+//
+// A server that does not honour the keyset cannot keep the listing going:
+// a full page that ends on the same (modifiedDate, id) as the one before,
+// or far more pages than the count the server reported, stop it with an
+// error wrapping ErrEndlessPaging.
 func (c *Client) QueryAssets(ctx context.Context, q AssetQuery, fn func(Asset) error) error {
 	size := q.PageSize
 	if size <= 0 {
@@ -149,6 +149,9 @@ func (c *Client) queryChunk(ctx context.Context, typeIDs []int, since time.Time,
 		lastExit time.Time // T of the last cluster left, to detect a server that cannot get past it
 		seen     = map[assetKey]struct{}{}
 		horizon  time.Time // everything modified before this has been emitted
+		pages    int       // requests so far
+		maxCount int       // the largest count the server reported
+		prevLast *assetKey // the last item of the previous full page in normal mode
 	)
 	if !since.IsZero() {
 		lower = since.Truncate(time.Millisecond)
@@ -163,45 +166,50 @@ func (c *Client) queryChunk(ctx context.Context, typeIDs []int, since time.Time,
 			}
 		}
 	}
+	emit := func(a Asset) error {
+		if !horizon.IsZero() && a.ModifiedDate.Before(horizon) {
+			return nil // emitted before the keyset moved past it
+		}
+		k := assetKey{a.ID, a.ModifiedDate.UnixNano()}
+		if _, dup := seen[k]; dup {
+			return nil
+		}
+		seen[k] = struct{}{}
+		return fn(a)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("sfmc: asset query: %w", err)
 		}
-		p, err := c.queryPage(ctx, typeIDs, lower, afterID, size, fields)
+		p, err := c.queryPage(ctx, typeIDs, lower, afterID, size, fields, emit)
 		if err != nil {
 			return err
+		}
+		pages++
+		if p.count != nil {
+			maxCount = max(maxCount, *p.count)
 		}
 		effSize := size
-		if p.PageSize > 0 && p.PageSize < size {
-			effSize = p.PageSize // the server clamped the page size
+		if p.pageSize > 0 && p.pageSize < size {
+			effSize = p.pageSize // the server clamped the page size
 		}
-		assets, err := decodeAssets(p.Items)
-		if err != nil {
-			return err
+		// A listing of maxCount items takes about maxCount/effSize pages.
+		// The keyset's re-reads cost at most half of each page (boundary
+		// items and clusters of equal dates, which keep most pages at least
+		// half new) and a tie cluster two pages; four times the floor plus
+		// some slack for assets changed during the listing is far beyond
+		// what an honest server needs, and still stops one that never ends.
+		if limit := 4*((maxCount+effSize-1)/effSize) + 10; p.count != nil && pages > limit {
+			return fmt.Errorf("sfmc: asset query: %w: %d pages of up to %d assets for a listing the server counts as %d assets",
+				ErrEndlessPaging, pages, effSize, maxCount)
 		}
-		for _, a := range assets {
-			if !horizon.IsZero() && a.ModifiedDate.Before(horizon) {
-				continue // emitted before the keyset moved past it
-			}
-			k := assetKey{a.ID, a.ModifiedDate.UnixNano()}
-			if _, dup := seen[k]; dup {
-				continue
-			}
-			seen[k] = struct{}{}
-			if err := fn(a); err != nil {
-				return err
-			}
-		}
-		n := len(assets)
+		n := p.n
 		full := n > 0 && n >= effSize
-		var last Asset
-		if n > 0 {
-			last = assets[n-1]
-		}
+		last := p.last
 		if afterID > 0 {
 			if full && last.ModifiedDate.Equal(tieAt) {
 				if last.ID <= afterID {
-					return fmt.Errorf("sfmc: asset query: the server ignored the filter id > %d", afterID)
+					return fmt.Errorf("sfmc: asset query: %w: the server ignored the filter id > %d", ErrEndlessPaging, afterID)
 				}
 				afterID = last.ID // still inside the cluster
 				continue
@@ -211,11 +219,17 @@ func (c *Client) queryChunk(ctx context.Context, typeIDs []int, since time.Time,
 			advance(tieAt.Add(time.Millisecond))
 			continue
 		}
-		if !full || (p.Count != nil && *p.Count <= n) {
+		if !full || (p.count != nil && *p.count <= n) {
 			return nil
 		}
+		lk := assetKey{last.ID, last.ModifiedDate.UnixNano()}
+		if prevLast != nil && *prevLast == lk {
+			return fmt.Errorf("sfmc: asset query: %w: the server returned a page ending on asset %d (modifiedDate %s) again for modifiedDate ≥ %s: it does not honour the keyset filter",
+				ErrEndlessPaging, last.ID, last.ModifiedDateRaw, FormatTime(lower))
+		}
+		prevLast = &lk
 		next := last.ModifiedDate.Add(-eps).Truncate(time.Millisecond)
-		if assets[0].ModifiedDate.Before(next) {
+		if p.first.ModifiedDate.Before(next) {
 			advance(next)
 			continue
 		}
@@ -233,8 +247,25 @@ func (c *Client) queryChunk(ctx context.Context, typeIDs []int, since time.Time,
 	}
 }
 
+// ErrEndlessPaging is matched by the error of a listing stopped because the
+// server does not advance it: the same page again, or pages far beyond the
+// count it reported.
+var ErrEndlessPaging = errors.New("endless paging")
+
+// queryResult is what queryChunk needs to know about one page; the items
+// themselves went to emit.
+type queryResult struct {
+	count       *int
+	pageSize    int
+	n           int
+	first, last Asset // without Raw and Content
+}
+
 // queryPage fetches page 1 of the asset query for the given keyset position.
-func (c *Client) queryPage(ctx context.Context, typeIDs []int, lower time.Time, afterID int64, size int, fields []string) (*page, error) {
+// Every item is decoded and handed to emit as it arrives; an error from emit
+// is returned unchanged. When an attempt breaks off and is retried, items
+// already emitted come again (emit skips them).
+func (c *Client) queryPage(ctx context.Context, typeIDs []int, lower time.Time, afterID int64, size int, fields []string, emit func(Asset) error) (*queryResult, error) {
 	var conds []any
 	if len(typeIDs) > 0 {
 		conds = append(conds, simpleQuery{Property: "assetType.id", SimpleOperator: "in", Value: typeIDs})
@@ -263,29 +294,41 @@ func (c *Client) queryPage(ctx context.Context, typeIDs []int, lower time.Time, 
 	if err != nil {
 		return nil, fmt.Errorf("sfmc: asset query: %w", err)
 	}
-	var p page
+	var res queryResult
 	err = c.do(ctx, call{method: http.MethodPost, path: pathAssetQuery, body: body, stat: StatQuery, name: "POST asset query"},
 		func(resp *http.Response) error {
-			p = page{}
-			return decodeJSON(resp, &p)
+			res = queryResult{}
+			meta, err := streamPage(resp.Body, c.cfg.MaxItemBytes, func(raw json.RawMessage) error {
+				a, err := decodeAsset(raw)
+				if err != nil {
+					return &callbackError{err}
+				}
+				small := a
+				small.Raw, small.Content = nil, ""
+				if res.n == 0 {
+					res.first = small
+				}
+				res.last = small
+				res.n++
+				if err := outsideTimeout(resp, func() error { return emit(a) }); err != nil {
+					return &callbackError{err}
+				}
+				return nil
+			})
+			res.count, res.pageSize = meta.Count, meta.PageSize
+			return err
 		})
 	if err != nil {
 		return nil, err
 	}
-	return &p, nil
+	return &res, nil
 }
 
-// decodeAssets turns a page's raw items into Assets, keeping each item's bytes.
-func decodeAssets(items []json.RawMessage) ([]Asset, error) {
-	out := make([]Asset, 0, len(items))
-	for _, raw := range items {
-		a, err := decodeAsset(raw)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, nil
+// decodeItem decodes a response that is one document (an asset, a folder),
+// at most Config.MaxItemBytes long, into v.
+func (c *Client) decodeItem(resp *http.Response, raw any) error {
+	lb := &limitedBody{rc: resp.Body, left: c.cfg.MaxItemBytes, limit: c.cfg.MaxItemBytes, key: "sfmc.max_item_bytes"}
+	return decodeJSON(&http.Response{Body: lb}, raw)
 }
 
 // decodeAsset decodes one asset document; raw becomes Asset.Raw.
@@ -309,7 +352,7 @@ func (c *Client) GetAsset(ctx context.Context, id int64) (Asset, error) {
 	var raw json.RawMessage
 	name := "GET asset " + strconv.FormatInt(id, 10)
 	err := c.do(ctx, call{method: http.MethodGet, path: pathAssets + "/" + strconv.FormatInt(id, 10), stat: StatAsset, name: name},
-		func(resp *http.Response) error { return decodeJSON(resp, &raw) })
+		func(resp *http.Response) error { return c.decodeItem(resp, &raw) })
 	if err != nil {
 		return Asset{}, err
 	}
@@ -397,7 +440,7 @@ func (c *Client) writeAsset(ctx context.Context, cl call) (Asset, error) {
 		return Asset{}, fmt.Errorf("sfmc: %s: request body is not valid JSON", cl.name)
 	}
 	var raw json.RawMessage
-	if err := c.do(ctx, cl, func(resp *http.Response) error { return decodeJSON(resp, &raw) }); err != nil {
+	if err := c.do(ctx, cl, func(resp *http.Response) error { return c.decodeItem(resp, &raw) }); err != nil {
 		return Asset{}, err
 	}
 	return decodeAsset(raw)

@@ -151,11 +151,13 @@ func (c *Client) fetchToken(ctx context.Context) (*token, error) {
 	if err != nil {
 		return nil, c.authEndpointError(err)
 	}
+	// Known to the redactor before anything can print it.
+	c.cfg.Redactor.Add(tr.AccessToken)
 	if tr.AccessToken == "" {
 		return nil, fmt.Errorf("sfmc: POST token: %w: no access_token", errBadResponse)
 	}
 	if tt := strings.ToLower(tr.TokenType); tt != "" && tt != "bearer" {
-		return nil, fmt.Errorf("sfmc: POST token: %w: token_type %q is not Bearer", errBadResponse, tr.TokenType)
+		return nil, fmt.Errorf("sfmc: POST token: %w: token_type %q is not Bearer", errBadResponse, c.serverText(tr.TokenType, 50))
 	}
 	rest := strings.TrimSpace(tr.RESTInstanceURL)
 	if rest == "" {

@@ -16,9 +16,15 @@ const pathCategories = "/asset/v1/content/categories"
 // own and those shared into it (scope=Ours,Shared), page by page
 // ($page/$pagesize, ordered by id). It stops on an empty or short page. An
 // error from fn stops the listing and is returned unchanged.
+//
+// The listing is bounded: more than Config.MaxCategories folders, a full
+// page that brings no folder not seen before (a server that ignores $page),
+// or far more pages than the reported count stop it with an error wrapping
+// ErrEndlessPaging.
 func (c *Client) ListCategories(ctx context.Context, fn func(Category) error) error {
 	size := c.cfg.PageSize
 	seen := map[int64]bool{}
+	maxCount := 0
 	for pageNo := 1; ; pageNo++ {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("sfmc: categories: %w", err)
@@ -28,36 +34,52 @@ func (c *Client) ListCategories(ctx context.Context, fn func(Category) error) er
 		q.Set("$pagesize", strconv.Itoa(size))
 		q.Set("$orderBy", "id asc")
 		q.Set("scope", "Ours,Shared")
-		var p page
+		var meta pageMeta
+		fresh := 0
 		err := c.do(ctx, call{method: http.MethodGet, path: pathCategories, query: q, stat: StatCategories,
 			name: "GET categories page " + strconv.Itoa(pageNo)},
 			func(resp *http.Response) error {
-				p = page{}
-				return decodeJSON(resp, &p)
+				fresh = 0
+				var err error
+				meta, err = streamPage(resp.Body, c.cfg.MaxItemBytes, func(raw json.RawMessage) error {
+					var cat Category
+					if err := json.Unmarshal(raw, &cat); err != nil {
+						return &callbackError{fmt.Errorf("sfmc: categories: %w: %w", errBadResponse, err)}
+					}
+					if seen[cat.ID] {
+						return nil
+					}
+					if len(seen) >= c.cfg.MaxCategories {
+						return &callbackError{fmt.Errorf("sfmc: categories: %w: more than %d folders (sfmc.max_categories)", ErrEndlessPaging, c.cfg.MaxCategories)}
+					}
+					seen[cat.ID] = true
+					fresh++
+					if err := outsideTimeout(resp, func() error { return fn(cat) }); err != nil {
+						return &callbackError{err}
+					}
+					return nil
+				})
+				return err
 			})
 		if err != nil {
 			return err
 		}
-		for _, raw := range p.Items {
-			var cat Category
-			if err := json.Unmarshal(raw, &cat); err != nil {
-				return fmt.Errorf("sfmc: categories: %w: %w", errBadResponse, err)
-			}
-			if seen[cat.ID] {
-				continue
-			}
-			seen[cat.ID] = true
-			if err := fn(cat); err != nil {
-				return err
-			}
-		}
 		eff := size
-		if p.PageSize > 0 && p.PageSize < size {
-			eff = p.PageSize
+		if meta.PageSize > 0 && meta.PageSize < size {
+			eff = meta.PageSize
 		}
-		n := len(p.Items)
-		if n == 0 || n < eff || (p.Count != nil && *p.Count <= (pageNo-1)*eff+n) {
+		n := meta.N
+		if n == 0 || n < eff || (meta.Count != nil && *meta.Count <= (pageNo-1)*eff+n) {
 			return nil
+		}
+		if fresh == 0 {
+			return fmt.Errorf("sfmc: categories: %w: page %d repeats folders already listed (the server ignores $page)", ErrEndlessPaging, pageNo)
+		}
+		if meta.Count != nil {
+			maxCount = max(maxCount, *meta.Count)
+			if limit := 2*((maxCount+eff-1)/eff) + 10; pageNo > limit {
+				return fmt.Errorf("sfmc: categories: %w: %d pages of %d folders for a listing the server counts as %d", ErrEndlessPaging, pageNo, eff, maxCount)
+			}
 		}
 	}
 }
@@ -68,7 +90,7 @@ func (c *Client) GetCategory(ctx context.Context, id int64) (Category, error) {
 	var cat Category
 	name := "GET category " + strconv.FormatInt(id, 10)
 	err := c.do(ctx, call{method: http.MethodGet, path: pathCategories + "/" + strconv.FormatInt(id, 10), stat: StatCategories, name: name},
-		func(resp *http.Response) error { return decodeJSON(resp, &cat) })
+		func(resp *http.Response) error { return c.decodeItem(resp, &cat) })
 	if err != nil {
 		return Category{}, err
 	}
@@ -87,7 +109,7 @@ func (c *Client) CreateCategory(ctx context.Context, name string, parentID int64
 	}
 	var cat Category
 	err = c.do(ctx, call{method: http.MethodPost, path: pathCategories, body: body, stat: StatCreate, name: "POST category", unsafe: true},
-		func(resp *http.Response) error { return decodeJSON(resp, &cat) })
+		func(resp *http.Response) error { return c.decodeItem(resp, &cat) })
 	if err != nil {
 		return Category{}, err
 	}

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/backup-creator/backup-creator/pkg/redact"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -33,7 +35,22 @@ const (
 	DefaultRefreshMargin  = 60 * time.Second
 	DefaultKeysetEpsilon  = 10 * time.Millisecond
 	DefaultMaxFileSize    = 64 << 20
-	DefaultUserAgent      = "backup-creator/dev"
+	// DefaultMaxResponseBytes bounds one response body, a query page
+	// included. Pages are decoded item by item, so this limit is not what
+	// bounds memory (DefaultMaxItemBytes is); it stops a server that streams
+	// without end. 500 items of 300 KB are 150 MB; 256 MiB leaves room for
+	// pages of larger blocks before a smaller sfmc.page_size is needed.
+	DefaultMaxResponseBytes = 256 << 20
+	// DefaultMaxItemBytes bounds one asset document of a page (or one GET
+	// asset): the largest piece held in memory at once. SFMC content
+	// blocks are far smaller; the emulator's largest are 3 MB.
+	DefaultMaxItemBytes = 16 << 20
+	// DefaultMaxCategories bounds the folder listing.
+	DefaultMaxCategories = 100_000
+	// maxTokenResponse bounds the token endpoint's answer (a few hundred
+	// bytes in practice).
+	maxTokenResponse = 1 << 20
+	DefaultUserAgent = "backup-creator/dev"
 )
 
 // Config configures a Client. Zero fields take the defaults above.
@@ -58,7 +75,9 @@ type Config struct {
 	// MaxAttempts bounds the tries of one request (default 6). A single
 	// token refresh after a 401 does not count as an attempt.
 	MaxAttempts int
-	// RequestTimeout bounds one attempt, body included (default 60 s).
+	// RequestTimeout bounds one attempt, body included (default 60 s); the
+	// time QueryAssets and ListCategories callbacks take with the items of
+	// a streamed page does not count.
 	RequestTimeout time.Duration
 	// RetryBaseDelay and RetryMaxDelay shape the exponential backoff with
 	// jitter used for 5xx, 429 without Retry-After and network errors
@@ -76,6 +95,21 @@ type Config struct {
 	KeysetEpsilon time.Duration
 	// MaxFileSize bounds the base64 text GetAssetFile reads (default 64 MiB).
 	MaxFileSize int64
+	// MaxResponseBytes bounds every other response body, one query or
+	// category page included (default DefaultMaxResponseBytes). A larger
+	// body fails with an error wrapping ErrResponseTooLarge.
+	MaxResponseBytes int64
+	// MaxItemBytes bounds one asset document within a page, and a single
+	// GET asset (default DefaultMaxItemBytes).
+	MaxItemBytes int64
+	// MaxCategories bounds the folders ListCategories accepts (default
+	// DefaultMaxCategories).
+	MaxCategories int
+	// Redactor, when set, learns the client secret at New and every access
+	// token as soon as it arrives, so that the caller can remove them from
+	// whatever it prints. The client also removes them itself from the
+	// server texts it puts into errors. nil: a private one is used.
+	Redactor *redact.Redactor
 	// UserAgent is sent on every request, e.g. "backup-creator/1.2.3".
 	UserAgent string
 	// HTTPClient is the transport; nil builds one with sane timeouts and
@@ -201,6 +235,19 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxFileSize <= 0 {
 		cfg.MaxFileSize = DefaultMaxFileSize
 	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if cfg.MaxItemBytes <= 0 {
+		cfg.MaxItemBytes = DefaultMaxItemBytes
+	}
+	if cfg.MaxCategories <= 0 {
+		cfg.MaxCategories = DefaultMaxCategories
+	}
+	if cfg.Redactor == nil {
+		cfg.Redactor = redact.New()
+	}
+	cfg.Redactor.Add(cfg.ClientSecret)
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
 	}
@@ -214,7 +261,11 @@ func New(cfg Config) (*Client, error) {
 	if hc == nil {
 		hc = defaultHTTPClient()
 	}
-	c := &Client{cfg: cfg, authBase: base, http: hc, log: cfg.Logger, stats: map[string]*atomic.Int64{}}
+	c := &Client{cfg: cfg, authBase: base, log: cfg.Logger, stats: map[string]*atomic.Int64{}}
+	// A copy, so that the redirect policy applies to this client only.
+	own := *hc
+	own.CheckRedirect = c.checkRedirect
+	c.http = &own
 	for _, k := range statKeys {
 		c.stats[k] = new(atomic.Int64)
 	}
@@ -321,6 +372,10 @@ func (c *Client) do(ctx context.Context, cl call, handle func(*http.Response) er
 		if err == nil {
 			return nil
 		}
+		var cb *callbackError
+		if errors.As(err, &cb) {
+			return cb.err // the caller's own error: never retried or wrapped
+		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("sfmc: %s: %w", cl.name, ctx.Err())
 		}
@@ -421,7 +476,8 @@ func retryableNetErr(err error) bool {
 	case errors.Is(err, errBadResponse):
 		return false
 	}
-	return true
+	var re *RedirectError
+	return !errors.As(err, &re)
 }
 
 // isDialErr reports an error raised before a connection existed, so the
@@ -439,8 +495,9 @@ var errBadResponse = errors.New("unexpected response body")
 // received), the Retry-After the server asked for, and an error: an *APIError
 // for a non-success status, or a transport/decoding error.
 func (c *Client) attempt(ctx context.Context, cl call, tok *token, handle func(*http.Response) error) (int, time.Duration, error) {
-	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	defer cancel()
+	ac, release := newAttemptCtx(ctx, c.cfg.RequestTimeout)
+	defer release()
+	var actx context.Context = ac
 	target := cl.url
 	if tok != nil {
 		target = tok.restBase + cl.path
@@ -451,6 +508,9 @@ func (c *Client) attempt(ctx context.Context, cl call, tok *token, handle func(*
 	var body io.Reader
 	if cl.body != nil {
 		body = bytes.NewReader(cl.body)
+	}
+	if cl.noAuth {
+		actx = context.WithValue(actx, noRedirectKey{}, true)
 	}
 	req, err := http.NewRequestWithContext(actx, cl.method, target, body)
 	if err != nil {
@@ -483,13 +543,27 @@ func (c *Client) attempt(ctx context.Context, cl call, tok *token, handle func(*
 	}()
 	c.log.Debug().Str("endpoint", cl.name).Int("status", resp.StatusCode).
 		Int64("duration_ms", time.Since(start).Milliseconds()).Msg("sfmc: response")
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		// Only the token request gets here (checkRedirect follows or
+		// refuses every other redirect): never follow it, the client
+		// secret would go along.
+		return resp.StatusCode, 0, fmt.Errorf("sfmc: %s: %w", cl.name, &RedirectError{
+			Status: resp.StatusCode, Location: c.serverText(resp.Header.Get("Location"), 500),
+			Reason: "the token request follows no redirect (it carries the client secret); if the new address is right, set sfmc.auth_url (SFMC_AUTH_URL) to it",
+		})
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		apiErr := readAPIError(resp, cl.name)
+		apiErr := c.readAPIError(resp, cl.name)
 		return resp.StatusCode, apiErr.RetryAfter, apiErr
 	}
 	if handle == nil {
 		return resp.StatusCode, 0, nil
 	}
+	lb := &limitedBody{rc: resp.Body, left: c.cfg.MaxResponseBytes, limit: c.cfg.MaxResponseBytes}
+	if cl.noAuth {
+		lb.left, lb.limit, lb.key = maxTokenResponse, maxTokenResponse, "the token response limit"
+	}
+	resp.Body = lb
 	if err := handle(resp); err != nil {
 		if errors.Is(err, errBadResponse) {
 			return 0, 0, fmt.Errorf("sfmc: %s: %w", cl.name, err)
@@ -512,8 +586,10 @@ func stripURL(err error) error {
 }
 
 // readAPIError builds an *APIError from a failed response, reading at most
-// 1 MiB of its body.
-func readAPIError(resp *http.Response, name string) *APIError {
+// 1 MiB of its body. The server's texts are redacted (client secret,
+// tokens, credentials in URLs) and their control characters escaped: a
+// hostile or broken server may echo what it received.
+func (c *Client) readAPIError(resp *http.Response, name string) *APIError {
 	e := &APIError{StatusCode: resp.StatusCode, Endpoint: name}
 	var buf bytes.Buffer
 	_, _ = buf.ReadFrom(io.LimitReader(resp.Body, 1<<20))
@@ -533,14 +609,16 @@ func readAPIError(resp *http.Response, name string) *APIError {
 			e.RetryAfter = time.Duration(s) * time.Second
 		}
 	} else {
-		text := strings.TrimSpace(buf.String())
-		if len(text) > 200 {
-			text = text[:200] + "…"
-		}
-		e.Message = text
+		// Redacted before it is cut, so that no part of a secret survives.
+		e.Message = c.serverText(strings.TrimSpace(buf.String()), 200)
 	}
 	if e.Message == "" {
 		e.Message = http.StatusText(resp.StatusCode)
+	}
+	e.Message = c.serverText(e.Message, 0)
+	e.OAuthError = c.serverText(e.OAuthError, 100)
+	for i := range e.ValidationErrors {
+		e.ValidationErrors[i].Message = c.serverText(e.ValidationErrors[i].Message, 0)
 	}
 	if ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > 0 {
 		e.RetryAfter = ra
@@ -578,15 +656,117 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
+// serverText makes a text the server sent fit for errors and logs: secrets
+// removed, control characters escaped, cut to max bytes (0: no cut).
+func (c *Client) serverText(s string, max int) string {
+	s = redact.Escape(c.cfg.Redactor.String(s))
+	if max > 0 && len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "") + "…"
+	}
+	return s
+}
+
 // decodeJSON decodes a response body into v with a streaming decoder.
 func decodeJSON(resp *http.Response, v any) error {
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		var syn *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		if errors.As(err, &syn) || errors.As(err, &typ) {
-			return fmt.Errorf("%w: %w", errBadResponse, err)
+		return decodeErr(err)
+	}
+	return nil
+}
+
+// decodeErr classifies a decoding error: malformed JSON and a body over its
+// limit are bad responses (not retried); anything else is a transport
+// failure.
+func decodeErr(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &syn) || errors.As(err, &typ) {
+		return fmt.Errorf("%w: %w", errBadResponse, err)
+	}
+	return err
+}
+
+// ErrResponseTooLarge is matched by the error of a response whose body, or
+// one item of it, is larger than Config.MaxResponseBytes or
+// Config.MaxItemBytes.
+var ErrResponseTooLarge = errors.New("response too large")
+
+// limitedBody fails a body that is longer than limit.
+type limitedBody struct {
+	rc          io.ReadCloser
+	left, limit int64
+	key         string // the setting that raises the limit
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		// One byte more tells "exactly the limit" from "over it".
+		var one [1]byte
+		if n, _ := l.rc.Read(one[:]); n == 0 {
+			return 0, io.EOF
 		}
-		return err
+		key := l.key
+		if key == "" {
+			key = "sfmc.max_response_bytes"
+		}
+		return 0, fmt.Errorf("%w: %w: the body is larger than %d bytes (%s)", errBadResponse, ErrResponseTooLarge, l.limit, key)
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.rc.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+func (l *limitedBody) Close() error { return l.rc.Close() }
+
+// callbackError carries an error returned by the caller's callback through
+// do, which returns it unchanged and never retries it.
+type callbackError struct{ err error }
+
+func (e *callbackError) Error() string { return e.err.Error() }
+func (e *callbackError) Unwrap() error { return e.err }
+
+// RedirectError is a redirect the client refused to follow.
+type RedirectError struct {
+	// Status is the 3xx status (0 when the refusal came from a later hop).
+	Status int
+	// Location is the target, redacted.
+	Location string
+	// Reason says why it was refused.
+	Reason string
+}
+
+func (e *RedirectError) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("redirect (%d) to %q refused: %s", e.Status, e.Location, e.Reason)
+	}
+	return fmt.Sprintf("redirect to %q refused: %s", e.Location, e.Reason)
+}
+
+type noRedirectKey struct{}
+
+// checkRedirect is the http.Client redirect policy: the token request is
+// never redirected (the 3xx is returned and turned into an error), and a
+// REST request only to a URL that passes the rest_instance_url checks, never
+// from https to http, and at most 5 times.
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if v, _ := req.Context().Value(noRedirectKey{}).(bool); v {
+		return http.ErrUseLastResponse
+	}
+	target := req.URL.Scheme + "://" + req.URL.Host + "/"
+	loc := c.serverText(target, 300)
+	if len(via) >= 5 {
+		return &RedirectError{Location: loc, Reason: "more than 5 redirects"}
+	}
+	for _, v := range via {
+		if v.URL.Scheme == "https" && req.URL.Scheme != "https" {
+			return &RedirectError{Location: loc, Reason: "a redirect from https to http would send the access token in plain text"}
+		}
+	}
+	if _, err := checkEndpoint(target, restHostSuffix, c.cfg.AllowAnyEndpoint); err != nil {
+		return &RedirectError{Location: loc, Reason: "the target fails the endpoint check: " + c.serverText(err.Error(), 0)}
 	}
 	return nil
 }

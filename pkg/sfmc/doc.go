@@ -18,6 +18,16 @@
 // ErrUnauthorized, ErrForbidden and ErrNotFound (errors.Is); none of them
 // contains the client secret or the token.
 //
+// The client does not trust the server: the token request follows no
+// redirect (*RedirectError), other requests only to endpoints that pass the
+// same checks and never from https to http; bodies are bounded
+// (Config.MaxResponseBytes, Config.MaxItemBytes; ErrResponseTooLarge) and
+// pages decoded item by item; a listing that does not advance stops with
+// ErrEndlessPaging; texts from error bodies are redacted (the client
+// secret, every token received, credentials in URLs) and their control
+// characters escaped. Config.Redactor learns the secret and each token so
+// that the caller can redact what it prints.
+//
 // QueryAssets lists assets by keyset on (modifiedDate, id), which works past
 // SFMC's 10,000-result window, and hands each item's raw JSON to the caller
 // byte for byte:

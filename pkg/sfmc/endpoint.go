@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+
+	"github.com/backup-creator/backup-creator/pkg/redact"
 )
 
 // Host suffixes of the SFMC tenant endpoints.
@@ -46,7 +48,7 @@ func checkEndpoint(raw, suffix string, allowAny bool) (string, error) {
 	}
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
-		return "", fmt.Errorf("%q is not a URL", raw)
+		return "", fmt.Errorf("%q is not a URL", redact.Shapes(raw))
 	}
 	if u.User != nil {
 		return "", fmt.Errorf("%q must not contain user info (user@host)", u.Redacted())

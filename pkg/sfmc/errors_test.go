@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backup-creator/backup-creator/pkg/redact"
 )
 
 func TestAPIErrorText(t *testing.T) {
@@ -85,10 +87,19 @@ func TestReadAPIError(t *testing.T) {
 			APIError{StatusCode: 400, Code: 10006, Message: "bad", ValidationErrors: []ValidationError{{10005, "m"}}}},
 		{"not json", mk(502, nil, "<html>Bad Gateway</html>"), APIError{StatusCode: 502, Message: "<html>Bad Gateway</html>"}},
 		{"empty", mk(503, nil, ""), APIError{StatusCode: 503, Message: "Service Unavailable"}},
+		// A server echoing what it got: secret and URL credentials gone,
+		// control characters escaped (also in text bodies, before the cut).
+		{"echoed secret", mk(401, nil, `{"error":"invalid_client","error_description":"secret the-client-secret is wrong\r\n\u001b[2J"}`),
+			APIError{StatusCode: 401, OAuthError: "invalid_client", Message: `secret [REDACTED] is wrong\r\n\x1b[2J`}},
+		{"echoed url", mk(400, nil, `{"message":"bad callback https://u:p4ss@evil.example/x?token=abc","errorcode":10006,"validationErrors":[{"message":"the-client-secret\n","errorcode":1}]}`),
+			APIError{StatusCode: 400, Code: 10006, Message: "bad callback https://[REDACTED]@evil.example/x?token=[REDACTED]", ValidationErrors: []ValidationError{{1, `[REDACTED]\n`}}}},
+		{"text cut after redaction", mk(502, nil, strings.Repeat("x", 190)+"the-client-secret"),
+			APIError{StatusCode: 502, Message: strings.Repeat("x", 190) + "[REDACTED]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := readAPIError(tt.resp, "X")
+			c := &Client{cfg: Config{Redactor: redact.New("the-client-secret")}}
+			got := c.readAPIError(tt.resp, "X")
 			tt.want.Endpoint = "X"
 			if fmt.Sprintf("%+v", *got) != fmt.Sprintf("%+v", tt.want) {
 				t.Errorf("got  %+v\nwant %+v", *got, tt.want)

@@ -103,3 +103,25 @@ func TestEnvFileNeverClobbersARealOne(t *testing.T) {
 		t.Errorf("own env file not rewritten: %q", b)
 	}
 }
+
+func TestHostileModes(t *testing.T) {
+	for _, v := range []string{"echo-secrets", "redirect-token=http://127.0.0.1:9", "redirect-rest=https://127.0.0.1:9",
+		"flood=1048576", "ignore-keyset", "endless-pages", "control-chars"} {
+		fs, err := hostileFaults(v)
+		if err != nil || len(fs) == 0 {
+			t.Errorf("%s: %v, %d faults", v, err, len(fs))
+		}
+		if !strings.Contains(hostileHelp, strings.SplitN(v, "=", 2)[0]) {
+			t.Errorf("%s is not in the help text", v)
+		}
+	}
+	for _, v := range []string{"bogus", "flood=x", "redirect-token=ftp://x"} {
+		if _, err := hostileFaults(v); err == nil {
+			t.Errorf("%s accepted", v)
+		}
+		var stderr bytes.Buffer
+		if code := run(t.Context(), []string{"--hostile", v}, io.Discard, &stderr); code != 2 {
+			t.Errorf("--hostile %s: exit %d", v, code)
+		}
+	}
+}

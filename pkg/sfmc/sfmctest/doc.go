@@ -36,8 +36,30 @@
 //	POST   /_emulator/seed                    {"mid","extraBlocks","largeBlocks","tieBlocks","start"}
 //	GET    /_emulator/categories?mid=N, POST /_emulator/categories?mid=N {"name","parentId"}
 //	GET|DELETE /_emulator/stats, GET|DELETE /_emulator/requests
-//	POST   /_emulator/faults                  {"route","after","times","status","retryAfter","retryAfterInBodyOnly","drop","latency":"250ms","emptyPage"}
+//	POST   /_emulator/faults                  {"route","after","times","status","retryAfter","retryAfterInBodyOnly","drop","latency":"250ms","emptyPage",
+//	                                           "message","echo","redirect","floodBytes","ignoreKeyset","endlessPages"}
 //	DELETE /_emulator/faults, POST /_emulator/expire-tokens
+//
+// Hostile modes, for testing that a client survives a broken or malicious
+// server, are Fault fields too:
+//
+//   - Message: the error body's message (token: error_description) is this
+//     text, control characters and all (ANSI escapes, CR/LF that would forge
+//     a log line).
+//   - Echo: the error message repeats the credential the request carried
+//     (the token request's client_secret, a REST call's bearer token).
+//   - Redirect with a 3xx Status: Location is Redirect + the request's path
+//     and query (a token endpoint sending the secret elsewhere, an https
+//     server sending the client to http).
+//   - FloodBytes: 200 with a page whose one item has a content of that many
+//     bytes, streamed (a 1 GB page costs the emulator nothing).
+//   - IgnoreKeyset: the query ignores its filter, the folder list its $page:
+//     the same first page every time.
+//   - EndlessPages: every query gets a full page of new made-up assets, later
+//     each time, under a count of two pages.
+//
+// Options.TLS serves https with a certificate made at start (HTTPClient
+// trusts it). scripts/sfmc-emulator switches the modes on with --hostile.
 //
 // Behaviour the reference marks as unconfirmed is configurable through
 // Options (page-size clamp or reject, result-window status, offset-less filter

@@ -1,11 +1,15 @@
 package sfmctest
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -38,6 +42,34 @@ type Fault struct {
 	// a listing that silently returns nothing, as a glitching search index
 	// might ("query" and "list" routes).
 	EmptyPage bool `json:"emptyPage"`
+
+	// The hostile modes below model a server that is broken or attacks
+	// its client. See the package documentation for the admin API and
+	// scripts/sfmc-emulator --hostile for the named presets.
+
+	// Message replaces the message of the error body a Status fault
+	// answers (error_description on the token route). Any text, control
+	// characters included: a server's text is not to be trusted.
+	Message string `json:"message"`
+	// Echo appends the credential the request carried to that message:
+	// the client_secret of a token request, the bearer token of a REST
+	// call, as a server that echoes its input would.
+	Echo bool `json:"echo"`
+	// Redirect, with a 3xx Status, answers with Location: Redirect (its
+	// trailing slash removed) followed by the request's path and query.
+	Redirect string `json:"redirect"`
+	// FloodBytes answers 200 with a page whose one item has a content of
+	// this many bytes, streamed without ever being held in memory (a
+	// server that sends without end).
+	FloodBytes int64 `json:"floodBytes"`
+	// IgnoreKeyset serves the request as if it had no filter and asked for
+	// page 1 (query: the filter is ignored; categories: $page is), so a
+	// keyset or page-number listing gets the same page again and again.
+	IgnoreKeyset bool `json:"ignoreKeyset"`
+	// EndlessPages answers a query with a full page of made-up assets,
+	// each page dated later than the one before, claiming a count of two
+	// pages: a listing that never ends and moves past its count.
+	EndlessPages bool `json:"endlessPages"`
 }
 
 type faultState struct {
@@ -85,30 +117,61 @@ func (s *Server) pickFault(rt string) *Fault {
 	return chosen
 }
 
-// applyFault runs a due fault; it reports whether the request was answered.
-func (s *Server) applyFault(rec *statusRecorder, w http.ResponseWriter, r *http.Request, rt string) bool {
+// applyFault runs a due fault; it reports whether the request was answered,
+// and returns the fault for the modes that change normal handling
+// (IgnoreKeyset).
+func (s *Server) applyFault(rec *statusRecorder, w http.ResponseWriter, r *http.Request, rt string, body []byte) (bool, *Fault) {
 	f := s.pickFault(rt)
 	if f == nil {
-		return false
+		return false, nil
 	}
 	if !s.sleep(r.Context(), f.Latency) {
-		return true
+		return true, f
 	}
 	if f.Drop {
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
 				_ = conn.Close()
-				return true
+				return true, f
 			}
 		}
 		panic(http.ErrAbortHandler)
 	}
-	if f.EmptyPage {
+	switch {
+	case f.EmptyPage:
 		writeJSON(rec, http.StatusOK, []byte(`{"count":0,"page":1,"pageSize":50,"links":{},"items":[]}`))
-		return true
+		return true, f
+	case f.FloodBytes > 0:
+		s.flood(rec, f.FloodBytes)
+		return true, f
+	case f.EndlessPages:
+		s.endlessPage(rec, r, body)
+		return true, f
+	case f.Status >= 300 && f.Status <= 399:
+		rec.Header().Set("Location", strings.TrimSuffix(f.Redirect, "/")+r.URL.RequestURI())
+		writeJSON(rec, f.Status, errorBody("Moved", f.Status, ""))
+		return true, f
 	}
 	if f.Status == 0 {
-		return false
+		return false, f
+	}
+	if f.Message != "" || f.Echo {
+		msg := f.Message
+		if msg == "" {
+			msg = http.StatusText(f.Status)
+		}
+		if f.Echo {
+			msg += " (received: " + echoedCredential(r, rt, body) + ")"
+		}
+		if rt == RouteToken {
+			b := []byte(`{"error":"invalid_client","error_description":`)
+			b = appendString(b, msg)
+			b = append(b, `,"error_uri":"https://developer.salesforce.com/docs"}`...)
+			writeJSON(rec, f.Status, b)
+		} else {
+			writeJSON(rec, f.Status, errorBody(msg, f.Status, ""))
+		}
+		return true, f
 	}
 	setRetry := func() {
 		if f.RetryAfter > 0 && !f.RetryAfterInBodyOnly {
@@ -136,7 +199,66 @@ func (s *Server) applyFault(rec *statusRecorder, w http.ResponseWriter, r *http.
 		setRetry()
 		writeJSON(rec, f.Status, errorBody(http.StatusText(f.Status), f.Status, ""))
 	}
-	return true
+	return true, f
+}
+
+// echoedCredential is what an echoing server repeats: the token request's
+// client_secret, or a REST call's bearer token.
+func echoedCredential(r *http.Request, rt string, body []byte) string {
+	if rt == RouteToken {
+		var m map[string]any
+		_ = json.Unmarshal(body, &m)
+		sec, _ := m["client_secret"].(string)
+		id, _ := m["client_id"].(string)
+		return "client_id=" + id + " client_secret=" + sec
+	}
+	return r.Header.Get("Authorization")
+}
+
+// flood streams a one-item page whose content is n bytes long.
+func (s *Server) flood(w http.ResponseWriter, n int64) {
+	w.Header().Set("Content-Type", jsonContentType)
+	w.WriteHeader(http.StatusOK)
+	head := `{"count":1,"page":1,"pageSize":500,"items":[{"id":9990001,"customerKey":"flood","name":"flood",` +
+		`"assetType":{"id":197,"name":"htmlblock"},"modifiedDate":"2024-01-01T00:00:00-06:00","content":"`
+	if _, err := io.WriteString(w, head); err != nil {
+		return
+	}
+	chunk := []byte(strings.Repeat("A", 64<<10))
+	for n > 0 {
+		c := chunk[:min(int64(len(chunk)), n)]
+		if _, err := w.Write(c); err != nil {
+			return // the client hung up
+		}
+		n -= int64(len(c))
+	}
+	_, _ = io.WriteString(w, `"}]}`)
+}
+
+// endlessPage answers a query with a full page of fresh made-up assets.
+func (s *Server) endlessPage(w http.ResponseWriter, r *http.Request, body []byte) {
+	var q struct {
+		Page struct {
+			PageSize int `json:"pageSize"`
+		} `json:"page"`
+	}
+	_ = json.Unmarshal(body, &q)
+	size := q.Page.PageSize
+	if size <= 0 || size > 500 {
+		size = 500
+	}
+	s.cmu.Lock()
+	s.endless++
+	n := s.endless
+	s.cmu.Unlock()
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, cst()).Add(time.Duration(n) * time.Hour)
+	items := make([][]byte, size)
+	for i := range items {
+		id := int64(8_000_000 + (n-1)*size + i)
+		md := base.Add(time.Duration(i) * time.Second).Format("2006-01-02T15:04:05.000-07:00")
+		items[i] = fmt.Appendf(nil, `{"id":%d,"customerKey":"endless-%d","name":"endless %d","assetType":{"id":197,"name":"htmlblock"},"modifiedDate":%q,"content":"x"}`, id, id, id, md)
+	}
+	writeJSON(w, http.StatusOK, listEnvelope(2*size, pageRequest{page: 1, size: size}, items, false))
 }
 
 // RequestInfo describes one request to the emulator (admin calls excluded).

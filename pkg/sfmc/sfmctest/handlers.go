@@ -125,6 +125,10 @@ func (s *Server) handleQuery(w http.ResponseWriter, rc *reqCtx) *apiError {
 	if !present || isNull(qraw) {
 		return badRequest(10002, "Query is required.")
 	}
+	if rc.ignoreKeyset {
+		qraw = json.RawMessage(`{"property":"id","simpleOperator":"greaterThan","value":0}`)
+		pr.page = 1
+	}
 	var fields []string
 	if raw, present := m["fields"]; present && !isNull(raw) {
 		if err := json.Unmarshal(raw, &fields); err != nil {

@@ -2,13 +2,19 @@ package sfmctest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -94,6 +100,9 @@ type Options struct {
 	// Now clock) has passed; GET by id sees them at once, as with SFMC's
 	// search index trailing its database.
 	IndexLag time.Duration
+	// TLS serves https with a certificate made at start for 127.0.0.1,
+	// ::1 and localhost; HTTPClient returns a client that trusts it.
+	TLS bool
 }
 
 func (o *Options) setDefaults() {
@@ -190,6 +199,7 @@ type Server struct {
 	ln        net.Listener
 	hs        *http.Server
 	url       string
+	roots     *x509.CertPool // set with Options.TLS
 	closeOnce sync.Once
 	done      chan struct{}
 
@@ -212,6 +222,7 @@ type Server struct {
 	bucket    float64
 	bucketAt  time.Time
 	bucketSet bool
+	endless   int // pages served by EndlessPages faults
 }
 
 // New starts a server on 127.0.0.1:0 with empty data (root folders only) and
@@ -247,8 +258,18 @@ func Start(opts Options, addr string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	s.ln = ln
 	s.url = "http://" + ln.Addr().String()
+	if opts.TLS {
+		cert, roots, err := selfSigned()
+		if err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("tls certificate: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		s.roots = roots
+		s.url = "https://" + ln.Addr().String()
+	}
+	s.ln = ln
 	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(s.done)
@@ -295,7 +316,48 @@ func (s *Server) Close() {
 	})
 }
 
-// URL returns the base URL, "http://127.0.0.1:PORT" (no trailing slash).
+// HTTPClient returns a client for this server: with Options.TLS one that
+// trusts its certificate, otherwise a plain one.
+func (s *Server) HTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	if s.roots != nil {
+		t.TLSClientConfig = &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: t}
+}
+
+// selfSigned makes a certificate for the loopback names.
+func selfSigned() (tls.Certificate, *x509.CertPool, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "sfmc emulator"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+		DNSNames:    []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots, nil
+}
+
+// URL returns the base URL, "http://127.0.0.1:PORT" (no trailing slash;
+// https with Options.TLS).
 func (s *Server) URL() string { return s.url }
 
 // AuthURL returns the auth base URL with a trailing slash (the SFMC_AUTH_URL value).
@@ -472,6 +534,8 @@ type reqCtx struct {
 	body   []byte
 	query  url.Values
 	n      int
+	// ignoreKeyset: a hostile fault asks to serve the query unfiltered.
+	ignoreKeyset bool
 }
 
 // ServeHTTP implements http.Handler.
@@ -513,7 +577,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt == RouteToken {
 		info.N = s.nextN(rt)
 		s.logRequest(info)
-		if s.applyFault(rec, w, r, rt) {
+		if done, _ := s.applyFault(rec, w, r, rt, body); done {
 			return
 		}
 		s.handleToken(rec, body)
@@ -546,7 +610,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hook := s.currentHook(); hook != nil {
 		hook(info)
 	}
-	if s.applyFault(rec, w, r, rt) {
+	done, fault := s.applyFault(rec, w, r, rt, body)
+	if done {
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); len(body) > 0 && !isJSONContentType(ct) {
@@ -557,6 +622,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := s.stores[tok.mid]
 	s.mu.RUnlock()
 	rc := &reqCtx{method: r.Method, st: st, mid: tok.mid, user: appUser(), params: params, body: body, query: r.URL.Query(), n: info.N}
+	if fault != nil && fault.IgnoreKeyset {
+		rc.ignoreKeyset = true
+		rc.query.Set("$page", "1")
+	}
 	s.dispatch(rec, rt, rc)
 }
 

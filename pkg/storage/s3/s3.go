@@ -64,6 +64,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/backup-creator/backup-creator/pkg/redact"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 	"github.com/backup-creator/backup-creator/pkg/storage/internal/keys"
 	"github.com/backup-creator/backup-creator/pkg/storage/internal/objio"
@@ -373,10 +374,12 @@ func validate(cfg Config) error {
 	if cfg.Endpoint != "" {
 		eu, err := url.Parse(cfg.Endpoint)
 		if err != nil {
-			return fmt.Errorf("invalid endpoint: %w", err)
+			// Not quoted: url.Parse's message repeats the whole endpoint,
+			// credentials and all, and an unparsable one cannot be redacted.
+			return errors.New("invalid endpoint: not a URL (want http(s)://host[:port])")
 		}
 		if (eu.Scheme != "http" && eu.Scheme != "https") || eu.Host == "" {
-			return fmt.Errorf("invalid endpoint %q: want http(s)://host[:port]", cfg.Endpoint)
+			return fmt.Errorf("invalid endpoint %q: want http(s)://host[:port]", redact.Shapes(cfg.Endpoint))
 		}
 		if eu.User != nil {
 			return errors.New("invalid endpoint: credentials in the endpoint URL are not supported")

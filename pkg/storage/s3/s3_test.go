@@ -729,3 +729,15 @@ func BenchmarkCopy(b *testing.B) {
 func BenchmarkDeleteKeys(b *testing.B) {
 	storagetest.BenchmarkDeleteKeys(b, benchStore(b))
 }
+
+func TestValidateEndpointHidesCredentials(t *testing.T) {
+	for _, ep := range []string{"http://minio:wJalrXUtnFEMI K7MDENG@127.0.0.1:9000", "minio://minio:wJalrXUtnFEMIK7MDENG@127.0.0.1:9000", "http://minio:wJalrXUtnFEMIK7MDENG@127.0.0.1:9000"} {
+		err := validate(Config{Bucket: "b", Endpoint: ep})
+		if err == nil {
+			t.Fatalf("%s accepted", ep)
+		}
+		if strings.Contains(err.Error(), "wJalrXUtnFEMI") {
+			t.Errorf("error %q shows the secret", err)
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package sfmctest
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestHostileEchoAndMessage(t *testing.T) {
+	s := New(t, Options{})
+	s.InjectFault(Fault{Route: RouteToken, Status: 401, Echo: true, Message: "nope\r\n"})
+	body := map[string]any{"grant_type": "client_credentials", "client_id": s.ClientID(), "client_secret": s.ClientSecret()}
+	res := do(t, http.MethodPost, s.AuthURL()+"v2/token", "", body)
+	m := res.json(t)
+	if res.Status != 401 || m["error"] != "invalid_client" || !strings.HasPrefix(m["error_description"].(string), "nope\r\n") ||
+		!strings.Contains(m["error_description"].(string), "client_secret="+s.ClientSecret()) {
+		t.Fatalf("token echo: %d %s", res.Status, res.Body)
+	}
+	r := newRest(t, s)
+	s.InjectFault(Fault{Route: RouteAsset, Status: 400, Echo: true})
+	res = r.do(http.MethodGet, "/asset/v1/content/assets/1", nil)
+	if res.Status != 400 || !strings.Contains(string(res.Body), "Bearer "+r.token) {
+		t.Fatalf("rest echo: %d %s", res.Status, res.Body)
+	}
+}
+
+func TestHostileRedirect(t *testing.T) {
+	s := New(t, Options{})
+	s.InjectFault(Fault{Route: "", Status: 308, Redirect: "http://127.0.0.1:9/"})
+	r := newRest(t, s)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL()+"/asset/v1/content/assets?$page=2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+r.token)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 308 || res.Header.Get("Location") != "http://127.0.0.1:9/asset/v1/content/assets?$page=2" {
+		t.Fatalf("%d Location %q", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+func TestHostileFloodStreams(t *testing.T) {
+	s := New(t, Options{})
+	r := newRest(t, s)
+	s.InjectFault(Fault{Route: RouteQuery, FloodBytes: 3 << 20})
+	res, q := r.query(map[string]any{"query": map[string]any{"property": "id", "simpleOperator": "greaterThan", "value": 0}})
+	if res.Status != 200 || len(q.Items) != 1 || len(res.Body) < 3<<20 {
+		t.Fatalf("%d, %d items, %d bytes", res.Status, len(q.Items), len(res.Body))
+	}
+}
+
+func TestHostileIgnoreKeysetAndEndless(t *testing.T) {
+	s := New(t, Options{})
+	s.AddBlocks(0, 30, 197)
+	r := newRest(t, s)
+	filtered := map[string]any{"page": map[string]int{"page": 3, "pageSize": 10},
+		"query": map[string]any{"property": "id", "simpleOperator": "greaterThan", "value": 1 << 40}}
+	if _, q := r.query(filtered); len(q.Items) != 0 {
+		t.Fatalf("setup: the filter matches %d", len(q.Items))
+	}
+	s.InjectFault(Fault{Route: RouteQuery, IgnoreKeyset: true})
+	if _, q := r.query(filtered); len(q.Items) != 10 || q.Page != 1 {
+		t.Errorf("ignore-keyset: %d items, page %d; want page 1 of everything", len(q.Items), q.Page)
+	}
+	s.InjectFault(Fault{Route: RouteQuery, EndlessPages: true, Times: 2})
+	var last string
+	for i := range 2 {
+		_, q := r.query(filtered)
+		if len(q.Items) != 10 || q.Count != 20 {
+			t.Fatalf("endless page %d: %d items, count %d", i, len(q.Items), q.Count)
+		}
+		var first, end struct{ ModifiedDate string }
+		_ = json.Unmarshal(q.Items[0], &first)
+		_ = json.Unmarshal(q.Items[9], &end)
+		if first.ModifiedDate <= last {
+			t.Errorf("page %d does not start after the previous one (%s ≤ %s)", i, first.ModifiedDate, last)
+		}
+		last = end.ModifiedDate
+	}
+}
+
+func TestTLSServer(t *testing.T) {
+	s := New(t, Options{TLS: true})
+	if !strings.HasPrefix(s.AuthURL(), "https://127.0.0.1:") {
+		t.Fatalf("auth url %s", s.AuthURL())
+	}
+	res, err := s.HTTPClient().Post(s.AuthURL()+"v2/token", "application/json",
+		strings.NewReader(`{"grant_type":"client_credentials","client_id":"test-client-id","client_secret":"test-client-secret"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), `"rest_instance_url":"https://127.0.0.1:`) {
+		t.Fatalf("%d %s", res.StatusCode, b)
+	}
+}
