@@ -8,11 +8,13 @@
 #   bash scripts/bench-prune.sh                    # local disk
 #   BENCH_DEST=s3://bench-bucket bash scripts/bench-prune.sh   # S3 (env of scripts/test-servers.sh)
 #   BENCH_DAYS=90 BENCH_BLOCKS=5000 bash scripts/bench-prune.sh
+#   BENCH_HOT=0.1 bash scripts/bench-prune.sh      # the daily changes fall on a hot tenth of the blocks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DAYS=${BENCH_DAYS:-365}
 BLOCKS=${BENCH_BLOCKS:-10000}
 CHANGE=${BENCH_CHANGE:-0.01}
+HOT=${BENCH_HOT:-1}   # share of the blocks the daily changes fall on
 POLICY=${BENCH_POLICY:-"--keep-daily 7 --keep-weekly 4 --keep-monthly 12"}
 [[ -x /usr/bin/time ]] || { apt-get update -qq && apt-get install -y -qq time; }
 command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq; }
@@ -25,7 +27,7 @@ dest=${BENCH_DEST:-$work/dest}
 if [[ -n "${BENCH_DEST:-}" ]]; then base=${BENCH_DEST%%\?*}; q=${BENCH_DEST#"$base"}; dest="$base/prune-$$$q"; fi
 
 t0=$(date +%s.%N)
-"$work/bench-prune" --dest "$dest" --days "$DAYS" --blocks "$BLOCKS" --change "$CHANGE"
+"$work/bench-prune" --dest "$dest" --days "$DAYS" --blocks "$BLOCKS" --change "$CHANGE" --hot "$HOT"
 t1=$(date +%s.%N)
 awk -v a="$t0" -v b="$t1" -v d="$DAYS" -v n="$BLOCKS" 'BEGIN { printf "generated %s daily backups of %s blocks in %.1f s\n", d, n, b - a }'
 

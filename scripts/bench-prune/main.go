@@ -5,7 +5,8 @@
 //	go run ./scripts/bench-prune --dest /tmp/year --days 365 --blocks 10000 --change 0.01
 //
 // Day 0 is a full backup of every block; each later day changes a share of
-// the blocks, deletes one block every tenth day and re-creates it on the next.
+// the blocks (spread over all of them, or over a hot share with --hot),
+// deletes one block every tenth day and re-creates it on the next.
 // Any --dest backup-creator accepts works (S3 reads the usual environment).
 package main
 
@@ -36,12 +37,13 @@ func main() {
 	blocks := flag.Int("blocks", 10000, "blocks in the account")
 	change := flag.Float64("change", 0.01, "share of the blocks changed each day")
 	size := flag.Int("size", 1500, "bytes of content per block")
+	hot := flag.Float64("hot", 1, "share of the blocks the daily changes fall on (1: spread over all; 0.1: a hot tenth)")
 	flag.Parse()
 	if *dest == "" {
 		fmt.Fprintln(os.Stderr, "usage: bench-prune --dest DEST [--days N] [--blocks N] [--change F]")
 		os.Exit(2)
 	}
-	if err := generate(context.Background(), *dest, *days, *blocks, *change, *size); err != nil {
+	if err := generate(context.Background(), *dest, *days, *blocks, *change, *size, *hot); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-prune:", err)
 		os.Exit(1)
 	}
@@ -53,7 +55,7 @@ type block struct {
 	deleted bool
 }
 
-func generate(ctx context.Context, dest string, days, nBlocks int, change float64, size int) error {
+func generate(ctx context.Context, dest string, days, nBlocks int, change float64, size int, hot float64) error {
 	v := config.NewViper()
 	v.Set("dest", dest)
 	cfg, err := config.Load(v)
@@ -71,6 +73,7 @@ func generate(ctx context.Context, dest string, days, nBlocks int, change float6
 		all[i] = &block{id: int64(1000000 + i)}
 	}
 	perDay := int(float64(nBlocks) * change)
+	hotN := max(perDay, int(float64(nBlocks)*hot))
 	var names []string
 	var watermark time.Time
 	for d := 0; d < days; d++ {
@@ -82,7 +85,7 @@ func generate(ctx context.Context, dest string, days, nBlocks int, change float6
 			changed = all
 		} else {
 			for i := 0; i < perDay; i++ {
-				b := all[(d*perDay*7+i*13)%nBlocks]
+				b := all[(d*perDay*7+i*13)%hotN]
 				if !b.deleted {
 					b.rev++
 					changed = append(changed, b)
