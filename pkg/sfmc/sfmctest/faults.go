@@ -129,6 +129,9 @@ func (s *Server) applyFault(rec *statusRecorder, w http.ResponseWriter, r *http.
 		return true, f
 	}
 	if f.Drop {
+		// Count it before the client can see the connection close: a
+		// client reading Stats right after its failed request must find it.
+		rec.setStatus(0)
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
 				_ = conn.Close()

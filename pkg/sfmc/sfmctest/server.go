@@ -502,11 +502,14 @@ const maxBody = 64 << 20
 type statusRecorder struct {
 	http.ResponseWriter
 	status   int
+	recorded bool // the request is counted (status 0: dropped)
 	onStatus func(int)
 }
 
+// setStatus counts the request once, with the first status it gets.
 func (r *statusRecorder) setStatus(code int) {
-	if r.status == 0 {
+	if !r.recorded {
+		r.recorded = true
 		r.status = code
 		if r.onStatus != nil {
 			r.onStatus(code)
