@@ -18,6 +18,7 @@ import (
 
 	"github.com/backup-creator/backup-creator/pkg/backup/prune"
 	"github.com/backup-creator/backup-creator/pkg/backup/repo"
+	"github.com/backup-creator/backup-creator/pkg/config"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 )
 
@@ -90,31 +91,100 @@ func (a *App) runPrune(ctx context.Context, opts *PruneOptions) error {
 	if pol.Empty() {
 		return &UsageError{Err: prune.ErrEmptyPolicy}
 	}
-	st, err := a.openDestination(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	if a.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, a.cfg.Timeout, fmt.Errorf("--timeout %s reached", a.cfg.Timeout))
 		defer cancel()
 	}
-	rep, err := prune.Run(ctx, st, a.pruneOptions(pol, opts.DryRun))
-	if err != nil {
-		if errors.Is(err, prune.ErrEmptyPolicy) {
-			return &UsageError{Err: err}
+	if len(a.cfg.AccountIDs) == 0 {
+		st, rep, err := a.pruneDest(ctx, a.cfg, pol, opts.DryRun)
+		if err != nil {
+			return err
 		}
-		if ctx.Err() != nil && !opts.DryRun {
+		defer st.Close()
+		if opts.JSON {
+			return writeJSON(a.Out, rep)
+		}
+		return printPrune(a.Out, st, rep)
+	}
+	// Several business units, as run writes them: each unit's destination
+	// <dest>/mid-<MID> is pruned on its own; one failing does not stop the
+	// others, and the exit code is the worst of them.
+	out := multiPrune{BusinessUnits: []unitPrune{}}
+	var worst error
+	for _, mid := range a.cfg.AccountIDs {
+		bu := *a.cfg
+		bu.Dest = subDest(a.cfg.Dest, "mid-"+mid)
+		st, rep, err := a.pruneDest(ctx, &bu, pol, opts.DryRun)
+		u := unitPrune{AccountID: mid, ExitCode: ExitCode(err), Report: rep}
+		if err != nil {
+			u.Error = err.Error()
+			a.log.Error().Err(err).Str("account_id", mid).Int("exit_code", u.ExitCode).Msg("business unit not pruned")
+			if worst == nil || severity(ExitCode(err)) > severity(ExitCode(worst)) {
+				worst = fmt.Errorf("business unit %s: %w", mid, err)
+			}
+		} else {
+			if !opts.JSON {
+				fmt.Fprintf(a.Out, "business unit %s:\n", mid)
+				if perr := printPrune(a.Out, st, rep); perr != nil && worst == nil {
+					worst = perr
+				}
+			}
+			st.Close()
+		}
+		out.BusinessUnits = append(out.BusinessUnits, u)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	out.ExitCode = ExitCode(worst)
+	if opts.JSON {
+		if jerr := writeJSON(a.Out, out); jerr != nil && worst == nil {
+			worst = jerr
+		}
+	}
+	return worst
+}
+
+// multiPrune is `prune --json` over several business units.
+type multiPrune struct {
+	ExitCode      int         `json:"exitCode"`
+	BusinessUnits []unitPrune `json:"businessUnits"`
+}
+
+// unitPrune is one business unit's part of a multiPrune.
+type unitPrune struct {
+	AccountID string        `json:"accountId"`
+	ExitCode  int           `json:"exitCode"`
+	Report    *prune.Report `json:"report,omitempty"`
+	Error     string        `json:"error,omitempty"`
+}
+
+// pruneDest prunes the destination of cfg. The caller closes the store.
+func (a *App) pruneDest(ctx context.Context, cfg *config.Config, pol prune.Policy, dryRun bool) (storage.Store, *prune.Report, error) {
+	if p := cfg.Problems(false); len(p) > 0 {
+		return nil, nil, invalidConfig(p)
+	}
+	if err := mustExist(cfg.Dest); err != nil {
+		return nil, nil, err
+	}
+	st, err := a.NewStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, a.interrupted(ctx, fmt.Errorf("destination: %w", err))
+	}
+	rep, err := prune.Run(ctx, st, a.pruneOptions(pol, dryRun))
+	if err != nil {
+		st.Close()
+		if errors.Is(err, prune.ErrEmptyPolicy) {
+			return nil, nil, &UsageError{Err: err}
+		}
+		if ctx.Err() != nil && !dryRun {
 			err = fmt.Errorf("prune interrupted; every kept backup is intact, and the next prune finishes the job: %w", err)
 		}
-		return a.interrupted(ctx, err)
+		return nil, rep, a.interrupted(ctx, err)
 	}
 	a.logPrune(a.log, st.String(), rep)
-	if opts.JSON {
-		return writeJSON(a.Out, rep)
-	}
-	return printPrune(a.Out, st, rep)
+	return st, rep, nil
 }
 
 // pruneOptions builds prune's options from the configuration.

@@ -315,3 +315,46 @@ func TestRetentionAutoSameDayKeepsEverythingRestorable(t *testing.T) {
 		t.Errorf("verify --all: exit %d: %s", code, errOut)
 	}
 }
+
+// With account_ids, prune follows run: each unit's <dest>/mid-<MID> on its
+// own, one failing (here: locked) does not stop the others, and the exit code
+// is the worst.
+func TestPruneCommandPrunesEachBusinessUnit(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{MIDs: []int64{100001, 100002}})
+	t.Setenv("BACKUP_CREATOR_ACCOUNT_IDS", "100001,100002")
+	for i := 0; i < 3; i++ {
+		for _, mid := range []int64{100001, 100002} {
+			h.emu.AddBlocks(mid, 2, 197)
+		}
+		if code, _, errOut := h.run("run", "--dest", h.dest, "--log-format", "json"); code != ExitOK {
+			t.Fatalf("run %d: exit %d: %s", i, code, errOut)
+		}
+	}
+	unit := func(mid string) *harness { return &harness{t: t, emu: h.emu, dest: filepath.Join(h.dest, "mid-"+mid)} }
+	lock := repo.LockInfo{Host: "other-host", PID: 4242, RunID: "nightly", AcquiredAt: time.Now(), RefreshedAt: time.Now()}
+	b, _ := json.Marshal(lock)
+	if err := os.WriteFile(filepath.Join(unit("100002").dest, repo.LockKey), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := h.run("prune", "--dest", h.dest, "--keep-last", "1", "--json", "--log-format", "json")
+	if code != ExitFailure {
+		t.Fatalf("exit %d, want 1 (one unit locked): %s", code, errOut)
+	}
+	var multi multiPrune
+	if err := json.Unmarshal([]byte(out), &multi); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(multi.BusinessUnits) != 2 || multi.BusinessUnits[0].ExitCode != ExitOK || multi.BusinessUnits[1].ExitCode != ExitFailure ||
+		!strings.Contains(multi.BusinessUnits[1].Error, "other-host") {
+		t.Fatalf("units %+v", multi.BusinessUnits)
+	}
+	if got := unit("100001").completeBackups(); len(got) != 1 {
+		t.Errorf("unit 100001 keeps %v, want 1 backup", got)
+	}
+	if got := unit("100002").completeBackups(); len(got) != 3 {
+		t.Errorf("the locked unit 100002 keeps %v, want all 3", got)
+	}
+	if state := unit("100001").backedUp("latest"); len(state) != 6 {
+		t.Errorf("unit 100001 restores %d blocks after prune, want 6", len(state))
+	}
+}
