@@ -684,6 +684,12 @@ func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
+	// Both may have been ready: a slot freed by a block the cancellation
+	// just stopped. Start nothing once the run is stopped.
+	if ctx.Err() != nil {
+		<-r.sem
+		return context.Cause(ctx)
+	}
 	r.mu.Lock()
 	seq := r.seq
 	r.seq++
