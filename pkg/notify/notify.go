@@ -333,13 +333,24 @@ func postJSON(ctx context.Context, client *http.Client, what, rawURL string, v a
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
+	return post(ctx, client, where, rawURL, body)
+}
+
+// post sends body (JSON, or nothing) to rawURL and expects a 2xx answer.
+// where names the call in errors; it must not hold the URL's secret parts.
+func post(ctx context.Context, client *http.Client, where, rawURL string, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
 	if err != nil {
 		// url.Parse errors quote the whole URL: drop them.
 		return fmt.Errorf("%s: invalid URL", where)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if len(body) > 0 {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("User-Agent", "backup-creator")
+	if client == nil {
+		client = &http.Client{}
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		// *url.Error repeats the full URL; keep only its cause.

@@ -463,30 +463,16 @@ const copyAttempts = 3
 
 // Copy implements storage.Copier with a server-side Copy Blob.
 func (s *Store) Copy(ctx context.Context, srcKey, dstKey string) (storage.ObjectInfo, error) {
-	for _, k := range []string{srcKey, dstKey} {
-		if err := keys.Validate(k); err != nil {
-			return storage.ObjectInfo{}, fmt.Errorf("copy: %w", err)
-		}
+	if err := keys.CheckCopy(ctx, srcKey, dstKey); err != nil {
+		return storage.ObjectInfo{}, err
 	}
-	if srcKey == dstKey {
-		return storage.ObjectInfo{}, fmt.Errorf("copy %s: source and destination are the same key", srcKey)
+	// A source replaced after its properties were read fails the pinned copy.
+	info, err := keys.RetryCopy(copyAttempts, func() (storage.ObjectInfo, error) { return s.copyOnce(ctx, srcKey, dstKey) },
+		func(err error) bool { return bloberror.HasCode(err, bloberror.SourceConditionNotMet) })
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, mapErr(ctx, err, false))
 	}
-	if err := ctx.Err(); err != nil {
-		return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
-	}
-	var err error
-	for range copyAttempts {
-		var info storage.ObjectInfo
-		info, err = s.copyOnce(ctx, srcKey, dstKey)
-		if err == nil {
-			return info, nil
-		}
-		if !bloberror.HasCode(err, bloberror.SourceConditionNotMet) {
-			break
-		}
-		// The source was replaced after its properties were read.
-	}
-	return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, mapErr(ctx, err, false))
+	return info, nil
 }
 
 func (s *Store) copyOnce(ctx context.Context, srcKey, dstKey string) (storage.ObjectInfo, error) {

@@ -399,16 +399,8 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectI
 
 // Copy implements storage.Copier with a server-side rewrite.
 func (s *Store) Copy(ctx context.Context, srcKey, dstKey string) (storage.ObjectInfo, error) {
-	for _, k := range []string{srcKey, dstKey} {
-		if err := keys.Validate(k); err != nil {
-			return storage.ObjectInfo{}, fmt.Errorf("copy: %w", err)
-		}
-	}
-	if srcKey == dstKey {
-		return storage.ObjectInfo{}, fmt.Errorf("copy %s: source and destination are the same key", srcKey)
-	}
-	if err := ctx.Err(); err != nil {
-		return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
+	if err := keys.CheckCopy(ctx, srcKey, dstKey); err != nil {
+		return storage.ObjectInfo{}, err
 	}
 	c := s.object(dstKey).CopierFrom(s.object(srcKey))
 	c.StorageClass = s.class

@@ -219,16 +219,8 @@ func (s *Store) Delete(ctx context.Context, key string, opts storage.DeleteOptio
 // Copy implements storage.Copier. The copy shares the source's bytes, which
 // are never modified in place, and gets a new version.
 func (s *Store) Copy(ctx context.Context, srcKey, dstKey string) (storage.ObjectInfo, error) {
-	for _, k := range []string{srcKey, dstKey} {
-		if err := keys.Validate(k); err != nil {
-			return storage.ObjectInfo{}, fmt.Errorf("copy: %w", err)
-		}
-	}
-	if srcKey == dstKey {
-		return storage.ObjectInfo{}, fmt.Errorf("copy %s: source and destination are the same key", srcKey)
-	}
-	if err := ctx.Err(); err != nil {
-		return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
+	if err := keys.CheckCopy(ctx, srcKey, dstKey); err != nil {
+		return storage.ObjectInfo{}, err
 	}
 	if s.FailPut != nil {
 		if err := s.FailPut(dstKey); err != nil {

@@ -773,30 +773,16 @@ func (s *Store) copySource(key string) string {
 
 // Copy implements storage.Copier with a server-side CopyObject.
 func (s *Store) Copy(ctx context.Context, srcKey, dstKey string) (storage.ObjectInfo, error) {
-	for _, k := range []string{srcKey, dstKey} {
-		if err := keys.Validate(k); err != nil {
-			return storage.ObjectInfo{}, fmt.Errorf("copy: %w", err)
-		}
+	if err := keys.CheckCopy(ctx, srcKey, dstKey); err != nil {
+		return storage.ObjectInfo{}, err
 	}
-	if srcKey == dstKey {
-		return storage.ObjectInfo{}, fmt.Errorf("copy %s: source and destination are the same key", srcKey)
-	}
-	if err := ctx.Err(); err != nil {
+	// A source replaced after the HeadObject fails the pinned copy: look again.
+	info, err := keys.RetryCopy(copyAttempts, func() (storage.ObjectInfo, error) { return s.copyOnce(ctx, srcKey, dstKey) },
+		func(err error) bool { return errors.Is(err, storage.ErrPreconditionFailed) })
+	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
 	}
-	var err error
-	for range copyAttempts {
-		var info storage.ObjectInfo
-		info, err = s.copyOnce(ctx, srcKey, dstKey)
-		if err == nil {
-			return info, nil
-		}
-		if !errors.Is(err, storage.ErrPreconditionFailed) {
-			break
-		}
-		// The source was replaced after the HeadObject: look again.
-	}
-	return storage.ObjectInfo{}, fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
+	return info, nil
 }
 
 func (s *Store) copyOnce(ctx context.Context, srcKey, dstKey string) (storage.ObjectInfo, error) {

@@ -4,6 +4,7 @@
 package keys
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -124,4 +125,35 @@ func Trim(root, name string) (key string, ok bool) {
 	}
 	key, ok = strings.CutPrefix(name, root+"/")
 	return key, ok && key != ""
+}
+
+// CheckCopy is the argument check every Copier shares: both keys valid,
+// different from each other, and ctx not ended.
+func CheckCopy(ctx context.Context, srcKey, dstKey string) error {
+	for _, k := range []string{srcKey, dstKey} {
+		if err := Validate(k); err != nil {
+			return fmt.Errorf("copy: %w", err)
+		}
+	}
+	if srcKey == dstKey {
+		return fmt.Errorf("copy %s: source and destination are the same key", srcKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
+	}
+	return nil
+}
+
+// RetryCopy runs once up to attempts times while retry says its error means
+// the source was replaced between reading its metadata and copying it (the
+// copy is pinned to the version read, so it fails instead of mixing two).
+func RetryCopy[T any](attempts int, once func() (T, error), retry func(error) bool) (T, error) {
+	var v T
+	var err error
+	for range attempts {
+		if v, err = once(); err == nil || !retry(err) {
+			return v, err
+		}
+	}
+	return v, err
 }
