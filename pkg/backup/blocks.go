@@ -1,0 +1,334 @@
+package backup
+
+// Storing the blocks of a run: the worker pool fed by the pager, one block's
+// files, and the bookkeeping that becomes the manifest and the next state.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
+	"github.com/backup-creator/backup-creator/pkg/storage"
+)
+
+// counts copies the run's counters into the summary.
+func (r *runState) counts(sum *Summary) {
+	sum.Blocks, sum.Files, sum.Bytes, sum.Skipped, sum.Failed, sum.Interrupted = r.blocks, r.files, r.bytes, r.skipped, r.failed, r.interrupted
+}
+
+// finish waits for the blocks under way and turns failures into the run's error.
+func (r *runState) finish(ctx context.Context, sum *Summary) error {
+	r.wait()
+	r.counts(sum)
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", errInterrupted, context.Cause(ctx))
+	}
+	if len(r.failures) > 0 {
+		sum.Status = StatusPartial
+		return &PartialError{Failed: r.failed, Total: r.blocks + r.failed, Err: errors.Join(r.failures...)}
+	}
+	return nil
+}
+
+func (e *Engine) loadCategories(ctx context.Context) (map[int64]sfmc.Category, error) {
+	cats := map[int64]sfmc.Category{}
+	err := e.Source.ListCategories(ctx, func(c sfmc.Category) error {
+		cats[c.ID] = c
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list folders: %w", err)
+	}
+	return cats, nil
+}
+
+// runState is the bookkeeping of one run. handle is called by the pager one
+// asset at a time; the writes run in up to Concurrency goroutines.
+type runState struct {
+	e      *Engine
+	opts   RunOptions
+	folder string
+	spool  *repo.ManifestWriter
+	skip   map[repo.Version]bool
+	seen   map[int64]int // versions of each id seen in this run
+	ids    []int64       // every id the query returned (for deletion tracking)
+	// skippedIDs are the ids of ids skipped as already stored (overlap).
+	skippedIDs []int64
+	cats       map[int64]sfmc.Category
+
+	sem chan struct{}
+	wg  sync.WaitGroup
+
+	mu       sync.Mutex
+	seq      int // next sequence number handed out
+	nextOut  int // next sequence number to append to the spool
+	pending  map[int]*repo.ManifestBlock
+	blocks   int
+	files    int
+	bytes    int64
+	skipped  int
+	failed   int
+	failures []error
+	// interrupted counts blocks cut off by the end of the run's context.
+	interrupted     int
+	spoolErrCounted bool
+	maxSeen         time.Time
+	// futureAfter: blocks dated after it do not move maxSeen (counted in future).
+	futureAfter time.Time
+	future      int
+	recent      []repo.Version
+	spoolErr    error
+}
+
+func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
+	v := repo.Version{ID: a.ID, Modified: jsonInstant(a.ModifiedDate)}
+	if r.skip[v] {
+		r.ids = append(r.ids, a.ID)
+		r.skippedIDs = append(r.skippedIDs, a.ID)
+		r.mu.Lock()
+		r.skipped++
+		r.noteModified(v, false)
+		r.mu.Unlock()
+		return nil
+	}
+	n := r.seen[a.ID]
+	r.seen[a.ID] = n + 1
+	r.ids = append(r.ids, a.ID)
+	if r.opts.DryRun {
+		r.mu.Lock()
+		r.blocks++
+		r.bytes += int64(len(a.Raw))
+		r.noteModified(v, true)
+		r.mu.Unlock()
+		return nil
+	}
+	if r.sem == nil {
+		r.sem = make(chan struct{}, r.opts.Concurrency)
+		r.pending = map[int]*repo.ManifestBlock{}
+	}
+	// Wait for a free slot: this is what bounds memory to about
+	// Concurrency blocks plus the page the pager holds.
+	select {
+	case r.sem <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	// Both may have been ready: a slot freed by a block the cancellation
+	// just stopped. Start nothing once the run is stopped.
+	if ctx.Err() != nil {
+		<-r.sem
+		return context.Cause(ctx)
+	}
+	r.mu.Lock()
+	seq := r.seq
+	r.seq++
+	r.mu.Unlock()
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer func() { <-r.sem }()
+		entry, err := r.e.storeBlock(ctx, r, a, n)
+		r.done(seq, v, entry, err, ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)))
+	}()
+	return nil
+}
+
+// done records the outcome of one block; stopped says err is the run's
+// context ending (the block is interrupted, not failed).
+func (r *runState) done(seq int, v repo.Version, entry *repo.ManifestBlock, err error, stopped bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil && stopped {
+		r.interrupted++
+		entry = nil
+	} else if err != nil {
+		r.failed++
+		if len(r.failures) < maxReportedErrors {
+			r.failures = append(r.failures, err)
+		}
+		r.e.Log.Error().Err(err).Int64("asset_id", v.ID).Msg("block not backed up")
+		entry = nil
+	} else {
+		r.blocks++
+		r.files += len(entry.Files)
+		var n int64
+		for _, f := range entry.Files {
+			n += f.Size
+		}
+		r.bytes += n
+		if r.e.Progress != nil {
+			r.e.Progress.Add(1, n)
+		}
+		r.noteModified(v, true)
+		r.recent = appendRecent(r.recent, v, r.maxSeen.Add(-r.opts.Overlap))
+	}
+	r.pending[seq] = entry
+	for {
+		e, ok := r.pending[r.nextOut]
+		if !ok {
+			break
+		}
+		delete(r.pending, r.nextOut)
+		r.nextOut++
+		if e != nil && r.spoolErr == nil {
+			r.spoolErr = r.spool.Add(*e)
+		}
+	}
+}
+
+// noteModified moves maxSeen to v's date (r.mu held), unless v is dated more
+// than futureAllowance after SFMC's clock: such a block is backed up, but a
+// watermark at its date would hide every change until then. stored says the
+// version is stored by this run (it is warned about only then).
+func (r *runState) noteModified(v repo.Version, stored bool) {
+	if v.Modified.After(r.futureAfter) {
+		r.future++
+		if stored {
+			r.e.Log.Warn().Int64("asset_id", v.ID).Str("modified", v.Modified.Format(time.RFC3339Nano)).
+				Msg("block dated more than a day after SFMC's clock: backed up, but the watermark does not move to its date")
+		}
+		return
+	}
+	if v.Modified.After(r.maxSeen) {
+		r.maxSeen = v.Modified
+	}
+}
+
+// appendRecent keeps only the versions at or above cutoff, so the list stays
+// bounded by what changed within the overlap window.
+func appendRecent(list []repo.Version, v repo.Version, cutoff time.Time) []repo.Version {
+	list = append(list, v)
+	if len(list) < 1024 || len(list)%1024 != 0 {
+		return list
+	}
+	out := list[:0]
+	for _, x := range list {
+		if !x.Modified.Before(cutoff) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (r *runState) close() {
+	if r.spool != nil {
+		r.spool.Close()
+	}
+}
+
+func (r *runState) wait() {
+	r.wg.Wait()
+	if r.spoolErr != nil && !r.spoolErrCounted {
+		r.spoolErrCounted = true
+		r.failures = append(r.failures, fmt.Errorf("manifest spool: %w", r.spoolErr))
+		r.failed++
+	}
+}
+
+// storeBlock writes one block's files and returns its manifest entry.
+func (e *Engine) storeBlock(ctx context.Context, r *runState, a sfmc.Asset, version int) (*repo.ManifestBlock, error) {
+	base := repo.BlockBaseName(a.ID, a.Name, version)
+	typeName := a.AssetType.Name
+	if typeName == "" {
+		typeName = sfmc.TypeName(a.AssetType.ID)
+	}
+	entry := &repo.ManifestBlock{
+		ID: a.ID, CustomerKey: a.CustomerKey, Name: a.Name,
+		AssetType:    repo.ManifestType{ID: a.AssetType.ID, Name: typeName},
+		Category:     r.category(a.Category),
+		ModifiedDate: a.ModifiedDateRaw, Modified: jsonInstant(a.ModifiedDate),
+	}
+	put := func(rel, role string, data []byte) error {
+		key := path.Join(r.folder, repo.BlocksDir, rel)
+		// Block files need not be durable one by one: the store syncs them all
+		// before the manifest (the commit point) is written.
+		if _, err := e.Store.Put(ctx, key, bytes.NewReader(data), int64(len(data)), storage.PutOptions{NoSync: true}); err != nil {
+			return fmt.Errorf("block %d: store %s: %w", a.ID, key, err)
+		}
+		sum := sha256.Sum256(data)
+		entry.Files = append(entry.Files, repo.ManifestFile{Path: path.Join(repo.BlocksDir, rel), Role: role, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])})
+		return nil
+	}
+	if !json.Valid(a.Raw) {
+		return nil, fmt.Errorf("block %d: SFMC returned invalid JSON", a.ID)
+	}
+	if err := put(base+".json", repo.RoleJSON, a.Raw); err != nil {
+		return nil, err
+	}
+	if sfmc.IsFileType(a.AssetType.ID) {
+		bin, err := e.Source.GetAssetFile(ctx, a.ID)
+		if err != nil {
+			return nil, fmt.Errorf("block %d: fetch file: %w", a.ID, err)
+		}
+		var fp struct {
+			FileProperties struct {
+				Extension string `json:"extension"`
+			} `json:"fileProperties"`
+		}
+		_ = json.Unmarshal(a.Raw, &fp)
+		if err := put(base+repo.FileExt(fp.FileProperties.Extension, typeName), repo.RoleFile, bin); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := put(base+repo.ContentExt(typeName, a.Content), repo.RoleContent, []byte(a.Content)); err != nil {
+			return nil, err
+		}
+	}
+	return entry, nil
+}
+
+func (r *runState) category(ref sfmc.CategoryRef) repo.ManifestCategory {
+	mc := repo.ManifestCategory{ID: ref.ID, Name: ref.Name}
+	var segs []string
+	id := ref.ID
+	for depth := 0; id != 0 && depth < 64; depth++ {
+		c, ok := r.cats[id]
+		if !ok {
+			break
+		}
+		segs = append(segs, c.Name)
+		id = c.ParentID
+	}
+	for i, j := 0, len(segs)-1; i < j; i, j = i+1, j-1 {
+		segs[i], segs[j] = segs[j], segs[i]
+	}
+	if len(segs) > 0 {
+		mc.Path = repo.CategoryPath(segs)
+		if mc.Name == "" {
+			mc.Name = segs[len(segs)-1]
+		}
+	}
+	return mc
+}
+
+// jsonInstant is a block's modifiedDate instant as the manifest and the
+// state keep it: in UTC and clamped to the years JSON can hold, so that one
+// odd date (SFMC's 9999-12-31T23:59:59-06:00 is year 10000 in UTC) cannot
+// make the manifest or the state unwritable. The block's modifiedDate string
+// is kept as SFMC sent it; a date clamped to year 9999 is far in the future
+// and does not move the watermark (noteModified).
+func jsonInstant(t time.Time) time.Time {
+	t = t.UTC()
+	switch {
+	case t.After(maxJSONTime):
+		return maxJSONTime
+	case t.Before(minJSONTime):
+		return minJSONTime
+	}
+	return t
+}
+
+// Bounds of the instants time.Time can put into JSON (years 0–9999, UTC).
+var (
+	minJSONTime = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxJSONTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
