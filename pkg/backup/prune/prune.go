@@ -176,12 +176,12 @@ func Run(ctx context.Context, st storage.Store, opts Options) (rep *Report, err 
 			rep.Resumed = append(rep.Resumed, Named{Backup: n})
 		}
 		if !opts.DryRun {
-			if err := p.execute(ctx, j, rep); err != nil {
+			if err := p.execute(ctx, j, nil, rep); err != nil {
 				return rep, fmt.Errorf("finish the interrupted prune of %s: %w", strings.Join(j.Remove, ", "), err)
 			}
 		}
 	}
-	plan, err := p.plan(ctx, rep)
+	plan, list, err := p.plan(ctx, rep)
 	if err != nil {
 		return rep, err
 	}
@@ -192,7 +192,7 @@ func Run(ctx context.Context, st storage.Store, opts Options) (rep *Report, err 
 	if len(plan.Remove)+len(plan.Incomplete) == 0 {
 		return rep, nil
 	}
-	if err := p.execute(ctx, plan, rep); err != nil {
+	if err := p.execute(ctx, plan, list, rep); err != nil {
 		return rep, err
 	}
 	return rep, nil
@@ -211,10 +211,10 @@ type pruner struct {
 // plan lists the destination, refuses anything it cannot be sure of, and
 // applies the policy. In a dry run it also counts what would be carried and
 // freed.
-func (p *pruner) plan(ctx context.Context, rep *Report) (*repo.PruneJournal, error) {
+func (p *pruner) plan(ctx context.Context, rep *Report) (*repo.PruneJournal, []repo.BackupInfo, error) {
 	list, err := repo.ListBackups(ctx, p.st)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var backups []Backup
 	j := &repo.PruneJournal{StartedAt: p.opts.Now().UTC()}
@@ -222,9 +222,9 @@ func (p *pruner) plan(ctx context.Context, rep *Report) (*repo.PruneJournal, err
 	for _, bi := range list {
 		switch bi.Status {
 		case repo.BackupDamaged:
-			return nil, fmt.Errorf("backup %s has a damaged or unknown manifest (%s); run `backup-creator verify --all`, repair or move that folder away: %w", bi.Name, bi.Error, ErrUnsafe)
+			return nil, nil, fmt.Errorf("backup %s has a damaged or unknown manifest (%s); run `backup-creator verify --all`, repair or move that folder away: %w", bi.Name, bi.Error, ErrUnsafe)
 		case repo.BackupUnrecognized:
-			return nil, fmt.Errorf("%s in %s: %w", bi.Error, p.st, ErrUnsafe)
+			return nil, nil, fmt.Errorf("%s in %s: %w", bi.Error, p.st, ErrUnsafe)
 		case repo.BackupIncomplete:
 			if !bi.Newest.IsZero() && bi.Newest.Before(cutoff) {
 				j.Incomplete = append(j.Incomplete, bi.Name)
@@ -244,7 +244,7 @@ func (p *pruner) plan(ctx context.Context, rep *Report) (*repo.PruneJournal, err
 	// must agree, or what prune carries would not be what restore reads.
 	for i := 1; i < len(backups); i++ {
 		if backups[i].Time.Before(backups[i-1].Time) {
-			return nil, fmt.Errorf("backup %s started at %s, before %s (%s), although its name sorts after it: the folder names do not follow the order the backups were made in (a clock set back, or folders copied in by hand): %w",
+			return nil, nil, fmt.Errorf("backup %s started at %s, before %s (%s), although its name sorts after it: the folder names do not follow the order the backups were made in (a clock set back, or folders copied in by hand): %w",
 				backups[i].Name, backups[i].Time.UTC().Format(time.RFC3339), backups[i-1].Name, backups[i-1].Time.UTC().Format(time.RFC3339), ErrUnsafe)
 		}
 	}
@@ -268,10 +268,10 @@ func (p *pruner) plan(ctx context.Context, rep *Report) (*repo.PruneJournal, err
 		return nil
 	})
 	if repo.IsDamaged(err) {
-		return nil, fmt.Errorf("%w: %w", ErrUnsafe, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnsafe, err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if p.opts.DryRun {
 		for _, bi := range list {
@@ -282,14 +282,14 @@ func (p *pruner) plan(ctx context.Context, rep *Report) (*repo.PruneJournal, err
 			if slices.Contains(j.Remove, bi.Name) {
 				info, err := p.st.Stat(ctx, path.Join(bi.Name, repo.ManifestName))
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				rep.Deleted.Files++
 				rep.Deleted.Bytes += info.Size
 			}
 		}
 	}
-	return j, nil
+	return j, list, nil
 }
 
 // carry is what one kept backup receives.
@@ -381,20 +381,25 @@ func carriedEntry(b *repo.SnapshotBlock, into string) (repo.ManifestBlock, []cop
 
 // execute carries what the kept backups need out of j.Remove, then removes
 // j.Remove and j.Incomplete, updates the state and ends the journal.
-func (p *pruner) execute(ctx context.Context, j *repo.PruneJournal, rep *Report) error {
+//
+// list is the destination's catalog when the caller has just read it (the
+// plan's); nil lists it again (an interrupted prune being finished).
+func (p *pruner) execute(ctx context.Context, j *repo.PruneJournal, list []repo.BackupInfo, rep *Report) error {
 	if err := repo.WritePruneJournal(ctx, p.st, j); err != nil {
 		return err
 	}
-	list, err := repo.ListBackups(ctx, p.st)
-	if err != nil {
-		return err
+	if list == nil {
+		var err error
+		if list, err = repo.ListBackups(ctx, p.st); err != nil {
+			return err
+		}
 	}
 	for _, bi := range list {
 		if bi.Status == repo.BackupDamaged || bi.Status == repo.BackupUnrecognized {
 			return fmt.Errorf("backup %s: %s: %w", bi.Name, bi.Error, ErrUnsafe)
 		}
 	}
-	err = p.carries(ctx, list, j.Remove, func(c carry) error {
+	err := p.carries(ctx, list, j.Remove, func(c carry) error {
 		if err := p.applyCarry(ctx, c, rep); err != nil {
 			return err
 		}
