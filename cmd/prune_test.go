@@ -358,3 +358,49 @@ func TestPruneCommandPrunesEachBusinessUnit(t *testing.T) {
 		t.Errorf("unit 100001 restores %d blocks after prune, want 6", len(state))
 	}
 }
+
+// An interrupted prune is visible: verify reports the files it staged as
+// such (not as problems, exit 0), run warns, prune --dry-run says it will
+// finish it first, and the next prune does.
+func TestInterruptedPruneIsVisible(t *testing.T) {
+	h := newHarness(t, sfmctest.Options{})
+	h.history(t)
+	all := h.completeBackups()
+	// What a prune killed after its journal and its first carried copy leaves.
+	j := &repo.PruneJournal{StartedAt: time.Now().UTC(), Remove: all[:2]}
+	b, _ := json.Marshal(j)
+	if err := os.WriteFile(filepath.Join(h.dest, repo.PruneJournalKey), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	staged := filepath.Join(h.dest, all[2], repo.CarriedDir, all[0], "blocks", "1_x.json")
+	if err := os.MkdirAll(filepath.Dir(staged), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(staged, []byte(`{}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := h.run("verify", "--all", "--dest", h.dest)
+	if code != ExitOK || !strings.Contains(out, "1 file staged by an interrupted prune") {
+		t.Errorf("verify: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := h.runJSON(); code != ExitOK || !strings.Contains(errOut, "an interrupted prune left") {
+		t.Errorf("run: exit %d, no warning: %s", code, errOut)
+	}
+	code, out, errOut = h.run("prune", "--dest", h.dest, "--keep-last", "100", "--dry-run")
+	if code != ExitOK || !strings.Contains(out, "an interrupted prune will first finish the interrupted removal of 2 backups") {
+		t.Errorf("prune --dry-run: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = h.run("prune", "--dest", h.dest, "--keep-last", "100")
+	if code != ExitOK || !strings.Contains(out, "finished the interrupted removal of 2 backups") {
+		t.Errorf("prune: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(h.dest, repo.PruneJournalKey)); !os.IsNotExist(err) {
+		t.Errorf("the journal is still there: %v", err)
+	}
+	if got := h.completeBackups(); len(got) != len(all)-1 || slices.Contains(got, all[0]) || slices.Contains(got, all[1]) {
+		t.Errorf("after finishing: %v (had %v plus one run)", got, all)
+	}
+	if code, _, errOut := h.run("verify", "--all", "--dest", h.dest); code != ExitOK {
+		t.Errorf("verify after finishing: exit %d: %s", code, errOut)
+	}
+}

@@ -425,7 +425,59 @@ func (p *pruner) execute(ctx context.Context, j *repo.PruneJournal, list []repo.
 	if err := p.forgetInState(ctx, j.Remove); err != nil {
 		return err
 	}
+	if err := p.sweepCarried(ctx, list, j, rep); err != nil {
+		return err
+	}
 	return repo.DeletePruneJournal(ctx, p.st)
+}
+
+// sweepCarried deletes what an interrupted prune staged under carried/ in a
+// kept backup and no manifest lists (a copy made before a crash that the
+// finished job did not need): while the journal exists verify calls such
+// files pending, after it they would be extra files. Listing carried/ of a
+// backup that has none costs one empty listing.
+func (p *pruner) sweepCarried(ctx context.Context, list []repo.BackupInfo, j *repo.PruneJournal, rep *Report) error {
+	for _, bi := range list {
+		if !bi.Complete() || slices.Contains(j.Remove, bi.Name) {
+			continue
+		}
+		prefix := bi.Name + "/" + repo.CarriedDir + "/"
+		var staged []storage.ObjectInfo
+		if err := p.st.List(ctx, prefix, func(o storage.ObjectInfo) error {
+			staged = append(staged, o)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("check %s: %w", prefix, err)
+		}
+		if len(staged) == 0 {
+			continue
+		}
+		listed := map[string]bool{}
+		if _, err := repo.ScanBackup(ctx, p.st, bi.Name, func(b repo.ManifestBlock) error {
+			for _, f := range b.Files {
+				listed[path.Join(bi.Name, f.Path)] = true
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		var orphans []string
+		for _, o := range staged {
+			if !listed[o.Key] {
+				orphans = append(orphans, o.Key)
+				rep.Deleted.Bytes += o.Size
+			}
+		}
+		if len(orphans) == 0 {
+			continue
+		}
+		if err := storage.DeleteKeys(ctx, p.st, orphans); err != nil {
+			return fmt.Errorf("remove files an interrupted prune staged in %s: %w", bi.Name, err)
+		}
+		rep.Deleted.Files += len(orphans)
+		rep.Deletes += len(orphans)
+	}
+	return nil
 }
 
 // applyCarry copies the carried files into the kept backup, then replaces
