@@ -24,6 +24,7 @@ import (
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 	"github.com/backup-creator/backup-creator/pkg/storage/mem"
+	"github.com/backup-creator/backup-creator/pkg/storage/storagetest"
 )
 
 // fakeSource is a minimal in-memory Source for engine logic tests; the
@@ -866,5 +867,94 @@ func TestRunNeverReusesANameThatSortsBeforeLaterFolders(t *testing.T) {
 	}
 	if len(list) != 2 || list[1].Name != names[2] {
 		t.Errorf("catalog order %v, want the newest last", list)
+	}
+}
+
+// TestRunCrashAtEveryStep kills an incremental run at each of its mutating
+// storage steps and checks, after each, what a killed run must leave: the
+// state never claims a backup that is not complete, the watermark does not
+// move past what a complete backup holds, and the next run (taking over the
+// dead run's lock) ends with every block restorable at its newest version,
+// nothing missed.
+func TestRunCrashAtEveryStep(t *testing.T) {
+	setup := func() (*fakeSource, *mem.Store, *clock) {
+		src := newFakeSource()
+		for i := int64(1); i <= 12; i++ {
+			src.put(i, fmt.Sprintf("Block %d", i), "<p>v1</p>", base.Add(time.Duration(i)*time.Minute))
+		}
+		st := mem.New()
+		c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+		if _, err := newEngine(src, st, c).Run(t.Context(), RunOptions{TrackDeletions: true}); err != nil {
+			t.Fatal(err)
+		}
+		// The changes the second run must back up: edits, a new block, a deletion.
+		src.put(3, "Block 3", "<p>v2</p>", base.Add(2*time.Hour))
+		src.put(13, "Block 13", "<p>new</p>", base.Add(2*time.Hour+time.Minute))
+		delete(src.assets, 7)
+		c.Add(24 * time.Hour)
+		return src, st, c
+	}
+	src, st, c := setup()
+	ref := storagetest.NewFaulty(st)
+	if _, err := newEngine(src, ref, c).Run(t.Context(), RunOptions{TrackDeletions: true}); err != nil {
+		t.Fatal(err)
+	}
+	steps := len(ref.Steps())
+	t.Logf("a crash injected at each of %d mutating steps", steps)
+	for n := 0; n < steps; n++ {
+		src, inner, c := setup()
+		f := storagetest.NewFaulty(inner)
+		f.CrashAfter(n)
+		_, _ = newEngine(src, f, c).Run(t.Context(), RunOptions{TrackDeletions: true})
+		// The state lists only complete backups, and its watermark is one
+		// of theirs.
+		s, err := repo.ReadState(t.Context(), inner)
+		if err != nil {
+			t.Fatalf("crash at step %d (%v): state: %v", n, ref.Steps()[n], err)
+		}
+		for _, b := range s.Backups {
+			if _, err := repo.ReadManifest(t.Context(), inner, b); err != nil {
+				t.Fatalf("crash at step %d (%v): the state lists %s, which is not complete: %v", n, ref.Steps()[n], b, err)
+			}
+		}
+		snap, err := repo.LoadSnapshot(t.Context(), inner, "latest", time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var newest time.Time
+		for _, b := range snap.Blocks {
+			if b.Modified.After(newest) {
+				newest = b.Modified
+			}
+		}
+		if s.Watermark.After(newest) {
+			t.Fatalf("crash at step %d (%v): watermark %v beyond the newest block backed up %v", n, ref.Steps()[n], s.Watermark, newest)
+		}
+		// The next run finishes the job: every block at its newest version,
+		// the deleted one recorded.
+		c.Add(time.Hour)
+		if _, err := newEngine(src, inner, c).Run(t.Context(), RunOptions{TrackDeletions: true}); err != nil {
+			t.Fatalf("crash at step %d (%v): next run: %v", n, ref.Steps()[n], err)
+		}
+		snap, err = repo.LoadSnapshot(t.Context(), inner, "latest", time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[int64]string{}
+		for _, b := range snap.Blocks {
+			state := b.ModifiedDate
+			if b.Deleted != nil {
+				state = "deleted"
+			}
+			got[b.ID] = state
+		}
+		for id, a := range src.assets {
+			if got[id] != a.ModifiedDateRaw {
+				t.Fatalf("crash at step %d (%v): block %d restores as %q, SFMC has %q", n, ref.Steps()[n], id, got[id], a.ModifiedDateRaw)
+			}
+		}
+		if got[7] != "deleted" || len(got) != 13 {
+			t.Fatalf("crash at step %d (%v): restorable state %v", n, ref.Steps()[n], got)
+		}
 	}
 }
