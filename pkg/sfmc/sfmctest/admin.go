@@ -443,6 +443,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			LargeBlocks bool   `json:"largeBlocks"`
 			TieBlocks   int    `json:"tieBlocks"`
 			Start       string `json:"start"`
+			Assets      int    `json:"assets"`
 		}
 		if len(body) > 0 {
 			if err := json.Unmarshal(body, &o); err != nil {
@@ -450,7 +451,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		so := SeedOptions{MID: o.MID, ExtraBlocks: o.ExtraBlocks, LargeBlocks: o.LargeBlocks, TieBlocks: o.TieBlocks}
+		so := SeedOptions{MID: o.MID, ExtraBlocks: o.ExtraBlocks, LargeBlocks: o.LargeBlocks, TieBlocks: o.TieBlocks, Assets: o.Assets}
 		if o.Start != "" {
 			t, ok := parseFilterDate(o.Start, cst())
 			if !ok {
