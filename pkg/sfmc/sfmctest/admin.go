@@ -133,7 +133,7 @@ func (s *Server) CreateAsset(mid int64, a AssetSpec) (int64, error) {
 
 func specOf(a *asset) AssetSpec {
 	sp := AssetSpec{Name: a.name, CustomerKey: a.key, TypeID: a.typeID, CategoryID: a.catID, File: a.file,
-		Content: a.content, Meta: a.raw[fMeta], Extra: map[string]json.RawMessage{}}
+		Content: a.text(), Meta: a.raw[fMeta], Extra: map[string]json.RawMessage{}}
 	for i, r := range a.raw {
 		if r != nil && i != fContent && i != fMeta && i != fLegacyData {
 			sp.Extra[rawFieldNames[i]] = r
