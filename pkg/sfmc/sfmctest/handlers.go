@@ -151,11 +151,6 @@ func (s *Server) handleQuery(w http.ResponseWriter, rc *reqCtx) *apiError {
 	}
 	var body *listBody
 	s.readLocked(rc.st, func() {
-		pred, err := s.compileQuery(rc.st, qraw, 0)
-		if err != nil {
-			aerr = err
-			return
-		}
 		plan, err := s.planQuery(rc.st, qraw)
 		if err != nil {
 			aerr = err
@@ -172,7 +167,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, rc *reqCtx) *apiError {
 			}
 			keys = append(keys, k)
 		}
-		count, items := s.runQuery(rc.st, plan, pred, keys, pr, rc.n)
+		count, items := s.runQuery(rc.st, plan, keys, pr, rc.n)
 		body = s.renderList(rc.st, count, pr, items, projection(fields))
 	})
 	if aerr != nil {
@@ -270,7 +265,7 @@ func (s *Server) handleList(w http.ResponseWriter, rc *reqCtx) *apiError {
 				return
 			}
 		}
-		count, items := s.runQuery(rc.st, openPlan(pred), pred, keys, pr, rc.n)
+		count, items := s.runQuery(rc.st, openPlan(pred), keys, pr, rc.n)
 		body = s.renderList(rc.st, count, pr, items, projection(splitFields(fieldsParam)))
 	})
 	if aerr != nil {

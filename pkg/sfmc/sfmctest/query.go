@@ -585,17 +585,15 @@ func (s *Server) resolvePage(page, size int) (pageRequest, *apiError) {
 	return pageRequest{page: page, size: size}, nil
 }
 
-// runQuery filters and sorts st's assets; it returns the total count and the
-// requested page. plan and pred select the same assets (plan is the fast
-// form). The caller holds the read lock with a fresh index.
-func (s *Server) runQuery(st *store, plan *queryPlan, pred func(*asset) bool, keys []sortKey, pr pageRequest, reqN int) (int, []*asset) {
+// runQuery filters st's assets by plan and sorts them; it returns the total
+// count and the requested page. The caller holds the read lock with a fresh
+// index.
+func (s *Server) runQuery(st *store, plan *queryPlan, keys []sortKey, pr pageRequest, reqN int) (int, []*asset) {
 	offset := (pr.page - 1) * pr.size
 	if s.opts.IndexLag > 0 {
-		now, inner := s.now(), pred
-		pred = func(a *asset) bool { return !now.Before(a.indexed) && (inner == nil || inner(a)) }
-		indexed := func(a *asset) bool { return !now.Before(a.indexed) }
-		plan = &queryPlan{idLo: plan.idLo, idHi: plan.idHi, modLo: plan.modLo, modHi: plan.modHi, types: plan.types,
-			typePreds: plan.typePreds, rest: append(slices.Clone(plan.rest), indexed)}
+		now, p := s.now(), *plan
+		p.rest = append(slices.Clone(p.rest), func(a *asset) bool { return !now.Before(a.indexed) })
+		plan = &p
 	}
 	var base []*asset
 	var rows []idxRow

@@ -30,8 +30,12 @@ func openPlan(pred func(*asset) bool) *queryPlan {
 	return p
 }
 
-// planQuery builds the plan of a query that compileQuery accepted.
+// planQuery compiles a query into a plan. It fails exactly where
+// compileQuery fails, with the same error.
 func (s *Server) planQuery(st *store, raw json.RawMessage) (*queryPlan, *apiError) {
+	if _, err := s.compileQuery(st, raw, 0); err != nil {
+		return nil, err
+	}
 	p := openPlan(nil)
 	if err := s.planNode(st, p, raw); err != nil {
 		return nil, err
@@ -81,8 +85,10 @@ func (s *Server) planLeaf(st *store, p *queryPlan, raw json.RawMessage, m map[st
 			top = max(top, id)
 		}
 		bits := make([]bool, top+1)
+		probe := &asset{} // conditions on assetType.id read nothing else
 		for id := range s.types {
-			bits[id] = pred(&asset{typeID: id}) && (p.types == nil || p.types[id])
+			probe.typeID = id
+			bits[id] = pred(probe) && (p.types == nil || p.types[id])
 		}
 		p.types = bits
 		p.typePreds = append(p.typePreds, pred)

@@ -87,8 +87,8 @@ func TestQueryPlanSelectsWhatThePredicateSelects(t *testing.T) {
 						}
 						keys = append(keys, sk)
 					}
-					n1, got := s.runQuery(st, plan, pred, keys, pr, 1)
-					n2, want := s.runQuery(st, openPlan(pred), pred, keys, pr, 1)
+					n1, got := s.runQuery(st, plan, keys, pr, 1)
+					n2, want := s.runQuery(st, openPlan(pred), keys, pr, 1)
 					if n1 != n2 || !slices.Equal(got, want) {
 						t.Errorf("query %d %s sort %d page %v: plan %d items (count %d), predicate %d items (count %d)",
 							qi, raw, si, pr, len(got), n1, len(want), n2)
@@ -102,7 +102,7 @@ func TestQueryPlanSelectsWhatThePredicateSelects(t *testing.T) {
 	s.readLocked(st, func() {
 		raw, _ := json.Marshal(base)
 		plan, _ := s.planQuery(st, raw)
-		if n, _ := s.runQuery(st, plan, nil, nil, pageRequest{1, 1}, 1); n < 1000 {
+		if n, _ := s.runQuery(st, plan, nil, pageRequest{1, 1}, 1); n < 1000 {
 			t.Errorf("listing query counts %d", n)
 		}
 	})
