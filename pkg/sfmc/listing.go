@@ -190,8 +190,13 @@ func (k *keyset) advance(to time.Time) {
 	}
 }
 
-// emit passes a to fn unless it was emitted before.
+// emit passes a to fn unless it was emitted before or lies outside the
+// walk's id range (a server that ignored the range condition: the walk
+// that owns the id emits it).
 func (k *keyset) emit(a Asset, fn func(Asset) error) error {
+	if !k.owns(a.ID) {
+		return nil
+	}
 	if !k.horizon.IsZero() && a.ModifiedDate.Before(k.horizon) {
 		return nil // emitted before the keyset moved past it
 	}

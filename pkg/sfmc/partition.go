@@ -34,8 +34,11 @@ package sfmc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"math"
+	"net/http"
 	"sync"
 	"time"
 
@@ -113,7 +116,11 @@ func (c *Client) probe(ctx context.Context, q queryBody, sort ...querySort) (*As
 // walks over disjoint id ranges. It returns nil when splitting does not pay:
 // too few ids, or most of what is left would be listed again by the sweep.
 func (c *Client) planPartitions(ctx context.Context, k *keyset, parts int, sweepFrom time.Time) ([]*keyset, error) {
-	rest := k.page()
+	// The id probes carry conditions that every id meets, in the operators
+	// the partitions use, so that a server refusing them is found before
+	// any partition has started.
+	lowProbe, highProbe := *k, *k
+	lowProbe.idFrom, highProbe.idTo = 1, math.MaxInt64
 	recent := *k
 	if sweepFrom.After(recent.lower) {
 		recent.lower = sweepFrom
@@ -124,11 +131,11 @@ func (c *Client) planPartitions(ctx context.Context, k *keyset, parts int, sweep
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		lowest, total, err = c.probe(gctx, rest, querySort{"id", "ASC"})
+		lowest, total, err = c.probe(gctx, lowProbe.page(), querySort{"id", "ASC"})
 		return err
 	})
 	g.Go(func() (err error) {
-		highest, _, err = c.probe(gctx, rest, querySort{"id", "DESC"})
+		highest, _, err = c.probe(gctx, highProbe.page(), querySort{"id", "DESC"})
 		return err
 	})
 	g.Go(func() (err error) {
@@ -136,6 +143,11 @@ func (c *Client) planPartitions(ctx context.Context, k *keyset, parts int, sweep
 		return err
 	})
 	if err := g.Wait(); err != nil {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
+			c.log.Warn().Err(err).Msg("sfmc: SFMC refused a query that partitioned listing needs: listing serially (set sfmc.list_concurrency: 1 to skip the attempt)")
+			return nil, nil
+		}
 		return nil, err
 	}
 	if lowest == nil || highest == nil || total == nil || changed == nil || 2**changed > *total {
@@ -175,7 +187,8 @@ func partitionBounds(lo, hi int64, parts int) []int64 {
 	return b
 }
 
-// owns reports whether id lies in the walk's id range.
+// owns reports whether id lies in the walk's id range (always, outside a
+// partition).
 func (k *keyset) owns(id int64) bool {
 	return (k.idFrom <= 0 || id >= k.idFrom) && (k.idTo <= 0 || id < k.idTo)
 }

@@ -324,3 +324,17 @@ func TestPartitionedListingCallbackErrorStopsAll(t *testing.T) {
 		t.Errorf("err = %v after %d calls, want the callback's error after 500", err, calls)
 	}
 }
+
+func TestPartitionedListingFallsBackWhenAProbeIsRefused(t *testing.T) {
+	// A server that refuses a query the partitions need (400 on a probe):
+	// the listing goes on serially and still lists everything once.
+	e := newEnv(t, sfmctest.Options{}, withPartitions(4))
+	ids := e.srv.AddBlocks(0, 3000, 197)
+	setDates(t, e.srv, ids, base, 3*time.Millisecond)
+	e.srv.InjectFault(sfmctest.Fault{Route: "query", After: 1, Status: 400, Message: "Error: 'id' is not a valid property name"})
+	got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+	checkExactlyOnce(t, e, 0, got, ids)
+	if p := partitionsSent(t, e.srv); len(p) != 0 {
+		t.Errorf("partitions %v sent after a refused probe", p)
+	}
+}
