@@ -23,7 +23,8 @@ flags:
                         emulator's --blocks; the old benchmark). Repeatable.
   --latency D           latency per SFMC request, a Go duration (default 40ms)
   --list-concurrency K  run with BACKUP_CREATOR_SFMC_LIST_CONCURRENCY=K
-                        (sfmc.list_concurrency; default: not set)
+                        (sfmc.list_concurrency; 1 = serial listing; default: not
+                        set, so the binary's default; K shows "-")
   --concurrency N       run --concurrency (default 8)
   --dest URL            destination (default a new local folder per run); each
                         run appends -<size>-<pid>-<run> to its path, e.g.
