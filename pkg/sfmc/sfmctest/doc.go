@@ -15,7 +15,7 @@
 // Usage in a test:
 //
 //	srv := sfmctest.New(t, sfmctest.Options{Now: clock.Now})
-//	srv.Seed(sfmctest.SeedOptions{ExtraBlocks: 1200})
+//	srv.Seed(sfmctest.SeedOptions{ExtraBlocks: 1200}) // or Assets: 100_000, a realistic account
 //	srv.InjectFault(sfmctest.Fault{Route: "query", After: 2, Status: 429, RetryAfter: 1})
 //	cfg := sfmc.Config{AuthURL: srv.AuthURL(), ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret()}
 //	// ... run the code under test, then:
@@ -33,7 +33,7 @@
 //	PUT    /_emulator/assets/{id}/modifiedDate?mid=N  {"modifiedDate":"2024-07-01T10:00:00-06:00"}
 //	GET    /_emulator/ids?mid=N, GET /_emulator/dump?mid=N
 //	POST   /_emulator/blocks?mid=N&n=100&typeId=197
-//	POST   /_emulator/seed                    {"mid","extraBlocks","largeBlocks","tieBlocks","start"}
+//	POST   /_emulator/seed                    {"mid","extraBlocks","largeBlocks","tieBlocks","start","assets"}
 //	GET    /_emulator/categories?mid=N, POST /_emulator/categories?mid=N {"name","parentId"}
 //	GET|DELETE /_emulator/stats, GET|DELETE /_emulator/requests
 //	POST   /_emulator/faults                  {"route","after","times","status","retryAfter","retryAfterInBodyOnly","drop","latency":"250ms","emptyPage",
