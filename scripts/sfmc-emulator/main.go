@@ -161,19 +161,21 @@ hostile modes (--hostile MODE, repeatable; each lasts for the server's life):
                      (e.g. flood=1073741824: a 1 GiB page), streamed
   ignore-keyset      the asset query ignores its filter and the folder list its $page: the same
                      first page again and again
+  ignore-id-range    the asset query drops its id >= / id < conditions, so every partition of a
+                     parallel listing gets the assets of the others too
   endless-pages      every asset query answers a full page of new made-up assets, dated later each
                      time, while claiming two pages in all
   control-chars      the asset query answers 400 with a message of ANSI escapes and CR/LF that
                      would forge a JSON log line if printed raw
 The same modes are fields of POST /_emulator/faults: message, echo, redirect, floodBytes,
-ignoreKeyset, endlessPages (with route, status, times).
+ignoreKeyset, ignoreIDRange, endlessPages (with route, status, times).
 `
 
 // controlCharsMessage is the control-chars mode's error message.
 const controlCharsMessage = "Request failed\x1b[2K\r{\"level\":\"info\",\"message\":\"backup complete\"}\n\x1b[31mFORGED\x1b[0m"
 
 func hostileNames() string {
-	return "echo-secrets, redirect-token=URL, redirect-rest=URL, flood=BYTES, ignore-keyset, endless-pages, control-chars"
+	return "echo-secrets, redirect-token=URL, redirect-rest=URL, flood=BYTES, ignore-keyset, ignore-id-range, endless-pages, control-chars"
 }
 
 // hostileFaults turns a --hostile value into the faults that implement it.
@@ -205,6 +207,8 @@ func hostileFaults(v string) ([]sfmctest.Fault, error) {
 			{Route: sfmctest.RouteQuery, IgnoreKeyset: true, Times: -1},
 			{Route: sfmctest.RouteCategories, IgnoreKeyset: true, Times: -1},
 		}, nil
+	case "ignore-id-range":
+		return []sfmctest.Fault{{Route: sfmctest.RouteQuery, IgnoreIDRange: true, Times: -1}}, nil
 	case "endless-pages":
 		return []sfmctest.Fault{{Route: sfmctest.RouteQuery, EndlessPages: true, Times: -1}}, nil
 	case "control-chars":

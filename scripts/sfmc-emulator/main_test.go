@@ -112,7 +112,7 @@ func TestEnvFileNeverClobbersARealOne(t *testing.T) {
 
 func TestHostileModes(t *testing.T) {
 	for _, v := range []string{"echo-secrets", "redirect-token=http://127.0.0.1:9", "redirect-rest=https://127.0.0.1:9",
-		"flood=1048576", "ignore-keyset", "endless-pages", "control-chars"} {
+		"flood=1048576", "ignore-keyset", "ignore-id-range", "endless-pages", "control-chars"} {
 		fs, err := hostileFaults(v)
 		if err != nil || len(fs) == 0 {
 			t.Errorf("%s: %v, %d faults", v, err, len(fs))

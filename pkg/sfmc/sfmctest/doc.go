@@ -37,7 +37,7 @@
 //	GET    /_emulator/categories?mid=N, POST /_emulator/categories?mid=N {"name","parentId"}
 //	GET|DELETE /_emulator/stats, GET|DELETE /_emulator/requests
 //	POST   /_emulator/faults                  {"route","after","times","status","retryAfter","retryAfterInBodyOnly","drop","latency":"250ms","emptyPage",
-//	                                           "message","echo","redirect","floodBytes","ignoreKeyset","endlessPages"}
+//	                                           "message","echo","redirect","floodBytes","ignoreKeyset","ignoreIDRange","endlessPages"}
 //	DELETE /_emulator/faults, POST /_emulator/expire-tokens
 //
 // Hostile modes, for testing that a client survives a broken or malicious
@@ -55,6 +55,8 @@
 //     bytes, streamed (a 1 GB page costs the emulator nothing).
 //   - IgnoreKeyset: the query ignores its filter, the folder list its $page:
 //     the same first page every time.
+//   - IgnoreIDRange: the query drops its id ≥ / id < conditions, so each
+//     partition of a parallel listing gets the assets of the others.
 //   - EndlessPages: every query gets a full page of new made-up assets, later
 //     each time, under a count of two pages.
 //

@@ -129,6 +129,9 @@ func (s *Server) handleQuery(w http.ResponseWriter, rc *reqCtx) *apiError {
 		qraw = json.RawMessage(`{"property":"id","simpleOperator":"greaterThan","value":0}`)
 		pr.page = 1
 	}
+	if rc.ignoreIDRange {
+		qraw = dropIDRange(qraw)
+	}
 	var fields []string
 	if raw, present := m["fields"]; present && !isNull(raw) {
 		if err := json.Unmarshal(raw, &fields); err != nil {
@@ -767,4 +770,28 @@ func (s *Server) handleRestore(w http.ResponseWriter, rc *reqCtx) *apiError {
 	s.rerender(rc.st, a)
 	writeJSON(w, http.StatusOK, []byte(`{"asset":{"href":"asset/v1//Content/Assets/`+strconv.FormatInt(a.id, 10)+`"}}`))
 	return nil
+}
+
+// dropIDRange replaces every "id greaterThanOrEqual" and "id lessThan"
+// condition of a query by one every asset meets (IgnoreIDRange).
+func dropIDRange(raw json.RawMessage) json.RawMessage {
+	var q map[string]json.RawMessage
+	if json.Unmarshal(raw, &q) != nil {
+		return raw
+	}
+	if l, ok := q["leftOperand"]; ok {
+		q["leftOperand"] = dropIDRange(l)
+		if r, ok := q["rightOperand"]; ok {
+			q["rightOperand"] = dropIDRange(r)
+		}
+		out, _ := json.Marshal(q)
+		return out
+	}
+	var prop, op string
+	_ = json.Unmarshal(q["property"], &prop)
+	_ = json.Unmarshal(q["simpleOperator"], &op)
+	if strings.EqualFold(prop, "id") && (strings.EqualFold(op, "greaterThanOrEqual") || strings.EqualFold(op, "lessThan")) {
+		return json.RawMessage(`{"property":"id","simpleOperator":"greaterThan","value":0}`)
+	}
+	return raw
 }
