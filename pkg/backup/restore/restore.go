@@ -180,11 +180,11 @@ func each(ctx context.Context, opts RestoreOptions, snap repo.BlockState, rep *R
 	queue := make(chan *job, n*restoreWindow)
 	sem := make(chan struct{}, n)
 	var (
-		mu              sync.Mutex
-		fatal, emitErr  error
-		stopped         error
-		wg              sync.WaitGroup
-		consumed        = make(chan struct{})
+		mu             sync.Mutex
+		fatal, emitErr error
+		stopped        error
+		wg             sync.WaitGroup
+		consumed       = make(chan struct{})
 	)
 	stop := func() bool {
 		mu.Lock()
