@@ -39,9 +39,9 @@ func (p *probeStore) Get(ctx context.Context, key string) (io.ReadCloser, storag
 // costs. The heap of the in-memory store itself is the baseline.
 func TestReadingABackupHoldsLittlePerBlock(t *testing.T) {
 	if testing.Short() {
-		t.Skip("writes 80,000 objects")
+		t.Skip("writes 40,000 objects")
 	}
-	const small, large = 2_000, 40_000
+	const small, large = 1_000, 20_000
 	type use struct{ snapshot, verify uint64 }
 	measure := func(n int) use {
 		st := mem.New()

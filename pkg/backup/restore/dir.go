@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/backup-creator/backup-creator/pkg/backup/repo"
 	"github.com/backup-creator/backup-creator/pkg/storage"
@@ -111,6 +112,10 @@ func isEmptyDir(dir string) (bool, error) {
 	return len(names) == 0, nil
 }
 
+// copyBufs are the copy buffers of copyBlockFile, reused across files (a
+// restore of 100,000 blocks would otherwise leave 6 GiB of them to collect).
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 // copyBlockFile streams one backed-up file into dst, checking it on the way.
 func copyBlockFile(ctx context.Context, st storage.Store, folder string, f repo.ManifestFile, dst string) (err error) {
 	key := path.Join(folder, f.Path)
@@ -130,7 +135,9 @@ func copyBlockFile(ctx context.Context, st storage.Store, folder string, f repo.
 		}
 	}()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), rc)
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), rc, *buf)
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", key, err)
 	}

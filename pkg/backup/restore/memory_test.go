@@ -17,9 +17,9 @@ import (
 // the counts are those of all of them.
 func TestRestoreStreamsItsItems(t *testing.T) {
 	if testing.Short() {
-		t.Skip("writes 80,000 objects")
+		t.Skip("writes 40,000 objects")
 	}
-	const small, large = 2_000, 40_000
+	const small, large = 1_000, 20_000
 	measure := func(n int) uint64 {
 		st := mem.New()
 		repotest.PutManyBlocks(t, st, n)
