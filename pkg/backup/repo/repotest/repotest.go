@@ -148,7 +148,7 @@ func PutManyBlocks(t testing.TB, st storage.Store, n int) string {
 		e := repo.ManifestBlock{ID: id, CustomerKey: fmt.Sprintf("key-%d", id), Name: fmt.Sprintf("Newsletter block %d", id),
 			AssetType: repo.ManifestType{ID: 197, Name: "htmlblock"}, ModifiedDate: mod.Format(time.RFC3339Nano), Modified: mod,
 			Category: repo.ManifestCategory{ID: int64(100 + i%50), Name: fmt.Sprintf("Folder %d", i%50), Path: fmt.Sprintf("Content Builder/Newsletters/Folder %d", i%50)}}
-		base := repo.BlockBaseName(id, e.Name, 0)
+		base := repo.BlockBaseName(id, e.Name, time.Time{})
 		for _, f := range []struct{ ext, role string }{{".json", repo.RoleJSON}, {".html", repo.RoleContent}} {
 			data := []byte(fmt.Sprintf("<p>%d%s</p>", id, f.ext))
 			rel := path.Join(repo.BlocksDir, base+f.ext)
