@@ -1,8 +1,11 @@
 // Package restore puts backed-up blocks back: into SFMC (Restorer), matching
 // blocks by id in the account the backup came from and by customerKey and
 // type in another, PATCHing only what differs and re-creating what is gone;
-// or into a directory (RestoreToDir). It reads what a backup holds through
-// repo's Chain (a repo.Snapshot), like every other verb.
+// or into a directory (RestoreToDir). It reads what a backup holds as a
+// repo.BlockState: a repo.Snapshot, or a repo.SnapshotStream that does not
+// hold the blocks (both resolved by the chain's rules, like every other
+// verb). The blocks are taken in id order and their items handed on in that
+// order as they finish (RestoreEach), so memory does not grow with them.
 //
 // Files: restore.go (the Restorer and its loop), selection.go (which blocks),
 // target.go (matching and writing one block in SFMC), docs.go (comparing
