@@ -36,8 +36,13 @@ func TestRestoreStreamsItsItems(t *testing.T) {
 				t.Fatalf("item %+v after id %d", it, last)
 			}
 			last = it.ID
-			if seen++; seen == n/2 {
-				live = repotest.LiveHeap() - base
+			// Five measures from halfway, keeping the least: the blocks
+			// under way allocate while a collection runs.
+			if seen++; seen >= n/2 && seen < n/2+5*(n/20) && (seen-n/2)%(n/20) == 0 {
+				h := repotest.LiveHeap()
+				if h -= min(base, h); live == 0 || h < live {
+					live = h
+				}
 			}
 			return nil
 		})
@@ -49,7 +54,7 @@ func TestRestoreStreamsItsItems(t *testing.T) {
 	lo, hi := measure(small), measure(large)
 	per := (float64(hi) - float64(lo)) / (large - small)
 	t.Logf("live heap halfway: %d → %d KiB (%d → %d blocks), %.0f bytes per block", lo>>10, hi>>10, small, large, per)
-	if per > 200 {
-		t.Errorf("a dry run holds %.0f bytes per block, want ≤ 200", per)
+	if per > 300 { // as repo's heldPerBlock: holding the items costs about 1,000
+		t.Errorf("a dry run holds %.0f bytes per block, want ≤ 300", per)
 	}
 }
