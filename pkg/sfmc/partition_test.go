@@ -325,6 +325,21 @@ func TestPartitionedListingCallbackErrorStopsAll(t *testing.T) {
 	}
 }
 
+func TestPartitionedListingServerIgnoringIDRanges(t *testing.T) {
+	// A server that drops the partitions' id conditions sends every
+	// partition the assets of the others: each keeps only its own ids, so
+	// nothing is emitted twice (and nothing is lost).
+	e := newEnv(t, sfmctest.Options{}, withPartitions(4))
+	ids := e.srv.AddBlocks(0, 3000, 197)
+	setDates(t, e.srv, ids, base, 3*time.Millisecond)
+	e.srv.InjectFault(sfmctest.Fault{Route: "query", Times: -1, IgnoreIDRange: true})
+	got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+	checkExactlyOnce(t, e, 0, got, ids)
+	if len(partitionsSent(t, e.srv)) != 4 {
+		t.Fatal("listing was not partitioned")
+	}
+}
+
 func TestPartitionedListingFallsBackWhenAProbeIsRefused(t *testing.T) {
 	// A server that refuses a query the partitions need (400 on a probe):
 	// the listing goes on serially and still lists everything once.
