@@ -11,9 +11,13 @@
 #   BENCH_SIZES="10000" bash scripts/bench-read.sh
 #   BENCH_FIXTURE=/tmp/read-fixture bash scripts/bench-read.sh   # keep the backups for the next run
 #   BENCH_SFMC=0 bash scripts/bench-read.sh                      # skip restore --dry-run into SFMC
+#   BENCH_ASSETS="100000" bash scripts/bench-read.sh             # realistic accounts of N assets (emulator --assets)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SIZES=${BENCH_SIZES:-"10000 100000"}
+SIZES=${BENCH_ASSETS:-${BENCH_SIZES:-"10000 100000"}}
+SEED=(--blocks) # N plain htmlblocks plus the fixture
+KIND=blocks
+if [[ -n "${BENCH_ASSETS:-}" ]]; then SEED=(--assets); KIND=assets; fi
 SFMC=${BENCH_SFMC:-1}
 [[ -x /usr/bin/time ]] || { apt-get update -qq && apt-get install -y -qq time; }
 
@@ -29,10 +33,10 @@ go build -o "$work/backup-creator" .
 go build -o "$work/sfmc-emulator" ./scripts/sfmc-emulator
 bc="$work/backup-creator"
 
-# start_emu N: an emulator seeded with N blocks (the same seed every time).
+# start_emu N: an emulator seeded with N blocks or assets (the same seed every time).
 start_emu() {
   rm -f "$work/emu.env"
-  "$work/sfmc-emulator" --addr 127.0.0.1:0 --blocks "$1" --no-large --env-file "$work/emu.env" >"$work/emu.log" 2>&1 &
+  "$work/sfmc-emulator" --addr 127.0.0.1:0 "${SEED[@]}" "$1" --no-large --env-file "$work/emu.env" >"$work/emu.log" 2>&1 &
   emu_pid=$!
   for _ in $(seq 600); do [[ -s "$work/emu.env" ]] && break; sleep 0.1; done
   [[ -s "$work/emu.env" ]] || { cat "$work/emu.log"; exit 1; }
@@ -49,7 +53,7 @@ measure() {
 
 printf '%-32s %-8s %-8s %s\n' verb blocks wall_s peak_rss
 for n in $SIZES; do
-  dest=$fixture/dest-$n
+  dest=$fixture/dest-$KIND-$n
   if [[ ! -s "$dest/backup-creator.state.json" ]]; then
     rm -rf "$dest"
     start_emu "$n"
