@@ -92,8 +92,10 @@ type PutOptions struct {
 	// empty object, which is why it must not be read before the caller's
 	// commit point. Readers may also see the object while it is written.
 	// IfVersion cannot be combined with Fresh (there is no version to
-	// compare); IfNotExists can, and keeps its contract. Object stores (S3,
-	// GCS, Azure) write every object atomically anyway and ignore Fresh.
+	// compare: stores that honour Fresh refuse the pair); IfNotExists can,
+	// and keeps its contract. Object stores (S3, GCS, Azure) write every
+	// object atomically anyway and ignore Fresh; for them it is an ordinary
+	// Put with the other options.
 	Fresh bool
 }
 

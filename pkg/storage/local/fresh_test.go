@@ -37,6 +37,9 @@ func TestFreshRefusesExistingFile(t *testing.T) {
 			t.Fatalf("fresh put (%+v) over a file = %v, want ErrPreconditionFailed naming %s", opts, err, path)
 		}
 	}
+	if err := putString(t, st, key, "swapped", storage.PutOptions{Fresh: true, IfVersion: old.Version}); err == nil || !strings.Contains(err.Error(), "mutually exclusive") {
+		t.Fatalf("fresh put with IfVersion = %v, want it refused", err)
+	}
 	after, err := os.Lstat(path)
 	if err != nil {
 		t.Fatal(err)
