@@ -58,6 +58,7 @@ func (a *App) sfmcConfig(cfg *config.Config, log zerolog.Logger, userAgent strin
 		AccountID:        cfg.SFMC.AccountID,
 		AllowAnyEndpoint: cfg.SFMC.AllowAnyEndpoint,
 		PageSize:         cfg.SFMC.PageSize,
+		ListConcurrency:  cfg.SFMC.ListConcurrency,
 		MaxAttempts:      cfg.SFMC.MaxAttempts,
 		RequestTimeout:   cfg.SFMC.RequestTimeout,
 		RetryBaseDelay:   cfg.SFMC.RetryBaseDelay,

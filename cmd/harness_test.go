@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -44,9 +45,28 @@ func clearConfigEnv(t *testing.T) {
 	}
 }
 
+// suiteListConcurrency is the listing concurrency the suite runs with: the
+// default, or BACKUP_CREATOR_SFMC_LIST_CONCURRENCY as the suite was started
+// with (CI runs it once more serially). clearConfigEnv would drop it.
+var suiteListConcurrency = os.Getenv("BACKUP_CREATOR_SFMC_LIST_CONCURRENCY")
+
+// listConcurrency is the suite's listing concurrency as a number.
+func listConcurrency() int {
+	if n, err := strconv.Atoi(suiteListConcurrency); err == nil && n > 0 {
+		return n
+	}
+	return sfmc.DefaultListConcurrency
+}
+
 func newHarness(t *testing.T, opts sfmctest.Options) *harness {
 	t.Helper()
 	clearConfigEnv(t)
+	if suiteListConcurrency != "" {
+		t.Setenv("BACKUP_CREATOR_SFMC_LIST_CONCURRENCY", suiteListConcurrency)
+	}
+	// Pages of 50 make the emulator's ~650 fixture blocks a listing long
+	// enough to be partitioned, so every end-to-end test runs through it.
+	t.Setenv("BACKUP_CREATOR_SFMC_PAGE_SIZE", "50")
 	emu := sfmctest.New(t, opts)
 	t.Setenv("SFMC_AUTH_URL", emu.AuthURL())
 	t.Setenv("SFMC_CLIENT_ID", emu.ClientID())

@@ -62,7 +62,7 @@ func writeFixture(t *testing.T, dest string) {
 			doc, _ := json.Marshal(map[string]any{"id": b.id, "customerKey": b.key, "name": b.name,
 				"assetType": map[string]any{"id": b.typeID, "name": b.typ}, "category": map[string]any{"id": b.folderID},
 				"content": b.content, "modifiedDate": b.mdText})
-			base := repo.BlockBaseName(b.id, b.name, 0)
+			base := repo.BlockBaseName(b.id, b.name, time.Time{})
 			for _, f := range []struct {
 				rel, role string
 				data      []byte

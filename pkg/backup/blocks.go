@@ -59,8 +59,14 @@ type runState struct {
 	folder string
 	spool  *repo.ManifestWriter
 	skip   map[repo.Version]bool
-	seen   map[int64]int // versions of each id seen in this run
-	ids    []int64       // every id the query returned (for deletion tracking)
+	// seen is the modifiedDate (UnixNano) of the first version of each id
+	// this run took; later holds any further versions (a block changed
+	// while the run was under way). Versions are told apart by
+	// (id, modifiedDate), never by the order they arrive in: a partitioned
+	// listing delivers them in no particular order.
+	seen  map[int64]int64
+	later map[repo.Version]bool
+	ids   []int64 // every id the query returned (for deletion tracking)
 	// skippedIDs are the ids of ids skipped as already stored (overlap).
 	skippedIDs []int64
 	cats       map[int64]sfmc.Category
@@ -89,6 +95,8 @@ type runState struct {
 	spoolErr    error
 }
 
+// handle takes one asset from the listing. The listing never calls it
+// concurrently.
 func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
 	v := repo.Version{ID: a.ID, Modified: jsonInstant(a.ModifiedDate)}
 	if r.skip[v] {
@@ -100,8 +108,20 @@ func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
 		r.mu.Unlock()
 		return nil
 	}
-	n := r.seen[a.ID]
-	r.seen[a.ID] = n + 1
+	var later time.Time // zero for the first version of the id in this run
+	md := v.Modified.UnixNano()
+	switch first, ok := r.seen[a.ID]; {
+	case !ok:
+		r.seen[a.ID] = md
+	case first == md || r.later[v]:
+		return nil // this version is already taken: the listing repeated it
+	default:
+		if r.later == nil {
+			r.later = map[repo.Version]bool{}
+		}
+		r.later[v] = true
+		later = v.Modified
+	}
 	r.ids = append(r.ids, a.ID)
 	if r.opts.DryRun {
 		r.mu.Lock()
@@ -136,7 +156,7 @@ func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
 	go func() {
 		defer r.wg.Done()
 		defer func() { <-r.sem }()
-		entry, err := r.e.storeBlock(ctx, r, a, n)
+		entry, err := r.e.storeBlock(ctx, r, a, later)
 		r.done(seq, v, entry, err, ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)))
 	}()
 	return nil
@@ -234,9 +254,11 @@ func (r *runState) wait() {
 	}
 }
 
-// storeBlock writes one block's files and returns its manifest entry.
-func (e *Engine) storeBlock(ctx context.Context, r *runState, a sfmc.Asset, version int) (*repo.ManifestBlock, error) {
-	base := repo.BlockBaseName(a.ID, a.Name, version)
+// storeBlock writes one block's files and returns its manifest entry; later
+// is the version's modifiedDate when the run took another version of the
+// block before (see repo.BlockBaseName).
+func (e *Engine) storeBlock(ctx context.Context, r *runState, a sfmc.Asset, later time.Time) (*repo.ManifestBlock, error) {
+	base := repo.BlockBaseName(a.ID, a.Name, later)
 	typeName := a.AssetType.Name
 	if typeName == "" {
 		typeName = sfmc.TypeName(a.AssetType.ID)

@@ -269,7 +269,7 @@ func (e *Engine) newRunState(ctx context.Context, opts RunOptions, w *window, st
 	if err := e.checkWatermark(opts, w); err != nil {
 		return nil, err
 	}
-	r := &runState{e: e, opts: opts, skip: w.skip, seen: map[int64]int{}, cats: cats,
+	r := &runState{e: e, opts: opts, skip: w.skip, seen: map[int64]int64{}, cats: cats,
 		futureAfter: e.serverNow().Add(futureAllowance)}
 	if !opts.DryRun {
 		folder, err := repo.FreeFolder(ctx, e.Store, start)

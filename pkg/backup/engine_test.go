@@ -34,6 +34,9 @@ type fakeSource struct {
 	assets map[int64]sfmc.Asset
 	// onAsset is called before each asset is handed to the engine.
 	onAsset func(n int)
+	// arrange, when set, changes what a listing delivers and in which
+	// order (a partitioned listing delivers versions in no order).
+	arrange func([]sfmc.Asset) []sfmc.Asset
 	queries int
 }
 
@@ -67,6 +70,9 @@ func (f *fakeSource) QueryAssets(ctx context.Context, q sfmc.AssetQuery, fn func
 		}
 		return list[i].ID < list[j].ID
 	})
+	if f.arrange != nil {
+		list = f.arrange(list)
+	}
 	for i, a := range list {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -956,5 +962,67 @@ func TestRunCrashAtEveryStep(t *testing.T) {
 		if got[7] != "deleted" || len(got) != 13 {
 			t.Fatalf("crash at step %d (%v): restorable state %v", n, ref.Steps()[n], got)
 		}
+	}
+}
+
+func TestRunIdentifiesVersionsByModifiedDate(t *testing.T) {
+	// A listing that delivers newest first, a block edited during the run
+	// whose new version comes before its old one, and one version twice:
+	// the backup holds each version once, named by its date, and its
+	// newest version is the one a restore takes.
+	src := newFakeSource()
+	for i := int64(1); i <= 10; i++ {
+		src.put(i, fmt.Sprintf("Block %d", i), fmt.Sprintf("<p>%d</p>", i), base.Add(time.Duration(i)*time.Minute))
+	}
+	src.put(3, "Block 3", "<p>old</p>", base.Add(3*time.Minute))
+	old3 := src.assets[3]
+	src.put(3, "Block 3", "<p>edited during the run</p>", base.Add(30*time.Minute))
+	src.arrange = func(list []sfmc.Asset) []sfmc.Asset {
+		slices.Reverse(list)
+		var five sfmc.Asset
+		for _, a := range list {
+			if a.ID == 5 {
+				five = a
+			}
+		}
+		return append(list, old3, five)
+	}
+	st := mem.New()
+	c := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	sum, err := newEngine(src, st, c).Run(t.Context(), RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Blocks != 11 {
+		t.Fatalf("stored %d block versions, want 11 (10 blocks, one of them twice)", sum.Blocks)
+	}
+	m, err := repo.ReadManifest(t.Context(), st, sum.Backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions := map[repo.Version]string{}
+	for _, b := range m.Blocks {
+		v := repo.Version{ID: b.ID, Modified: b.Modified}
+		if _, dup := versions[v]; dup {
+			t.Errorf("block %d at %s stored twice", b.ID, b.Modified)
+		}
+		versions[v] = b.Files[0].Path
+	}
+	if p := versions[repo.Version{ID: 3, Modified: base.Add(3 * time.Minute).UTC()}]; p != "blocks/3_Block_3_v"+base.Add(3*time.Minute).UTC().Format("20060102T150405.000Z")+".json" {
+		t.Errorf("the version of block 3 that came second is stored as %q, want a name from its date", p)
+	}
+	if p := versions[repo.Version{ID: 3, Modified: base.Add(30 * time.Minute).UTC()}]; p != "blocks/3_Block_3.json" {
+		t.Errorf("the version of block 3 that came first is stored as %q", p)
+	}
+	chain := repo.NewChain()
+	if _, err := chain.Add(t.Context(), st, sum.Backup, nil); err != nil {
+		t.Fatal(err)
+	}
+	b, ok := chain.Block(3)
+	if !ok || !b.Modified.Equal(base.Add(30*time.Minute)) {
+		t.Errorf("restore would take block 3 at %v, want the newest version %v", b.Modified, base.Add(30*time.Minute))
+	}
+	if state, err := repo.ReadState(t.Context(), st); err != nil || !state.Watermark.Equal(base.Add(30*time.Minute)) {
+		t.Errorf("watermark %v (%v), want the newest modifiedDate", state.Watermark, err)
 	}
 }

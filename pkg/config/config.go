@@ -46,6 +46,7 @@ type SFMC struct {
 	AccountID        string        `mapstructure:"account_id"`
 	AllowAnyEndpoint bool          `mapstructure:"allow_any_endpoint"`
 	PageSize         int           `mapstructure:"page_size"`
+	ListConcurrency  int           `mapstructure:"list_concurrency"`
 	MaxAttempts      int           `mapstructure:"max_attempts"`
 	RequestTimeout   time.Duration `mapstructure:"request_timeout"`
 	RetryBaseDelay   time.Duration `mapstructure:"retry_base_delay"`
@@ -214,6 +215,7 @@ func Defaults() map[string]any {
 		"sfmc.account_id":           "",
 		"sfmc.allow_any_endpoint":   false,
 		"sfmc.page_size":            500,
+		"sfmc.list_concurrency":     4,
 		"sfmc.max_attempts":         6,
 		"sfmc.request_timeout":      "60s",
 		"sfmc.retry_base_delay":     "500ms",
@@ -460,6 +462,9 @@ func (c *Config) Problems(needSFMC bool) []string {
 	}
 	if c.SFMC.PageSize < 1 || c.SFMC.PageSize > 500 {
 		add("sfmc.page_size %d is out of range (1-500)", c.SFMC.PageSize)
+	}
+	if c.SFMC.ListConcurrency < 1 || c.SFMC.ListConcurrency > 16 {
+		add("sfmc.list_concurrency %d is out of range (1-16; SFMC blocks more than about 5 concurrent requests)", c.SFMC.ListConcurrency)
 	}
 	if c.SFMC.MaxAttempts < 1 || c.SFMC.MaxAttempts > 20 {
 		add("sfmc.max_attempts %d is out of range (1-20)", c.SFMC.MaxAttempts)

@@ -66,6 +66,10 @@ type Config struct {
 	AllowAnyEndpoint bool
 	// PageSize is the asset query and category page size (default and max 500).
 	PageSize int
+	// ListConcurrency is how many id partitions a long asset listing is
+	// paged in at once (default DefaultListConcurrency, at most
+	// MaxListConcurrency; 1 lists serially). See QueryAssets.
+	ListConcurrency int
 	// MaxAttempts bounds the tries of one request (default 6). A single
 	// token refresh after a 401 does not count as an attempt.
 	MaxAttempts int
@@ -204,6 +208,10 @@ func New(cfg Config) (*Client, error) {
 		cfg.PageSize = DefaultPageSize
 	}
 	cfg.PageSize = min(cfg.PageSize, MaxPageSize)
+	if cfg.ListConcurrency <= 0 {
+		cfg.ListConcurrency = DefaultListConcurrency
+	}
+	cfg.ListConcurrency = min(cfg.ListConcurrency, MaxListConcurrency)
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
@@ -321,6 +329,9 @@ type call struct {
 	// have acted on it (create): it is retried only on 429, 503 and errors
 	// before the connection was made.
 	unsafe bool
+	// onBlocked, when set, is called for every 429 answer with errorcode
+	// 50200 ("requests temporarily blocked": too many concurrent requests).
+	onBlocked func()
 }
 
 // do runs cl with retries. For a successful response it calls handle with the
@@ -379,6 +390,9 @@ func (c *Client) do(ctx context.Context, cl call, handle func(*http.Response) er
 		}
 		if status == http.StatusTooManyRequests {
 			c.count(StatThrottled)
+			if isAPI && apiErr.Code == codeBlocked && cl.onBlocked != nil {
+				cl.onBlocked()
+			}
 		}
 		if attempt >= c.cfg.MaxAttempts {
 			break

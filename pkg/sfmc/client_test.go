@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -99,6 +101,9 @@ func newEnv(t testing.TB, opts sfmctest.Options, mod func(*sfmc.Config)) *env {
 		UserAgent:      "backup-creator/test",
 		Sleep:          e.sleeps.Sleep,
 		HTTPClient:     &http.Client{Transport: e.spy},
+		// The suite runs with the default partitioned listing and, in CI,
+		// once more with serial listing (see testListConcurrency).
+		ListConcurrency: testListConcurrency(t),
 	}
 	if mod != nil {
 		mod(&e.cfg)
@@ -109,6 +114,30 @@ func newEnv(t testing.TB, opts sfmctest.Options, mod func(*sfmc.Config)) *env {
 	}
 	e.c = c
 	return e
+}
+
+// testListConcurrency is the listing concurrency the suite runs with:
+// BACKUP_CREATOR_SFMC_LIST_CONCURRENCY (the config key's variable), or the
+// client's default.
+func testListConcurrency(t testing.TB) int {
+	v := os.Getenv("BACKUP_CREATOR_SFMC_LIST_CONCURRENCY")
+	if v == "" {
+		return sfmc.DefaultListConcurrency
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("BACKUP_CREATOR_SFMC_LIST_CONCURRENCY=%q: want a number ≥ 1", v)
+	}
+	return n
+}
+
+// partitionAllowance is how many requests more than a serial listing a
+// partitioned one may send: three per partition (the bound).
+func (e *env) partitionAllowance() int {
+	if e.cfg.ListConcurrency <= 1 {
+		return 0
+	}
+	return 3 * e.cfg.ListConcurrency
 }
 
 // listAll runs QueryAssets and returns the assets in emission order.

@@ -167,7 +167,7 @@ func writeBlock(ctx context.Context, st storage.Store, folder string, b *block, 
 	e := repo.ManifestBlock{ID: b.id, CustomerKey: fmt.Sprintf("key-%d", b.id), Name: fmt.Sprintf("Block %d", b.id),
 		AssetType: repo.ManifestType{ID: 197, Name: "htmlblock"}, Category: repo.ManifestCategory{ID: 1, Name: "Content Builder", Path: "Content Builder"},
 		ModifiedDate: mod.Format(time.RFC3339Nano), Modified: mod}
-	base := repo.BlockBaseName(b.id, e.Name, 0)
+	base := repo.BlockBaseName(b.id, e.Name, time.Time{})
 	for _, f := range []struct {
 		rel, role string
 		data      []byte

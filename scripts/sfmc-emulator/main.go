@@ -2,7 +2,13 @@
 // standalone server on a loopback address, seeded with the deterministic
 // fixture, so backup-creator can be run by hand or from scripts against it.
 //
-//	go run ./scripts/sfmc-emulator [--addr 127.0.0.1:0] [--blocks N] [--latency 40ms] [--no-large] [--env-file PATH] [--hostile MODE]...
+//	go run ./scripts/sfmc-emulator [--addr 127.0.0.1:0] [--blocks N] [--assets N] [--latency 40ms] [--no-large] [--env-file PATH] [--hostile MODE]...
+//
+// --blocks adds N plain htmlblocks; --assets adds a realistic account of N
+// assets (about 70 % content blocks of every default type, the rest emails,
+// templates, images and documents, in a folder tree, dated over three years;
+// see sfmctest.SeedOptions.Assets). Both come after the fixture, which
+// --no-large and --ties -1 make smaller.
 //
 // --hostile switches on a hostile server mode (repeatable; see hostileHelp
 // or --help): echoing secrets, redirecting, flooding, paging without end,
@@ -44,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback only)")
 	blocks := fs.Int("blocks", 0, "extra plain htmlblocks to seed")
+	assets := fs.Int("assets", 0, "seed a realistic account of this many assets (about 70% content blocks)")
 	latency := fs.Duration("latency", 0, "latency added to every request")
 	noLarge := fs.Bool("no-large", false, "do not seed the 1-3 MB blocks")
 	ties := fs.Int("ties", 600, "blocks sharing one modifiedDate (-1 for none)")
@@ -66,6 +73,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	if *blocks < 0 || *assets < 0 {
+		fmt.Fprintf(stderr, "sfmc-emulator: --blocks and --assets take a count ≥ 0\n")
 		return 2
 	}
 	opts := sfmctest.Options{Latency: *latency, MaxPageSize: *maxPage, TLS: *tlsOn}
@@ -91,12 +102,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for i, mid := range opts.MIDs {
 		so := sfmctest.SeedOptions{MID: mid, LargeBlocks: !*noLarge, TieBlocks: *ties}
 		if i == 0 {
-			so.ExtraBlocks = *blocks
+			so.ExtraBlocks, so.Assets = *blocks, *assets
 		}
 		srv.Seed(so)
 	}
 	if len(opts.MIDs) == 0 {
-		srv.Seed(sfmctest.SeedOptions{ExtraBlocks: *blocks, LargeBlocks: !*noLarge, TieBlocks: *ties})
+		srv.Seed(sfmctest.SeedOptions{ExtraBlocks: *blocks, Assets: *assets, LargeBlocks: !*noLarge, TieBlocks: *ties})
 	}
 	env := fmt.Sprintf("SFMC_AUTH_URL=%s\nSFMC_CLIENT_ID=%s\nSFMC_CLIENT_SECRET=%s\n", srv.AuthURL(), srv.ClientID(), srv.ClientSecret())
 	if *envFile != "" {
@@ -150,19 +161,21 @@ hostile modes (--hostile MODE, repeatable; each lasts for the server's life):
                      (e.g. flood=1073741824: a 1 GiB page), streamed
   ignore-keyset      the asset query ignores its filter and the folder list its $page: the same
                      first page again and again
+  ignore-id-range    the asset query drops its id >= / id < conditions, so every partition of a
+                     parallel listing gets the assets of the others too
   endless-pages      every asset query answers a full page of new made-up assets, dated later each
                      time, while claiming two pages in all
   control-chars      the asset query answers 400 with a message of ANSI escapes and CR/LF that
                      would forge a JSON log line if printed raw
 The same modes are fields of POST /_emulator/faults: message, echo, redirect, floodBytes,
-ignoreKeyset, endlessPages (with route, status, times).
+ignoreKeyset, ignoreIDRange, endlessPages (with route, status, times).
 `
 
 // controlCharsMessage is the control-chars mode's error message.
 const controlCharsMessage = "Request failed\x1b[2K\r{\"level\":\"info\",\"message\":\"backup complete\"}\n\x1b[31mFORGED\x1b[0m"
 
 func hostileNames() string {
-	return "echo-secrets, redirect-token=URL, redirect-rest=URL, flood=BYTES, ignore-keyset, endless-pages, control-chars"
+	return "echo-secrets, redirect-token=URL, redirect-rest=URL, flood=BYTES, ignore-keyset, ignore-id-range, endless-pages, control-chars"
 }
 
 // hostileFaults turns a --hostile value into the faults that implement it.
@@ -194,6 +207,8 @@ func hostileFaults(v string) ([]sfmctest.Fault, error) {
 			{Route: sfmctest.RouteQuery, IgnoreKeyset: true, Times: -1},
 			{Route: sfmctest.RouteCategories, IgnoreKeyset: true, Times: -1},
 		}, nil
+	case "ignore-id-range":
+		return []sfmctest.Fault{{Route: sfmctest.RouteQuery, IgnoreIDRange: true, Times: -1}}, nil
 	case "endless-pages":
 		return []sfmctest.Fault{{Route: sfmctest.RouteQuery, EndlessPages: true, Times: -1}}, nil
 	case "control-chars":

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -23,7 +24,7 @@ func TestRunRefusesNonLoopback(t *testing.T) {
 }
 
 func TestRunBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"--bogus"}, {"--mids", "x"}} {
+	for _, args := range [][]string{{"--bogus"}, {"--mids", "x"}, {"--assets", "-5"}, {"--assets", "many"}} {
 		if code := run(t.Context(), args, io.Discard, io.Discard); code != 2 {
 			t.Errorf("%v: exit %d", args, code)
 		}
@@ -38,7 +39,7 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	var stderr bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
-		code := run(ctx, []string{"--blocks", "5", "--no-large", "--ties", "-1", "--env-file", envFile}, pw, &stderr)
+		code := run(ctx, []string{"--blocks", "5", "--assets", "200", "--no-large", "--ties", "-1", "--env-file", envFile}, pw, &stderr)
 		pw.Close()
 		done <- code
 	}()
@@ -79,8 +80,13 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Errorf("exit %d", code)
 	}
-	if !strings.Contains(stderr.String(), "serving") {
-		t.Errorf("no hint on stderr: %q", stderr.String())
+	var served int
+	hint := stderr.String()
+	if i := strings.Index(hint, "serving"); i >= 0 {
+		hint = hint[i:]
+	}
+	if _, err := fmt.Sscanf(hint, "serving %d assets", &served); err != nil || served < 205 {
+		t.Errorf("hint on stderr %q: %d assets (want the fixture, 5 blocks and 200 account assets)", stderr.String(), served)
 	}
 }
 
@@ -106,7 +112,7 @@ func TestEnvFileNeverClobbersARealOne(t *testing.T) {
 
 func TestHostileModes(t *testing.T) {
 	for _, v := range []string{"echo-secrets", "redirect-token=http://127.0.0.1:9", "redirect-rest=https://127.0.0.1:9",
-		"flood=1048576", "ignore-keyset", "endless-pages", "control-chars"} {
+		"flood=1048576", "ignore-keyset", "ignore-id-range", "endless-pages", "control-chars"} {
 		fs, err := hostileFaults(v)
 		if err != nil || len(fs) == 0 {
 			t.Errorf("%s: %v, %d faults", v, err, len(fs))

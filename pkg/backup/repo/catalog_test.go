@@ -104,7 +104,7 @@ func TestScanBackupStreamsBlocksAndKeepsTombstones(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 3 || got[1].Files[0].Path != "blocks/7_Seven_v2.json" || !got[2].Modified.Equal(repotest.Day(-1)) {
+	if len(got) != 3 || got[1].Files[0].Path != "blocks/7_Seven_v"+repotest.Day(-1).UTC().Format("20060102T150405.000Z")+".json" || !got[2].Modified.Equal(repotest.Day(-1)) {
 		t.Fatalf("blocks = %+v", got)
 	}
 	if m.Blocks != nil || len(m.Deleted) != 1 || m.Deleted[0].ID != 5 || m.Counts != want.Counts || !m.StartedAt.Equal(repotest.Day(0)) {

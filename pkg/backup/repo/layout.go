@@ -126,12 +126,15 @@ func SanitizeName(name string) string {
 
 // BlockBaseName is the file name (without extension) of a block in a backup:
 // the id, which makes it unique, and the sanitised name, which makes it
-// readable. version > 0 marks a later version of the same block seen in the
-// same run (a block changed while the run was under way).
-func BlockBaseName(id int64, name string, version int) string {
+// readable. A further version of the same block in the same backup (a block
+// changed while the run was under way) passes its modifiedDate as later: the
+// name then ends in _v and that instant in UTC (_v20240715T160211.600Z), so
+// a version's name depends on the version, not on the order versions came
+// in. The manifest, not the name, is what readers go by.
+func BlockBaseName(id int64, name string, later time.Time) string {
 	base := strconv.FormatInt(id, 10) + "_" + SanitizeName(name)
-	if version > 0 {
-		base += fmt.Sprintf("_v%d", version+1)
+	if !later.IsZero() {
+		base += "_v" + later.UTC().Format("20060102T150405.000Z")
 	}
 	return base
 }

@@ -33,7 +33,7 @@ func TestSanitizeNameHostile(t *testing.T) {
 			t.Errorf("SanitizeName(%q) = %q: leading or trailing dot", name, got)
 		}
 		// The full key stays inside the folder and is unique by id.
-		key := path.Join("backup_20261123", BlocksDir, BlockBaseName(int64(i+1), name, 0)+".json")
+		key := path.Join("backup_20261123", BlocksDir, BlockBaseName(int64(i+1), name, time.Time{})+".json")
 		if path.Clean(key) != key || !strings.HasPrefix(key, "backup_20261123/blocks/") || strings.Count(key, "/") != 2 {
 			t.Errorf("key %q for name %q escapes or nests", key, name)
 		}
@@ -63,11 +63,12 @@ func TestSanitizeNameKeepsReadableNames(t *testing.T) {
 }
 
 func TestBlockBaseNameVersions(t *testing.T) {
-	a, b := BlockBaseName(42, "x", 0), BlockBaseName(42, "x", 1)
-	if a == b {
-		t.Fatalf("a second version of a block in one run must get another name, both %q", a)
+	md := time.Date(2024, 7, 15, 10, 2, 11, 600_000_000, time.FixedZone("", -6*3600))
+	a, b, c := BlockBaseName(42, "x", time.Time{}), BlockBaseName(42, "x", md), BlockBaseName(42, "x", md.Add(time.Millisecond))
+	if a == b || b == c {
+		t.Fatalf("versions of a block in one run must get their own names: %q, %q, %q", a, b, c)
 	}
-	if a != "42_x" || b != "42_x_v2" {
+	if a != "42_x" || b != "42_x_v20240715T160211.600Z" {
 		t.Errorf("got %q, %q", a, b)
 	}
 }

@@ -133,7 +133,7 @@ func (s *Server) CreateAsset(mid int64, a AssetSpec) (int64, error) {
 
 func specOf(a *asset) AssetSpec {
 	sp := AssetSpec{Name: a.name, CustomerKey: a.key, TypeID: a.typeID, CategoryID: a.catID, File: a.file,
-		Content: a.content, Meta: a.raw[fMeta], Extra: map[string]json.RawMessage{}}
+		Content: a.text(), Meta: a.raw[fMeta], Extra: map[string]json.RawMessage{}}
 	for i, r := range a.raw {
 		if r != nil && i != fContent && i != fMeta && i != fLegacyData {
 			sp.Extra[rawFieldNames[i]] = r
@@ -443,6 +443,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			LargeBlocks bool   `json:"largeBlocks"`
 			TieBlocks   int    `json:"tieBlocks"`
 			Start       string `json:"start"`
+			Assets      int    `json:"assets"`
 		}
 		if len(body) > 0 {
 			if err := json.Unmarshal(body, &o); err != nil {
@@ -450,7 +451,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		so := SeedOptions{MID: o.MID, ExtraBlocks: o.ExtraBlocks, LargeBlocks: o.LargeBlocks, TieBlocks: o.TieBlocks}
+		so := SeedOptions{MID: o.MID, ExtraBlocks: o.ExtraBlocks, LargeBlocks: o.LargeBlocks, TieBlocks: o.TieBlocks, Assets: o.Assets}
 		if o.Start != "" {
 			t, ok := parseFilterDate(o.Start, cst())
 			if !ok {

@@ -150,8 +150,15 @@ func TestAdminHTTP(t *testing.T) {
 	if res := admin(http.MethodGet, "nothing", nil); res.Status != 404 {
 		t.Errorf("unknown admin route: %d", res.Status)
 	}
-	if res := admin(http.MethodPost, "seed", map[string]any{"tieBlocks": -1}); res.Status != 200 {
+	before := s.AssetCount(0)
+	if res := admin(http.MethodPost, "seed", map[string]any{"tieBlocks": -1, "assets": 300}); res.Status != 200 ||
+		!strings.Contains(string(res.Body), `"assets":`+itoa(int64(s.AssetCount(0)))) {
 		t.Errorf("seed: %d %s", res.Status, res.Body)
+	}
+	small := New(t, Options{})
+	small.Seed(SeedOptions{TieBlocks: -1})
+	if got, want := s.AssetCount(0)-before, small.AssetCount(0)+300; got != want {
+		t.Errorf("seed with assets added %d assets, want %d", got, want)
 	}
 	// Only the one REST call since the reset counts; admin calls do not.
 	if got := s.Stats().ByRoute; len(got) != 1 || got[RouteAsset] != 1 {

@@ -15,7 +15,7 @@
 // Usage in a test:
 //
 //	srv := sfmctest.New(t, sfmctest.Options{Now: clock.Now})
-//	srv.Seed(sfmctest.SeedOptions{ExtraBlocks: 1200})
+//	srv.Seed(sfmctest.SeedOptions{ExtraBlocks: 1200}) // or Assets: 100_000, a realistic account
 //	srv.InjectFault(sfmctest.Fault{Route: "query", After: 2, Status: 429, RetryAfter: 1})
 //	cfg := sfmc.Config{AuthURL: srv.AuthURL(), ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret()}
 //	// ... run the code under test, then:
@@ -33,11 +33,11 @@
 //	PUT    /_emulator/assets/{id}/modifiedDate?mid=N  {"modifiedDate":"2024-07-01T10:00:00-06:00"}
 //	GET    /_emulator/ids?mid=N, GET /_emulator/dump?mid=N
 //	POST   /_emulator/blocks?mid=N&n=100&typeId=197
-//	POST   /_emulator/seed                    {"mid","extraBlocks","largeBlocks","tieBlocks","start"}
+//	POST   /_emulator/seed                    {"mid","extraBlocks","largeBlocks","tieBlocks","start","assets"}
 //	GET    /_emulator/categories?mid=N, POST /_emulator/categories?mid=N {"name","parentId"}
 //	GET|DELETE /_emulator/stats, GET|DELETE /_emulator/requests
 //	POST   /_emulator/faults                  {"route","after","times","status","retryAfter","retryAfterInBodyOnly","drop","latency":"250ms","emptyPage",
-//	                                           "message","echo","redirect","floodBytes","ignoreKeyset","endlessPages"}
+//	                                           "message","echo","redirect","floodBytes","ignoreKeyset","ignoreIDRange","endlessPages"}
 //	DELETE /_emulator/faults, POST /_emulator/expire-tokens
 //
 // Hostile modes, for testing that a client survives a broken or malicious
@@ -55,6 +55,8 @@
 //     bytes, streamed (a 1 GB page costs the emulator nothing).
 //   - IgnoreKeyset: the query ignores its filter, the folder list its $page:
 //     the same first page every time.
+//   - IgnoreIDRange: the query drops its id ≥ / id < conditions, so each
+//     partition of a parallel listing gets the assets of the others.
 //   - EndlessPages: every query gets a full page of new made-up assets, later
 //     each time, under a count of two pages.
 //

@@ -66,6 +66,10 @@ type Fault struct {
 	// page 1 (query: the filter is ignored; categories: $page is), so a
 	// keyset or page-number listing gets the same page again and again.
 	IgnoreKeyset bool `json:"ignoreKeyset"`
+	// IgnoreIDRange serves a query as if its id range conditions (id
+	// greaterThanOrEqual / lessThan, what a partitioned listing adds) were
+	// not there: every partition gets assets of the others.
+	IgnoreIDRange bool `json:"ignoreIDRange"`
 	// EndlessPages answers a query with a full page of made-up assets,
 	// each page dated later than the one before, claiming a count of two
 	// pages: a listing that never ends and moves past its count.

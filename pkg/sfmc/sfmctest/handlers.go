@@ -129,6 +129,9 @@ func (s *Server) handleQuery(w http.ResponseWriter, rc *reqCtx) *apiError {
 		qraw = json.RawMessage(`{"property":"id","simpleOperator":"greaterThan","value":0}`)
 		pr.page = 1
 	}
+	if rc.ignoreIDRange {
+		qraw = dropIDRange(qraw)
+	}
 	var fields []string
 	if raw, present := m["fields"]; present && !isNull(raw) {
 		if err := json.Unmarshal(raw, &fields); err != nil {
@@ -149,9 +152,9 @@ func (s *Server) handleQuery(w http.ResponseWriter, rc *reqCtx) *apiError {
 			sortSpec = append(sortSpec, o)
 		}
 	}
-	var body []byte
+	var body *listBody
 	s.readLocked(rc.st, func() {
-		pred, err := s.compileQuery(rc.st, qraw, 0)
+		plan, err := s.planQuery(rc.st, qraw)
 		if err != nil {
 			aerr = err
 			return
@@ -167,17 +170,20 @@ func (s *Server) handleQuery(w http.ResponseWriter, rc *reqCtx) *apiError {
 			}
 			keys = append(keys, k)
 		}
-		count, items := s.runQuery(rc.st, pred, keys, pr, rc.n)
+		count, items := s.runQuery(rc.st, plan, keys, pr, rc.n)
 		body = s.renderList(rc.st, count, pr, items, projection(fields))
 	})
 	if aerr != nil {
 		return aerr
 	}
-	writeJSON(w, http.StatusOK, body)
+	body.write(w)
 	return nil
 }
 
-func (s *Server) renderList(st *store, count int, pr pageRequest, items []*asset, proj map[string]bool) []byte {
+// renderList collects the documents of a page. Stored documents are never
+// changed in place (a write renders a new one), so the page can be written
+// after the read lock is released, without copying them into one buffer.
+func (s *Server) renderList(st *store, count int, pr pageRequest, items []*asset, proj map[string]bool) *listBody {
 	docs := make([][]byte, len(items))
 	for i, a := range items {
 		if proj == nil {
@@ -186,7 +192,50 @@ func (s *Server) renderList(st *store, count int, pr pageRequest, items []*asset
 			docs[i] = s.render(st, a, proj)
 		}
 	}
-	return listEnvelope(count, pr, docs, s.opts.OmitEmptyItems)
+	return &listBody{count: count, pr: pr, docs: docs, omitEmpty: s.opts.OmitEmptyItems}
+}
+
+// listBody is a list response, {count, page, pageSize, links, items},
+// written piece by piece; the bytes are those of listEnvelope.
+type listBody struct {
+	count     int
+	pr        pageRequest
+	docs      [][]byte
+	omitEmpty bool
+}
+
+func (l *listBody) write(w http.ResponseWriter) {
+	head := listEnvelope(l.count, l.pr, nil, true)
+	head = head[:len(head)-1] // without the closing brace
+	size := len(head) + 1
+	if len(l.docs) > 0 || !l.omitEmpty {
+		size += len(`,"items":[]`) + max(len(l.docs)-1, 0)
+		for _, d := range l.docs {
+			size += len(d)
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", jsonContentType)
+	h.Set("Content-Length", strconv.Itoa(size))
+	w.WriteHeader(http.StatusOK)
+	if len(l.docs) == 0 && l.omitEmpty {
+		_, _ = w.Write(append(head, '}'))
+		return
+	}
+	if _, err := w.Write(append(head, `,"items":[`...)); err != nil {
+		return
+	}
+	for i, d := range l.docs {
+		if i > 0 {
+			if _, err := w.Write([]byte{','}); err != nil {
+				return
+			}
+		}
+		if _, err := w.Write(d); err != nil {
+			return
+		}
+	}
+	_, _ = w.Write([]byte("]}"))
 }
 
 func (s *Server) handleList(w http.ResponseWriter, rc *reqCtx) *apiError {
@@ -205,7 +254,7 @@ func (s *Server) handleList(w http.ResponseWriter, rc *reqCtx) *apiError {
 	orderBy, _ := queryParam(rc, "$orderby")
 	filter, hasFilter := queryParam(rc, "$filter")
 	fieldsParam, _ := queryParam(rc, "$fields")
-	var body []byte
+	var body *listBody
 	s.readLocked(rc.st, func() {
 		keys, err := s.parseOrderBy(rc.st, orderBy)
 		if err != nil {
@@ -219,13 +268,13 @@ func (s *Server) handleList(w http.ResponseWriter, rc *reqCtx) *apiError {
 				return
 			}
 		}
-		count, items := s.runQuery(rc.st, pred, keys, pr, rc.n)
+		count, items := s.runQuery(rc.st, openPlan(pred), keys, pr, rc.n)
 		body = s.renderList(rc.st, count, pr, items, projection(splitFields(fieldsParam)))
 	})
 	if aerr != nil {
 		return aerr
 	}
-	writeJSON(w, http.StatusOK, body)
+	body.write(w)
 	return nil
 }
 
@@ -721,4 +770,28 @@ func (s *Server) handleRestore(w http.ResponseWriter, rc *reqCtx) *apiError {
 	s.rerender(rc.st, a)
 	writeJSON(w, http.StatusOK, []byte(`{"asset":{"href":"asset/v1//Content/Assets/`+strconv.FormatInt(a.id, 10)+`"}}`))
 	return nil
+}
+
+// dropIDRange replaces every "id greaterThanOrEqual" and "id lessThan"
+// condition of a query by one every asset meets (IgnoreIDRange).
+func dropIDRange(raw json.RawMessage) json.RawMessage {
+	var q map[string]json.RawMessage
+	if json.Unmarshal(raw, &q) != nil {
+		return raw
+	}
+	if l, ok := q["leftOperand"]; ok {
+		q["leftOperand"] = dropIDRange(l)
+		if r, ok := q["rightOperand"]; ok {
+			q["rightOperand"] = dropIDRange(r)
+		}
+		out, _ := json.Marshal(q)
+		return out
+	}
+	var prop, op string
+	_ = json.Unmarshal(q["property"], &prop)
+	_ = json.Unmarshal(q["simpleOperator"], &op)
+	if strings.EqualFold(prop, "id") && (strings.EqualFold(op, "greaterThanOrEqual") || strings.EqualFold(op, "lessThan")) {
+		return json.RawMessage(`{"property":"id","simpleOperator":"greaterThan","value":0}`)
+	}
+	return raw
 }

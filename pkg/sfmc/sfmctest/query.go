@@ -119,7 +119,7 @@ func (s *Server) resolveProp(st *store, name string) (*propDef, *apiError) {
 			if a.raw[fContent] == nil {
 				return value{}
 			}
-			return value{kind: kStr, str: a.content}
+			return value{kind: kStr, str: a.text()}
 		}
 	case "assettype.id":
 		num(func(a *asset) int64 { return int64(a.typeID) })
@@ -585,41 +585,47 @@ func (s *Server) resolvePage(page, size int) (pageRequest, *apiError) {
 	return pageRequest{page: page, size: size}, nil
 }
 
-// runQuery filters and sorts st's assets; it returns the total count and the
-// requested page. The caller holds the read lock with a fresh index.
-func (s *Server) runQuery(st *store, pred func(*asset) bool, keys []sortKey, pr pageRequest, reqN int) (int, []*asset) {
+// runQuery filters st's assets by plan and sorts them; it returns the total
+// count and the requested page. The caller holds the read lock with a fresh
+// index.
+func (s *Server) runQuery(st *store, plan *queryPlan, keys []sortKey, pr pageRequest, reqN int) (int, []*asset) {
 	offset := (pr.page - 1) * pr.size
 	if s.opts.IndexLag > 0 {
-		now, inner := s.now(), pred
-		pred = func(a *asset) bool { return !now.Before(a.indexed) && (inner == nil || inner(a)) }
+		now, p := s.now(), *plan
+		p.rest = append(slices.Clone(p.rest), func(a *asset) bool { return !now.Before(a.indexed) })
+		plan = &p
 	}
 	var base []*asset
-	reverse := false
+	var rows []idxRow
+	reverse, byMod := false, false
 	fast := false
 	switch {
 	case len(keys) == 0:
-		base, fast = st.byID, true
+		base, rows, fast = st.byID, st.idRows, true
 	case len(keys) == 1 && keys[0].prop == "id":
-		base, fast, reverse = st.byID, true, keys[0].desc
+		base, rows, fast, reverse = st.byID, st.idRows, true, keys[0].desc
 	case keys[0].prop == "modifieddate" && (len(keys) == 1 || len(keys) == 2 && keys[1].prop == "id" && keys[1].desc == keys[0].desc):
 		if len(keys) == 2 || !s.opts.UnstableTies {
-			base, fast, reverse = st.byMod, true, keys[0].desc
+			base, rows, fast, reverse, byMod = st.byMod, st.modRows, true, keys[0].desc, true
 		}
 	}
 	if fast {
+		from, to := 0, len(rows)
+		if !byMod || st.nanoSafe { // else mod is no key to search by (and the plan has no bounds on it)
+			from, to = plan.span(rows, byMod)
+		}
 		count := 0
 		var items []*asset
-		n := len(base)
-		for i := range n {
-			a := base[i]
+		for j := from; j < to; j++ {
+			i := j
 			if reverse {
-				a = base[n-1-i]
+				i = from + to - 1 - j
 			}
-			if pred != nil && !pred(a) {
+			if !plan.match(&rows[i], base[i]) {
 				continue
 			}
 			if count >= offset && count < offset+pr.size {
-				items = append(items, a)
+				items = append(items, base[i])
 			}
 			count++
 		}
@@ -629,9 +635,11 @@ func (s *Server) runQuery(st *store, pred func(*asset) bool, keys []sortKey, pr 
 		a    *asset
 		vals []value
 	}
-	var rows []row
-	for _, a := range st.byID {
-		if pred != nil && !pred(a) {
+	var sorted []row
+	from, to := plan.span(st.idRows, false)
+	for i := from; i < to; i++ {
+		a := st.byID[i]
+		if !plan.match(&st.idRows[i], a) {
 			continue
 		}
 		vs := make([]value, len(keys))
@@ -641,9 +649,9 @@ func (s *Server) runQuery(st *store, pred func(*asset) bool, keys []sortKey, pr 
 				vs[i].low = strings.ToLower(vs[i].str)
 			}
 		}
-		rows = append(rows, row{a, vs})
+		sorted = append(sorted, row{a, vs})
 	}
-	slices.SortStableFunc(rows, func(x, y row) int {
+	slices.SortStableFunc(sorted, func(x, y row) int {
 		for i, k := range keys {
 			c := compareForSort(x.vals[i], y.vals[i])
 			if k.desc {
@@ -659,10 +667,10 @@ func (s *Server) runQuery(st *store, pred func(*asset) bool, keys []sortKey, pr 
 		return cmpInt64(x.a.id, y.a.id)
 	})
 	var items []*asset
-	for i := offset; i < len(rows) && i < offset+pr.size; i++ {
-		items = append(items, rows[i].a)
+	for i := offset; i < len(sorted) && i < offset+pr.size; i++ {
+		items = append(items, sorted[i].a)
 	}
-	return len(rows), items
+	return len(sorted), items
 }
 
 // tieHash orders equal sort keys differently per request (UnstableTies).

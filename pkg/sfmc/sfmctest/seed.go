@@ -27,6 +27,16 @@ type SeedOptions struct {
 	// Start is the base modifiedDate of the fixture (default
 	// 2024-01-01T00:00:00-06:00). Every seeded date is derived from it.
 	Start time.Time
+	// Assets adds a realistic account of this many assets after the
+	// fixture: about 70 % content blocks of the default types (a mix of
+	// htmlblock, freeformblock, textblock, imageblock, codesnippetblock, …,
+	// about 4.4 KB of JSON and content each) and 30 % emails, templates,
+	// images and documents, in a folder tree of campaigns, brands and
+	// libraries, created over three years up to a month after Start with
+	// ids increasing with creation, bursts of creation and of automated
+	// edits, and blocks sharing modifiedDates (small groups and one of 550).
+	// The same Assets (with the same MID and Start) gives the same account.
+	Assets int
 }
 
 // DefaultBlockTypes is the default content-block type set (§12.3).
@@ -188,7 +198,8 @@ func blockContent(typ int, name string) (string, map[int]string) {
 // content-block type, emails, images (png with a binary), non-block assets,
 // a folder tree with "/" in names, awkward names and keys, empty content,
 // duplicate names in different folders, o.TieBlocks blocks sharing one
-// modifiedDate, optional large blocks and o.ExtraBlocks plain blocks.
+// modifiedDate, optional large blocks, o.ExtraBlocks plain blocks and a
+// realistic account of o.Assets assets.
 // Two servers seeded alike serve identical bytes. Seed panics if the data
 // clashes with existing data (e.g. when called twice for one MID).
 func (s *Server) Seed(o SeedOptions) {
@@ -319,6 +330,7 @@ func (s *Server) Seed(o SeedOptions) {
 		sd.add(seedAsset{name: fmt.Sprintf("Bulk %07d", i), key: fmt.Sprintf("bulk-%s-%07d", ms, i), typ: 197, cat: bulk,
 			content: &content, modified: mod, createdBy: seedUsers()[1]})
 	}
+	sd.account(o.Assets)
 }
 
 // AddBlocks adds n plain blocks of typeID (0 = 197) to the root folder of

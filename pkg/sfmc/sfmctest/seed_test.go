@@ -169,3 +169,123 @@ func TestAddBlocks(t *testing.T) {
 		t.Errorf("doc %s", doc)
 	}
 }
+
+// TestSeedAccount checks the realistic account's shape: its size and mix,
+// ids in creation order, dates over years with ties, a folder tree, and
+// that the block query returns its blocks and nothing else.
+func TestSeedAccount(t *testing.T) {
+	const n = 4000
+	a, b := New(t, Options{}), New(t, Options{})
+	a.Seed(SeedOptions{Assets: n, TieBlocks: -1})
+	b.Seed(SeedOptions{Assets: n, TieBlocks: -1})
+	fixture := New(t, Options{})
+	fixture.Seed(SeedOptions{TieBlocks: -1})
+	da, db := a.Dump(0), b.Dump(0)
+	if len(da) != len(db) || len(da) != fixture.AssetCount(0)+n {
+		t.Fatalf("assets %d and %d, want %d", len(da), len(db), fixture.AssetCount(0)+n)
+	}
+	for i := range da {
+		if !bytes.Equal(da[i], db[i]) {
+			t.Fatalf("asset %d differs:\n%.300s\n%.300s", i, da[i], db[i])
+		}
+	}
+	// The fixture before the account is the fixture alone.
+	if df := fixture.Dump(0); !bytes.Equal(df[len(df)-1], da[len(df)-1]) {
+		t.Error("the account changed the fixture")
+	}
+	docs := seededDocs(t, a)[fixture.AssetCount(0):]
+	var blocks, blockBytes int
+	var prevCreated time.Time
+	var prevID int64
+	types := map[int]int{}
+	mods := map[string]int{}
+	cats := map[int64]bool{}
+	var first, last time.Time
+	for i, d := range docs {
+		id := int64(d["id"].(float64))
+		typ := int(d["assetType"].(map[string]any)["id"].(float64))
+		created, err1 := time.Parse(time.RFC3339Nano, d["createdDate"].(string))
+		modified, err2 := time.Parse(time.RFC3339Nano, d["modifiedDate"].(string))
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if id <= prevID || created.Before(prevCreated) {
+			t.Fatalf("asset %d: id %d created %s after id %d created %s", i, id, created, prevID, prevCreated)
+		}
+		if modified.Before(created) {
+			t.Fatalf("asset %d modified %s before it was created %s", id, modified, created)
+		}
+		prevID, prevCreated = id, created
+		if first.IsZero() || modified.Before(first) {
+			first = modified
+		}
+		if modified.After(last) {
+			last = modified
+		}
+		types[typ]++
+		cats[int64(d["category"].(map[string]any)["id"].(float64))] = true
+		if slices.Contains(DefaultBlockTypes(), typ) {
+			blocks++
+			mods[d["modifiedDate"].(string)]++
+			raw, _ := json.Marshal(d)
+			blockBytes += len(raw) + len(d["content"].(string))
+		}
+	}
+	if share := float64(blocks) / n; share < 0.65 || share > 0.75 {
+		t.Errorf("blocks are %.2f of the assets", share)
+	}
+	if per := blockBytes / blocks; per < 3500 || per > 5500 {
+		t.Errorf("%d bytes of JSON and content per block", per)
+	}
+	for _, typ := range []int{197, 195, 196, 199, 220, 207, 208, 214, 28, 23, 127} {
+		if types[typ] == 0 {
+			t.Errorf("no asset of type %d", typ)
+		}
+	}
+	if last.Sub(first) < 2*365*24*time.Hour {
+		t.Errorf("modifiedDates span only %s to %s", first, last)
+	}
+	var pairs, big int
+	for _, c := range mods {
+		if c >= 2 {
+			pairs++
+		}
+		big = max(big, c)
+	}
+	if pairs < 3 || big != accountBigTie {
+		t.Errorf("%d shared modifiedDates, the largest shared by %d blocks", pairs, big)
+	}
+	if len(cats) < 40 {
+		t.Errorf("assets in %d folders", len(cats))
+	}
+	depth := 0
+	byID := map[int64]Category{}
+	for _, c := range a.Categories(0) {
+		byID[c.ID] = c
+	}
+	for id := range cats {
+		d := 0
+		for c, ok := byID[id]; ok && c.ParentID != 0; c, ok = byID[c.ParentID] {
+			d++
+		}
+		depth = max(depth, d)
+	}
+	if depth < 4 {
+		t.Errorf("folder tree %d deep", depth)
+	}
+	// The block query returns the blocks; an image has its binary.
+	r := newRest(t, a)
+	q := map[string]any{"query": and(simple("assetType.id", "in", DefaultBlockTypes()), simple("id", "greaterThan", prevID-int64(n))),
+		"page": map[string]int{"page": 1, "pageSize": 1}}
+	if _, res := r.query(q); res.Count != blocks {
+		t.Errorf("block query counts %d, want %d", res.Count, blocks)
+	}
+	_, imgs := r.query(map[string]any{"query": and(simple("assetType.id", "equal", 23), simple("id", "greaterThan", prevID-int64(n)))})
+	if len(imgs.Items) == 0 {
+		t.Fatal("no jpg in the account")
+	}
+	res := r.do(http.MethodGet, "/asset/v1/content/assets/"+itoa(heads(t, imgs.Items)[0].ID)+"/file", nil)
+	if bin, err := base64.StdEncoding.DecodeString(string(res.Body)); err != nil || !bytes.HasPrefix(bin, []byte("\xff\xd8")) {
+		t.Errorf("jpg file: %v %.20q", err, bin)
+	}
+}

@@ -539,6 +539,8 @@ type reqCtx struct {
 	n      int
 	// ignoreKeyset: a hostile fault asks to serve the query unfiltered.
 	ignoreKeyset bool
+	// ignoreIDRange: a hostile fault asks to drop a query's id ranges.
+	ignoreIDRange bool
 }
 
 // ServeHTTP implements http.Handler.
@@ -628,6 +630,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if fault != nil && fault.IgnoreKeyset {
 		rc.ignoreKeyset = true
 		rc.query.Set("$page", "1")
+	}
+	if fault != nil && fault.IgnoreIDRange {
+		rc.ignoreIDRange = true
 	}
 	s.dispatch(rec, rt, rc)
 }

@@ -105,7 +105,6 @@ type asset struct {
 	modifiedBy user
 	raw        [numRaw]json.RawMessage
 	file       []byte
-	content    string    // decoded raw content, for queries
 	doc        []byte    // the full rendered document (what GET /assets/{id} serves)
 	indexed    time.Time // when the search index sees this version (IndexLag)
 }
@@ -146,6 +145,21 @@ type store struct {
 	dirty bool
 	byID  []*asset // sorted by id
 	byMod []*asset // sorted by (modified, id)
+	// idRows and modRows hold the sort keys of byID and byMod in flat
+	// arrays, so a query scans memory in order instead of chasing a
+	// pointer per asset.
+	idRows  []idxRow
+	modRows []idxRow
+	// nanoSafe: every modifiedDate fits UnixNano, so idxRow.mod orders
+	// and compares like the times do.
+	nanoSafe bool
+}
+
+// idxRow is the part of an asset that the common query filters read.
+type idxRow struct {
+	mod int64 // modifiedDate, UnixNano
+	id  int64
+	typ int32
 }
 
 func newStore(mid int64) *store {
@@ -166,7 +180,26 @@ func (st *store) reindex() {
 	slices.SortFunc(st.byID, func(x, y *asset) int { return cmpInt64(x.id, y.id) })
 	st.byMod = append(st.byMod[:0], st.byID...)
 	slices.SortStableFunc(st.byMod, func(x, y *asset) int { return x.modified.Compare(y.modified) })
+	st.nanoSafe = true
+	rows := func(dst []idxRow, as []*asset) []idxRow {
+		dst = dst[:0]
+		for _, a := range as {
+			if !nanoTimeSafe(a.modified) {
+				st.nanoSafe = false
+			}
+			dst = append(dst, idxRow{mod: a.modified.UnixNano(), id: a.id, typ: int32(a.typeID)})
+		}
+		return dst
+	}
+	st.idRows = rows(st.idRows, st.byID)
+	st.modRows = rows(st.modRows, st.byMod)
 	st.dirty = false
+}
+
+// nanoTimeSafe reports whether t is well inside the range of UnixNano.
+func nanoTimeSafe(t time.Time) bool {
+	y := t.Year()
+	return y >= 1700 && y <= 2200
 }
 
 func cmpInt64(a, b int64) int {
@@ -541,7 +574,6 @@ func (s *Server) createAsset(st *store, in assetInput, now time.Time, by user, a
 		a.file = in.file
 		a.raw[fFileProperties] = s.fileProperties(a, in.raw[fFileProperties], now)
 	}
-	a.content = decodeContent(a.raw[fContent])
 	a.indexed = s.indexTime()
 	st.assets[a.id] = a
 	st.names[nameKey{a.catID, a.typeID, strings.ToLower(a.name)}] = a.id
@@ -623,7 +655,6 @@ func (s *Server) updateAsset(st *store, a *asset, in assetInput, replace bool, n
 		}
 		a.raw[fFileProperties] = s.fileProperties(a, in.raw[fFileProperties], a.created)
 	}
-	a.content = decodeContent(a.raw[fContent])
 	a.modified = now
 	a.modifiedBy = by
 	a.indexed = s.indexTime()
@@ -640,6 +671,11 @@ func (s *Server) deleteAsset(st *store, a *asset, now time.Time) {
 	st.deleted = append(st.deleted, deletedAsset{a: a, deleted: now})
 	st.dirty = true
 }
+
+// text is the asset's content as a string (decoded when a query or the
+// admin API needs it: keeping a decoded copy of every asset would cost as
+// much memory as the contents themselves).
+func (a *asset) text() string { return decodeContent(a.raw[fContent]) }
 
 func decodeContent(raw json.RawMessage) string {
 	if raw == nil {

@@ -68,7 +68,7 @@ func PutBackup(t testing.TB, st storage.Store, name string, started time.Time, b
 		StartedAt: started.UTC(), FinishedAt: started.Add(90 * time.Second).UTC(),
 		Query: repo.ManifestQuery{TypeIDs: []int{197}, Full: len(blocks) > 2}, Watermark: repo.ManifestWatermark{To: &w},
 		Blocks: []repo.ManifestBlock{}, Deleted: deleted}
-	versions := map[int64]int{}
+	versions := map[int64]bool{}
 	for _, b := range blocks {
 		typ := b.Type
 		if typ == 0 {
@@ -80,8 +80,12 @@ func PutBackup(t testing.TB, st storage.Store, name string, started time.Time, b
 		if segs := repo.SplitCategoryPath(b.Path); len(segs) > 0 {
 			mb.Category.Name = segs[len(segs)-1]
 		}
-		base := repo.BlockBaseName(b.ID, b.Name, versions[b.ID])
-		versions[b.ID]++
+		var later time.Time
+		if versions[b.ID] {
+			later = b.Mod
+		}
+		base := repo.BlockBaseName(b.ID, b.Name, later)
+		versions[b.ID] = true
 		for _, f := range []struct {
 			rel, role string
 			data      []byte

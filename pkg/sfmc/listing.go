@@ -1,0 +1,384 @@
+package sfmc
+
+// Listing assets: the keyset walk over POST /assets/query that every listing
+// is made of (a serial listing is one walk; a partitioned one, partition.go,
+// runs several over disjoint id ranges).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// maxInValues is the largest assetType.id "in" list SFMC accepts (more fails
+// with DB error 30001), so longer lists are queried in chunks.
+const maxInValues = 50
+
+// alwaysFields are requested with every projection: the keyset needs id and
+// modifiedDate, the backup needs the rest to name and file an asset.
+var alwaysFields = []string{"id", "customerKey", "assetType", "name", "modifiedDate"}
+
+// queryBody is the POST /assets/query request.
+type queryBody struct {
+	Page   queryPage   `json:"page"`
+	Query  any         `json:"query"`
+	Sort   []querySort `json:"sort"`
+	Fields []string    `json:"fields,omitempty"`
+}
+
+type queryPage struct {
+	Page     int `json:"page"`
+	PageSize int `json:"pageSize"`
+}
+
+type querySort struct {
+	Property  string `json:"property"`
+	Direction string `json:"direction"`
+}
+
+type simpleQuery struct {
+	Property       string `json:"property"`
+	SimpleOperator string `json:"simpleOperator"`
+	Value          any    `json:"value"`
+}
+
+type complexQuery struct {
+	LeftOperand     any    `json:"leftOperand"`
+	LogicalOperator string `json:"logicalOperator"`
+	RightOperand    any    `json:"rightOperand"`
+}
+
+// assetKey identifies one version of an asset: its id and the instant of its
+// modifiedDate.
+type assetKey struct {
+	id int64
+	md int64 // UnixNano
+}
+
+func keyOf(a Asset) assetKey { return assetKey{a.ID, a.ModifiedDate.UnixNano()} }
+
+// QueryAssets calls fn for every asset matching q. It streams item by item:
+// it never holds more than one item per listing in flight (at most
+// Config.MaxItemBytes) plus small de-duplication sets, whatever the page
+// size.
+//
+// Paging is by keyset, never by offset, so listings far beyond SFMC's
+// 10,000-result window work: each request asks for page 1 of
+// modifiedDate ≥ L sorted (modifiedDate, id), and after a full page L moves
+// to the page's last modifiedDate minus Config.KeysetEpsilon. Items already
+// emitted with the same (id, modifiedDate) are skipped, so fn never sees the
+// same version twice; an asset modified during the listing may be seen again
+// with its new modifiedDate. More assets with one modifiedDate than a page
+// holds are walked by id (see keyset.step).
+//
+// A listing longer than a few pages per partition is split into
+// Config.ListConcurrency disjoint id ranges that are paged concurrently (see
+// partition.go); fn is then still never called concurrently, but items come
+// in no particular order: identify versions by (ID, ModifiedDate), not by
+// the order they arrive in. Type lists longer than 50 ids are queried in
+// chunks, one after another.
+//
+// Each item's Raw is its JSON exactly as received. An error from fn stops the
+// query and is returned unchanged.
+//
+// A server that does not honour the keyset cannot keep the listing going:
+// a full page that ends on the same (modifiedDate, id) as the one before,
+// or far more pages than the count the server reported, stop it with an
+// error wrapping ErrEndlessPaging.
+func (c *Client) QueryAssets(ctx context.Context, q AssetQuery, fn func(Asset) error) error {
+	size := q.PageSize
+	if size <= 0 {
+		size = c.cfg.PageSize
+	}
+	size = min(size, MaxPageSize)
+	var fields []string
+	if len(q.Fields) > 0 {
+		fields = append(fields, alwaysFields...)
+		for _, f := range q.Fields {
+			if !slices.Contains(fields, f) {
+				fields = append(fields, f)
+			}
+		}
+	}
+	ids := uniqueInts(q.TypeIDs)
+	if len(ids) == 0 {
+		return c.listChunk(ctx, nil, q.ModifiedSince, size, fields, fn)
+	}
+	for chunk := range slices.Chunk(ids, maxInValues) {
+		if err := c.listChunk(ctx, chunk, q.ModifiedSince, size, fields, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func uniqueInts(in []int) []int {
+	var out []int
+	for _, v := range in {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// keyset is one keyset walk: the assets of a type chunk (and, in a
+// partitioned listing, of an id range) with modifiedDate ≥ its lower bound,
+// in (modifiedDate, id) order. Every request asks for page 1; the position
+// lives in the filter:
+//
+//   - normal mode: modifiedDate ≥ L. After a full page, L becomes the page's
+//     last modifiedDate minus KeysetEpsilon (so the boundary items come back
+//     and are skipped as already emitted).
+//   - tie mode, when moving L would return the same full page again (more
+//     assets within KeysetEpsilon of one timestamp T than a page holds):
+//     modifiedDate ≥ L AND id > lastID, which walks the cluster in id
+//     order. Once a page ends past T, or is short, every asset at T has been
+//     seen and the listing resumes in normal mode from L = T + 1 ms. (Assets
+//     after T with an id below lastID were held back by the id condition;
+//     that restart picks them up.)
+//
+// No request ever pages by offset, so SFMC's 10,000-result window never
+// applies.
+type keyset struct {
+	c       *Client
+	typeIDs []int
+	size    int
+	fields  []string
+	// idFrom and idTo bound a partition: id ≥ idFrom (when > 0) and
+	// id < idTo (when > 0).
+	idFrom, idTo int64
+
+	lower    time.Time // L: the modifiedDate lower bound; zero = none
+	afterID  int64     // > 0 in tie mode
+	tieAt    time.Time // T, the tie cluster's modifiedDate
+	lastExit time.Time // T of the last cluster left, to detect a server that cannot get past it
+	seen     map[assetKey]struct{}
+	horizon  time.Time // everything modified before this has been emitted
+	pages    int       // requests so far
+	maxCount int       // the largest count the server reported
+	prevLast *assetKey // the last item of the previous full page in normal mode
+	// count is the server's count on the last page (-1 when it sent none),
+	// n the items on it and eff the page size the server honours.
+	count, n, eff int
+	// onBlocked, when set, is told of every 429 "requests temporarily
+	// blocked" (errorcode 50200) answer to this walk's requests.
+	onBlocked func()
+}
+
+func (c *Client) newKeyset(typeIDs []int, since time.Time, size int, fields []string) *keyset {
+	k := &keyset{c: c, typeIDs: typeIDs, size: size, fields: fields, seen: map[assetKey]struct{}{}}
+	if !since.IsZero() {
+		k.lower = since.Truncate(time.Millisecond)
+	}
+	return k
+}
+
+// advance moves the lower bound to `to` and forgets the versions that can no
+// longer come back.
+func (k *keyset) advance(to time.Time) {
+	k.lower = to
+	k.horizon = k.lower.Add(-k.c.cfg.KeysetEpsilon)
+	for key := range k.seen {
+		if key.md < k.horizon.UnixNano() {
+			delete(k.seen, key)
+		}
+	}
+}
+
+// emit passes a to fn unless it was emitted before or lies outside the
+// walk's id range (a server that ignored the range condition: the walk
+// that owns the id emits it).
+func (k *keyset) emit(a Asset, fn func(Asset) error) error {
+	if !k.owns(a.ID) {
+		return nil
+	}
+	if !k.horizon.IsZero() && a.ModifiedDate.Before(k.horizon) {
+		return nil // emitted before the keyset moved past it
+	}
+	key := keyOf(a)
+	if _, dup := k.seen[key]; dup {
+		return nil
+	}
+	k.seen[key] = struct{}{}
+	return fn(a)
+}
+
+// run walks to the end.
+func (k *keyset) run(ctx context.Context, fn func(Asset) error) error {
+	for {
+		done, err := k.step(ctx, fn)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// step fetches one page, hands its new items to fn and moves the keyset. It
+// reports whether the walk is complete.
+func (k *keyset) step(ctx context.Context, fn func(Asset) error) (done bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("sfmc: asset query: %w", err)
+	}
+	p, err := k.c.queryPage(ctx, k.page(), k.onBlocked, func(a Asset) error { return k.emit(a, fn) })
+	if err != nil {
+		return false, err
+	}
+	k.pages++
+	k.count, k.n = -1, p.n
+	if p.count != nil {
+		k.count = *p.count
+		k.maxCount = max(k.maxCount, *p.count)
+	}
+	effSize := k.size
+	if p.pageSize > 0 && p.pageSize < k.size {
+		effSize = p.pageSize // the server clamped the page size
+	}
+	k.eff = effSize
+	// A listing of maxCount items takes about maxCount/effSize pages. The
+	// keyset's re-reads cost at most half of each page (boundary items and
+	// clusters of equal dates, which keep most pages at least half new) and
+	// a tie cluster two pages; four times the floor plus some slack for
+	// assets changed during the listing is far beyond what an honest server
+	// needs, and still stops one that never ends.
+	if limit := 4*((k.maxCount+effSize-1)/effSize) + 10; p.count != nil && k.pages > limit {
+		return false, fmt.Errorf("sfmc: asset query: %w: %d pages of up to %d assets for a listing the server counts as %d assets",
+			ErrEndlessPaging, k.pages, effSize, k.maxCount)
+	}
+	full := p.n > 0 && p.n >= effSize
+	last := p.last
+	if k.afterID > 0 {
+		if full && last.ModifiedDate.Equal(k.tieAt) {
+			if last.ID <= k.afterID {
+				return false, fmt.Errorf("sfmc: asset query: %w: the server ignored the filter id > %d", ErrEndlessPaging, k.afterID)
+			}
+			k.afterID = last.ID // still inside the cluster
+			return false, nil
+		}
+		// Cluster done: restart just after it, without the id condition.
+		k.lastExit, k.afterID = k.tieAt, 0
+		k.advance(k.tieAt.Add(time.Millisecond))
+		return false, nil
+	}
+	if !full || (p.count != nil && *p.count <= p.n) {
+		return true, nil
+	}
+	lk := keyOf(last)
+	if k.prevLast != nil && *k.prevLast == lk {
+		return false, fmt.Errorf("sfmc: asset query: %w: the server returned a page ending on asset %d (modifiedDate %s) again for modifiedDate ≥ %s: it does not honour the keyset filter",
+			ErrEndlessPaging, last.ID, last.ModifiedDateRaw, FormatTime(k.lower))
+	}
+	k.prevLast = &lk
+	next := last.ModifiedDate.Add(-k.c.cfg.KeysetEpsilon).Truncate(time.Millisecond)
+	if p.first.ModifiedDate.Before(next) {
+		k.advance(next)
+		return false, nil
+	}
+	// The whole page lies within epsilon of its last timestamp, so
+	// modifiedDate ≥ next would return it again: a tie cluster.
+	if next.After(k.lower) {
+		k.advance(next)
+	}
+	if !k.lastExit.IsZero() && last.ModifiedDate.Equal(k.lastExit) {
+		return false, fmt.Errorf("sfmc: asset query: the server returns assets modified at %s again for modifiedDate ≥ %s: it compares dates more coarsely than milliseconds",
+			FormatTime(k.lastExit), FormatTime(k.lower))
+	}
+	k.c.log.Debug().Str("modified", last.ModifiedDateRaw).Msg("sfmc: walking a cluster of equal modifiedDates by id")
+	k.tieAt, k.afterID = last.ModifiedDate, last.ID
+	return false, nil
+}
+
+// page is the request for the walk's current position.
+func (k *keyset) page() queryBody {
+	var conds []any
+	if len(k.typeIDs) > 0 {
+		conds = append(conds, simpleQuery{Property: "assetType.id", SimpleOperator: "in", Value: k.typeIDs})
+	}
+	if !k.lower.IsZero() {
+		conds = append(conds, simpleQuery{Property: "modifiedDate", SimpleOperator: "greaterThanOrEqual", Value: FormatTime(k.lower)})
+	}
+	if k.idFrom > 0 {
+		conds = append(conds, simpleQuery{Property: "id", SimpleOperator: "greaterThanOrEqual", Value: k.idFrom})
+	}
+	if k.idTo > 0 {
+		conds = append(conds, simpleQuery{Property: "id", SimpleOperator: "lessThan", Value: k.idTo})
+	}
+	if k.afterID > 0 {
+		conds = append(conds, simpleQuery{Property: "id", SimpleOperator: "greaterThan", Value: k.afterID})
+	}
+	return queryBody{
+		Page:   queryPage{Page: 1, PageSize: k.size},
+		Query:  andAll(conds),
+		Sort:   []querySort{{"modifiedDate", "ASC"}, {"id", "ASC"}},
+		Fields: k.fields,
+	}
+}
+
+// andAll joins conditions with AND; no condition matches every asset.
+func andAll(conds []any) any {
+	if len(conds) == 0 {
+		return simpleQuery{Property: "id", SimpleOperator: "greaterThan", Value: 0}
+	}
+	query := conds[0]
+	for _, c := range conds[1:] {
+		query = complexQuery{LeftOperand: query, LogicalOperator: "AND", RightOperand: c}
+	}
+	return query
+}
+
+// ErrEndlessPaging is matched by the error of a listing stopped because the
+// server does not advance it: the same page again, or pages far beyond the
+// count it reported.
+var ErrEndlessPaging = errors.New("endless paging")
+
+// queryResult is what a walk needs to know about one page; the items
+// themselves went to emit.
+type queryResult struct {
+	count       *int
+	pageSize    int
+	n           int
+	first, last Asset // without Raw and Content
+}
+
+// queryPage sends one asset query. Every item is decoded and handed to emit
+// as it arrives; an error from emit is returned unchanged. When an attempt
+// breaks off and is retried, items already emitted come again (emit skips
+// them). onBlocked, when not nil, is called for every 429/50200 answer.
+func (c *Client) queryPage(ctx context.Context, q queryBody, onBlocked func(), emit func(Asset) error) (*queryResult, error) {
+	body, err := json.Marshal(q)
+	if err != nil {
+		return nil, fmt.Errorf("sfmc: asset query: %w", err)
+	}
+	var res queryResult
+	err = c.do(ctx, call{method: http.MethodPost, path: pathAssetQuery, body: body, stat: StatQuery, name: "POST asset query", onBlocked: onBlocked},
+		func(resp *http.Response) error {
+			res = queryResult{}
+			meta, err := streamPage(resp.Body, c.cfg.MaxItemBytes, func(raw json.RawMessage) error {
+				a, err := decodeAsset(raw)
+				if err != nil {
+					return &callbackError{err}
+				}
+				small := a
+				small.Raw, small.Content = nil, ""
+				if res.n == 0 {
+					res.first = small
+				}
+				res.last = small
+				res.n++
+				if err := outsideTimeout(resp, func() error { return emit(a) }); err != nil {
+					return &callbackError{err}
+				}
+				return nil
+			})
+			res.count, res.pageSize = meta.Count, meta.PageSize
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}

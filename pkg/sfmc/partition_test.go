@@ -1,0 +1,355 @@
+package sfmc_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/backup-creator/backup-creator/pkg/sfmc"
+	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
+)
+
+// withPartitions sets the listing concurrency and a small page, so that a
+// few thousand assets make a listing long enough to be split.
+func withPartitions(k int) func(*sfmc.Config) {
+	return func(c *sfmc.Config) {
+		c.ListConcurrency = k
+		c.PageSize = 50
+	}
+}
+
+// idBounds are the id conditions of one sent query.
+type idBounds struct{ from, to int64 }
+
+// queryIDBounds returns the id ≥ / id < conditions of a query filter.
+func queryIDBounds(t *testing.T, raw json.RawMessage) idBounds {
+	t.Helper()
+	var b idBounds
+	var walk func(json.RawMessage)
+	walk = func(raw json.RawMessage) {
+		var q struct {
+			Property       string          `json:"property"`
+			SimpleOperator string          `json:"simpleOperator"`
+			Value          json.RawMessage `json:"value"`
+			Left           json.RawMessage `json:"leftOperand"`
+			Right          json.RawMessage `json:"rightOperand"`
+		}
+		if err := json.Unmarshal(raw, &q); err != nil {
+			t.Fatalf("query %s: %v", raw, err)
+		}
+		if q.Left != nil {
+			walk(q.Left)
+			walk(q.Right)
+			return
+		}
+		var v int64
+		if q.Property == "id" {
+			_ = json.Unmarshal(q.Value, &v)
+		}
+		switch {
+		case q.Property == "id" && q.SimpleOperator == "greaterThanOrEqual":
+			b.from = v
+		case q.Property == "id" && q.SimpleOperator == "lessThan":
+			b.to = v
+		}
+	}
+	walk(raw)
+	return b
+}
+
+// partitionsSent returns the distinct id ranges of the paged (not probe)
+// queries, sorted.
+func partitionsSent(t *testing.T, srv *sfmctest.Server) []idBounds {
+	t.Helper()
+	set := map[idBounds]bool{}
+	for _, q := range sentQueries(t, srv) {
+		if q.Page.PageSize == 1 {
+			continue // a probe
+		}
+		if b := queryIDBounds(t, q.Query); b != (idBounds{}) {
+			set[b] = true
+		}
+	}
+	out := slices.Collect(func(yield func(idBounds) bool) {
+		for b := range set {
+			if !yield(b) {
+				return
+			}
+		}
+	})
+	slices.SortFunc(out, func(x, y idBounds) int { return int(x.from - y.from) })
+	return out
+}
+
+func TestPartitionedListingCoversEveryIDOnce(t *testing.T) {
+	for _, k := range []int{2, 3, 4, 7} {
+		t.Run(fmt.Sprintf("K=%d", k), func(t *testing.T) {
+			e := newEnv(t, sfmctest.Options{}, withPartitions(k))
+			ids := e.srv.AddBlocks(0, 3001, 197)
+			setDates(t, e.srv, ids, base, 3*time.Millisecond)
+			got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+			checkExactlyOnce(t, e, 0, got, ids)
+
+			// The partitions sent are k ranges that tile the id space: the
+			// first open below, the last open above, each starting where
+			// the one before ends.
+			parts := partitionsSent(t, e.srv)
+			if len(parts) != k {
+				t.Fatalf("%d partitions sent (%v), want %d", len(parts), parts, k)
+			}
+			if parts[0].from != 0 || parts[len(parts)-1].to != 0 {
+				t.Errorf("partitions %v: the first must be open below and the last open above", parts)
+			}
+			for i := 1; i < len(parts); i++ {
+				if parts[i].from != parts[i-1].to || parts[i].from <= parts[i-1].from {
+					t.Errorf("partitions %v: %d starts at %d, the one before ends at %d", parts, i, parts[i].from, parts[i-1].to)
+				}
+			}
+		})
+	}
+}
+
+func TestPartitionedListingRequestBound(t *testing.T) {
+	// The same listing serially and in 4 partitions: the partitions may cost
+	// at most 3 requests each more than the serial listing.
+	const n = 4000
+	count := func(k int) int {
+		e := newEnv(t, sfmctest.Options{}, withPartitions(k))
+		ids := e.srv.AddBlocks(0, n, 197)
+		setDates(t, e.srv, ids, base, 3*time.Millisecond)
+		got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+		checkExactlyOnce(t, e, 0, got, ids)
+		if k > 1 && len(partitionsSent(t, e.srv)) != k {
+			t.Fatalf("K=%d: listing was not partitioned", k)
+		}
+		return e.srv.Stats().ByRoute["query"]
+	}
+	serial, parted := count(1), count(4)
+	if parted > serial+3*4 {
+		t.Errorf("partitioned listing sent %d queries, serial %d: more than 3 per partition extra", parted, serial)
+	}
+	t.Logf("queries: serial %d, 4 partitions %d", serial, parted)
+}
+
+func TestPartitionedListingSmallListingStaysSerial(t *testing.T) {
+	// A listing that fits a few pages costs no probe.
+	e := newEnv(t, sfmctest.Options{}, withPartitions(4))
+	ids := e.srv.AddBlocks(0, 120, 197)
+	setDates(t, e.srv, ids, base, time.Second)
+	got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+	checkExactlyOnce(t, e, 0, got, ids)
+	for _, q := range sentQueries(t, e.srv) {
+		if q.Page.PageSize == 1 || queryIDBounds(t, q.Query) != (idBounds{}) {
+			t.Fatalf("a small listing sent a probe or partition query: %s", q.Query)
+		}
+	}
+}
+
+func TestPartitionedListingSeesEditsAfterItsPartitionEnds(t *testing.T) {
+	// The lowest id range holds only 10 assets, so its partition ends after
+	// one page; those 10 are then edited while the other partitions are
+	// still paging. Only the final sweep can see the new versions.
+	e := newEnv(t, sfmctest.Options{}, withPartitions(4))
+	ids := e.srv.AddBlocks(0, 4000, 197)
+	for _, id := range ids[10:1000] {
+		if err := e.srv.DeleteAsset(0, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := append(slices.Clone(ids[:10]), ids[1000:]...)
+	// Oldest first from the highest id, so the serial first page takes high
+	// ids and the low range is left to its partition.
+	rev := slices.Clone(live)
+	slices.Reverse(rev)
+	setDates(t, e.srv, rev, base, 3*time.Millisecond)
+
+	var mu sync.Mutex
+	partitionQueries, edited := 0, 0
+	e.srv.OnRequest(func(r sfmctest.RequestInfo) {
+		body := string(r.Body)
+		if r.Route != "query" || !strings.Contains(body, `"property":"id","simpleOperator":"lessThan"`) &&
+			!strings.Contains(body, `"property":"id","simpleOperator":"greaterThanOrEqual"`) {
+			return // not a partition's query
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		partitionQueries++
+		if partitionQueries > 8 && edited < 10 {
+			if err := e.srv.UpdateAsset(0, ids[edited], func(s *sfmctest.AssetSpec) { s.Content = "edited during the listing" }); err != nil {
+				t.Error(err)
+			}
+			edited++
+		}
+	})
+	got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+	if edited != 10 {
+		t.Fatalf("only %d assets edited during the listing: the test did not run as designed", edited)
+	}
+	type ver struct {
+		id int64
+		md time.Time
+	}
+	versions := map[ver]int{}
+	byID := map[int64]int{}
+	for _, a := range got {
+		versions[ver{a.ID, a.ModifiedDate.UTC()}]++
+		byID[a.ID]++
+	}
+	for v, n := range versions {
+		if n > 1 {
+			t.Errorf("asset %d at %s emitted %d times", v.id, v.md, n)
+		}
+	}
+	for _, id := range live {
+		if byID[id] == 0 {
+			t.Errorf("asset %d missed", id)
+		}
+	}
+	for _, id := range ids[:10] {
+		raw, _ := e.srv.AssetJSON(0, id)
+		var cur sfmc.Asset
+		if err := json.Unmarshal(raw, &cur); err != nil {
+			t.Fatal(err)
+		}
+		md, err := sfmc.ParseTime(cur.ModifiedDateRaw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if versions[ver{id, md.UTC()}] != 1 {
+			t.Errorf("asset %d: its version edited during the listing (%s) was not emitted", id, cur.ModifiedDateRaw)
+		}
+	}
+}
+
+func TestPartitionedListingFaults(t *testing.T) {
+	// Every kind of failed request, injected while the partitions page: the
+	// retried pages emit nothing twice and lose nothing.
+	faults := []struct {
+		name string
+		f    sfmctest.Fault
+	}{
+		{"dropped connection", sfmctest.Fault{Route: "query", After: 6, Drop: true}},
+		{"500 twice", sfmctest.Fault{Route: "query", After: 9, Status: 500, Times: 2}},
+		{"503 Retry-After", sfmctest.Fault{Route: "query", After: 12, Status: 503, RetryAfter: 1}},
+		{"429 rate limit", sfmctest.Fault{Route: "query", After: 15, Status: 429, RetryAfter: 1}},
+		{"429 blocked 50200", sfmctest.Fault{Route: "query", After: 18, Status: 429}},
+		{"slow responses", sfmctest.Fault{Route: "query", After: 7, Times: 3, Latency: 20 * time.Millisecond}},
+	}
+	for _, tc := range faults {
+		f := tc.f
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, sfmctest.Options{}, withPartitions(4))
+			ids := e.srv.AddBlocks(0, 3000, 197)
+			setDates(t, e.srv, ids, base, 3*time.Millisecond)
+			e.srv.InjectFault(f)
+			got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+			checkExactlyOnce(t, e, 0, got, ids)
+			if len(partitionsSent(t, e.srv)) != 4 {
+				t.Fatal("listing was not partitioned")
+			}
+		})
+	}
+}
+
+func TestPartitionedListingTiesAcrossPartitions(t *testing.T) {
+	// Clusters of one modifiedDate larger than a page, spread over every id
+	// range: each partition walks its share of a cluster by id.
+	e := newEnv(t, sfmctest.Options{TickRounding: true}, withPartitions(4))
+	ids := e.srv.AddBlocks(0, 3000, 197)
+	setDates(t, e.srv, ids, base, 3*time.Millisecond)
+	var tie1, tie2 []int64
+	for i, id := range ids {
+		switch i % 5 {
+		case 1:
+			tie1 = append(tie1, id)
+		case 3:
+			tie2 = append(tie2, id)
+		}
+	}
+	setDates(t, e.srv, tie1, base.Add(time.Hour), 0)
+	setDates(t, e.srv, tie2, base.Add(2*time.Hour), 0)
+	got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+	checkExactlyOnce(t, e, 0, got, ids)
+	if len(partitionsSent(t, e.srv)) != 4 {
+		t.Fatal("listing was not partitioned")
+	}
+}
+
+func TestPartitionedListingHalvesOnBlocked(t *testing.T) {
+	// A tenant that allows two concurrent requests: 4 partitions get 429 /
+	// 50200 and back off to two in flight.
+	e := newEnv(t, sfmctest.Options{MaxConcurrent: 2, Latency: 5 * time.Millisecond}, func(c *sfmc.Config) {
+		withPartitions(4)(c)
+		// Real waits, long against the latency, as SFMC's are (seconds).
+		c.Sleep, c.RetryBaseDelay, c.RetryMaxDelay, c.MaxAttempts = nil, 20*time.Millisecond, 80*time.Millisecond, 8
+	})
+	ids := e.srv.AddBlocks(0, 3000, 197)
+	setDates(t, e.srv, ids, base, 3*time.Millisecond)
+	got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+	checkExactlyOnce(t, e, 0, got, ids)
+	st := e.srv.Stats()
+	blocked := st.ByRouteStatus["query 429"]
+	pages := st.ByRoute["query"] - blocked
+	if blocked == 0 {
+		t.Fatal("no request was blocked: the test did not exercise the limit")
+	}
+	// Each halving follows one burst of blocked requests (at most one per
+	// partition); recovering one partition at a time after calm pages costs
+	// a few more. Without halving about every other request is blocked.
+	if blocked > pages/4 {
+		t.Errorf("%d requests blocked for %d pages: the partitions did not back off", blocked, pages)
+	}
+	t.Logf("%d pages, %d blocked", pages, blocked)
+}
+
+func TestPartitionedListingCallbackErrorStopsAll(t *testing.T) {
+	e := newEnv(t, sfmctest.Options{}, withPartitions(4))
+	ids := e.srv.AddBlocks(0, 3000, 197)
+	setDates(t, e.srv, ids, base, 3*time.Millisecond)
+	stop := errors.New("stop here")
+	calls := 0
+	err := e.c.QueryAssets(t.Context(), sfmc.AssetQuery{TypeIDs: []int{197}}, func(sfmc.Asset) error {
+		calls++ // not atomic: the callback is never called concurrently (-race checks it)
+		if calls == 500 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || calls != 500 {
+		t.Errorf("err = %v after %d calls, want the callback's error after 500", err, calls)
+	}
+}
+
+func TestPartitionedListingServerIgnoringIDRanges(t *testing.T) {
+	// A server that drops the partitions' id conditions sends every
+	// partition the assets of the others: each keeps only its own ids, so
+	// nothing is emitted twice (and nothing is lost).
+	e := newEnv(t, sfmctest.Options{}, withPartitions(4))
+	ids := e.srv.AddBlocks(0, 3000, 197)
+	setDates(t, e.srv, ids, base, 3*time.Millisecond)
+	e.srv.InjectFault(sfmctest.Fault{Route: "query", Times: -1, IgnoreIDRange: true})
+	got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+	checkExactlyOnce(t, e, 0, got, ids)
+	if len(partitionsSent(t, e.srv)) != 4 {
+		t.Fatal("listing was not partitioned")
+	}
+}
+
+func TestPartitionedListingFallsBackWhenAProbeIsRefused(t *testing.T) {
+	// A server that refuses a query the partitions need (400 on a probe):
+	// the listing goes on serially and still lists everything once.
+	e := newEnv(t, sfmctest.Options{}, withPartitions(4))
+	ids := e.srv.AddBlocks(0, 3000, 197)
+	setDates(t, e.srv, ids, base, 3*time.Millisecond)
+	e.srv.InjectFault(sfmctest.Fault{Route: "query", After: 1, Status: 400, Message: "Error: 'id' is not a valid property name"})
+	got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+	checkExactlyOnce(t, e, 0, got, ids)
+	if p := partitionsSent(t, e.srv); len(p) != 0 {
+		t.Errorf("partitions %v sent after a refused probe", p)
+	}
+}
