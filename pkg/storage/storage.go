@@ -84,9 +84,10 @@ type PutOptions struct {
 	//   - an object already under key (or, locally, a symbolic link or
 	//     anything else at its name) is never replaced or written through:
 	//     a store that honours Fresh fails with an error wrapping
-	//     ErrPreconditionFailed and leaves it as it was; a store that
-	//     ignores Fresh replaces it as an ordinary Put would. Callers must
-	//     not rely on either: Fresh keys are new.
+	//     ErrPreconditionFailed (ErrUnsafePath for a link) and leaves it as
+	//     it was; a store that ignores Fresh replaces an object as an
+	//     ordinary Put would. Callers must not rely on either: Fresh keys
+	//     are new.
 	// What is given up: if the process dies (or the machine loses power
 	// before Sync) in the middle of the Put, the key may hold a partial or
 	// empty object, which is why it must not be read before the caller's
