@@ -115,7 +115,8 @@ func printHistory(w io.Writer, rep *history.Report) error {
 }
 
 // lowerGCTarget makes the garbage collector run at 50 % heap growth instead
-// of 100 % unless GOGC is set: history, diff and show stream large manifests
+// of 100 % unless GOGC is set: history, diff, show, list BACKUP, verify and
+// restore stream large manifests
 // (and, on a local destination, list directories of 100,000s of files),
 // which makes much short-lived garbage; this keeps the peak RSS of a diff of
 // two 100,000-block states below 100 MiB for a few percent more CPU. The

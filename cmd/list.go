@@ -128,7 +128,8 @@ type blockJSON struct {
 	Files        []repo.ManifestFile `json:"files"`
 }
 
-// backupJSON is the output of `list BACKUP --json`.
+// backupJSON is the output of `list BACKUP --json`. Blocks is left nil and
+// streamed in its place (writeJSONWith).
 type backupJSON struct {
 	Destination string              `json:"destination"`
 	Backup      repo.BackupInfo     `json:"backup"`
@@ -160,6 +161,7 @@ func (a *App) runList(ctx context.Context, opts *ListOptions) error {
 		return printBackups(a.Out, out)
 	}
 
+	lowerGCTarget()
 	info, err := repo.ResolveBackup(ctx, st, opts.Backup)
 	if err != nil {
 		return a.interrupted(ctx, err)
@@ -173,8 +175,20 @@ func (a *App) runList(ctx context.Context, opts *ListOptions) error {
 		}
 		return fmt.Errorf("backup %s: %w", info.Name, repo.ErrIncomplete)
 	}
-	out := backupJSON{Destination: st.String(), Backup: *info, Blocks: []blockJSON{}}
+	// The blocks stream from the manifest into a spool (a table needs its
+	// column widths, and nothing is printed unless the whole manifest reads).
+	var rows *bigTable
+	var items *jsonArray
+	if opts.JSON {
+		items = &jsonArray{}
+		defer items.Close()
+	} else {
+		rows = newBigTable("ID", "KEY", "TYPE", "FOLDER", "NAME", "MODIFIED", "SIZE")
+		defer rows.Close()
+	}
+	n := 0
 	m, err := repo.ScanBackup(ctx, st, info.Name, func(b repo.ManifestBlock) error {
+		n++
 		bj := blockJSON{ID: b.ID, CustomerKey: b.CustomerKey, Name: b.Name, Type: b.AssetType.Name, TypeID: b.AssetType.ID,
 			Folder: b.Category.Path, FolderID: b.Category.ID, ModifiedDate: b.ModifiedDate, Modified: b.Modified, Files: b.Files}
 		if bj.Type == "" {
@@ -183,20 +197,26 @@ func (a *App) runList(ctx context.Context, opts *ListOptions) error {
 		for _, f := range b.Files {
 			bj.Size += f.Size
 		}
-		out.Blocks = append(out.Blocks, bj)
-		return nil
+		if items != nil {
+			return items.add(bj)
+		}
+		rows.row(strconv.FormatInt(bj.ID, 10), bj.CustomerKey, bj.Type, clip(bj.Folder, maxCell), clip(bj.Name, maxCell), bj.ModifiedDate, humanBytes(bj.Size))
+		return rows.err
 	})
 	if err != nil {
 		return a.interrupted(ctx, err)
 	}
-	out.Deleted = m.Deleted
+	out := backupJSON{Destination: st.String(), Backup: *info, Deleted: m.Deleted}
 	if out.Deleted == nil {
 		out.Deleted = []repo.DeletedBlock{}
 	}
 	if opts.JSON {
-		return writeJSON(a.Out, out)
+		return writeJSONWith(a.Out, out, "blocks", items)
 	}
-	return printBlocks(a.Out, out)
+	if n == 0 {
+		rows = nil
+	}
+	return printBlocks(a.Out, out, rows)
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -296,18 +316,16 @@ func printBackups(w io.Writer, out listJSON) error {
 	return err
 }
 
-func printBlocks(w io.Writer, out backupJSON) error {
+// printBlocks prints a backup's header, its blocks (rows, nil when it has
+// none) and its tombstones.
+func printBlocks(w io.Writer, out backupJSON, rows *bigTable) error {
 	b := out.Backup
 	if _, err := fmt.Fprintf(w, "%s (started %s UTC): %s, %s, %s; %d recorded as deleted\n\n",
 		b.Name, fmtTime(b.StartedAt, tableTime), plural(b.Blocks, "block"), plural(b.Files, "file"), humanBytes(b.Bytes), b.Deleted); err != nil {
 		return err
 	}
-	if len(out.Blocks) > 0 {
-		t := newTable(w, "ID", "KEY", "TYPE", "FOLDER", "NAME", "MODIFIED", "SIZE")
-		for _, bl := range out.Blocks {
-			t.row(strconv.FormatInt(bl.ID, 10), bl.CustomerKey, bl.Type, clip(bl.Folder, maxCell), clip(bl.Name, maxCell), bl.ModifiedDate, humanBytes(bl.Size))
-		}
-		if err := t.flush(); err != nil {
+	if rows != nil {
+		if err := rows.writeTo(w); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -186,14 +187,44 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 	}
 	defer st.Close()
 
-	snap, err := repo.LoadSnapshot(ctx, st, opts.Backup, at)
+	lowerGCTarget()
+	snap, err := repo.OpenSnapshot(ctx, st, opts.Backup, at)
 	if err != nil {
 		return a.interrupted(ctx, err)
+	}
+	defer snap.Close()
+	// Items stream, in id order, into a spool of the output (the counts
+	// come first in JSON, and a table needs its column widths).
+	var items *jsonArray
+	var rows *bigTable
+	nrows := 0
+	emit := func(it *restore.RestoreItem) error {
+		if items != nil {
+			return items.add(it)
+		}
+		// A restore lists what it did; unchanged blocks are only counted (a
+		// plan, and --json, list every block). Blocks not attempted are
+		// only counted, too.
+		if it.Status == restore.ItemNotAttempted {
+			return nil
+		}
+		if it.Action != restore.ActionUnchanged || (it.Status != restore.ItemDone && it.Status != restore.ItemPlanned) || len(it.Notes) > 0 {
+			itemRow(rows, it)
+			nrows++
+		}
+		return rows.err
+	}
+	if opts.JSON {
+		items = &jsonArray{}
+		defer items.Close()
+	} else {
+		rows = newBigTable("ID", "ACTION", "STATUS", "TYPE", "FOLDER", "NAME", "REASON")
+		defer rows.Close()
 	}
 	ropts := restore.RestoreOptions{Select: sel, DryRun: opts.DryRun, Force: opts.Force}
 	var rep *restore.RestoreReport
 	if opts.Target != "" {
-		rep, err = restore.RestoreToDir(ctx, st, snap, opts.Target, ropts)
+		rep, err = restore.RestoreToDirEach(ctx, st, snap, opts.Target, ropts, emit)
 		if errors.Is(err, restore.ErrTargetNotEmpty) {
 			return &UsageError{Err: err}
 		}
@@ -202,7 +233,7 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 		if mid, perr := strconv.ParseInt(cfg.SFMC.AccountID, 10, 64); perr == nil {
 			r.TargetMID = mid
 		}
-		rep, err = r.Restore(ctx, snap, ropts)
+		rep, err = r.RestoreEach(ctx, snap, ropts, emit)
 	}
 	err = a.interrupted(ctx, err)
 	if err == nil {
@@ -217,7 +248,8 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 		if err != nil {
 			out.Error = err.Error()
 		}
-		if jerr := writeJSON(a.Out, out); jerr != nil && err == nil {
+		rep.Items = nil // streamed in their place
+		if jerr := writeJSONWith(a.Out, out, "items", items); jerr != nil && err == nil {
 			err = jerr
 		}
 		return err
@@ -227,7 +259,10 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 		// the error says it all; a table of untouched blocks would bury it.
 		return err
 	}
-	if perr := printRestore(a.Out, rep, snap); perr != nil && err == nil {
+	if nrows == 0 {
+		rows = nil
+	}
+	if perr := printRestore(a.Out, rep, snap, rows); perr != nil && err == nil {
 		err = perr
 	}
 	return err
@@ -245,25 +280,18 @@ func (a *App) logRestore(rep *restore.RestoreReport, err error) {
 		Msg("restore summary")
 }
 
-func printRestore(w io.Writer, rep *restore.RestoreReport, snap *repo.Snapshot) error {
-	if len(rep.Items) == 0 {
-		_, err := fmt.Fprintf(w, "no blocks selected in the state as of %s (%s)\n", rep.Backup, plural(len(snap.Blocks), "block"))
+// printRestore prints a restore's report: the items' rows (nil when no
+// item makes one), the folders created, the id map and the summary.
+func printRestore(w io.Writer, rep *restore.RestoreReport, snap repo.BlockState, rows *bigTable) error {
+	if rep.Counts.Selected == 0 {
+		_, err := fmt.Fprintf(w, "no blocks selected in the state as of %s (%s)\n", rep.Backup, plural(snap.Len(), "block"))
 		return err
 	}
-	// A restore lists what it did; unchanged blocks are only counted (a
-	// plan, and --json, list every block).
-	var rows []restore.RestoreItem
-	// Blocks not attempted are only counted, too.
-	for _, it := range rep.Items {
-		if it.Status == restore.ItemNotAttempted {
-			continue
+	if rows != nil {
+		if err := rows.writeTo(w); err != nil {
+			return err
 		}
-		if it.Action != restore.ActionUnchanged || (it.Status != restore.ItemDone && it.Status != restore.ItemPlanned) || len(it.Notes) > 0 {
-			rows = append(rows, it)
-		}
-	}
-	if len(rows) > 0 {
-		if err := printItems(w, rows); err != nil {
+		if _, err := fmt.Fprintln(w); err != nil {
 			return err
 		}
 	}
@@ -312,34 +340,37 @@ func printRestore(w io.Writer, rep *restore.RestoreReport, snap *repo.Snapshot) 
 	return err
 }
 
-func printItems(w io.Writer, items []restore.RestoreItem) error {
-	t := newTable(w, "ID", "ACTION", "STATUS", "TYPE", "FOLDER", "NAME", "REASON")
-	for _, it := range items {
-		reason := it.Reason
-		if len(it.Notes) > 0 {
-			reason += "; " + strings.Join(it.Notes, "; ")
-		}
-		if it.Error != "" {
-			reason += ": " + it.Error
-		}
-		t.row(strconv.FormatInt(it.ID, 10), it.Action, it.Status, it.Type, clip(it.Folder, maxCell), clip(it.Name, maxCell), reason)
+// itemRow adds an item's row to a restore's table.
+func itemRow(t *bigTable, it *restore.RestoreItem) {
+	reason := it.Reason
+	if len(it.Notes) > 0 {
+		reason += "; " + strings.Join(it.Notes, "; ")
 	}
-	if err := t.flush(); err != nil {
-		return err
+	if it.Error != "" {
+		reason += ": " + it.Error
 	}
-	_, err := fmt.Fprintln(w)
-	return err
+	t.row(strconv.FormatInt(it.ID, 10), it.Action, it.Status, it.Type, clip(it.Folder, maxCell), clip(it.Name, maxCell), reason)
 }
 
 // unmatchedSelection makes a selection that names blocks the backup does not
 // hold, or matches nothing at all, an error: a mistyped id must not look like
 // a successful restore.
-func unmatchedSelection(sel restore.Selection, snap *repo.Snapshot, rep *restore.RestoreReport) error {
+func unmatchedSelection(sel restore.Selection, snap repo.BlockState, rep *restore.RestoreReport) error {
 	var missing []string
 	if len(sel.IDs) > 0 || len(sel.Keys) > 0 {
+		// Only the ids and keys asked for are remembered.
 		ids, keys := map[int64]bool{}, map[string]bool{}
-		for _, b := range snap.Blocks {
-			ids[b.ID], keys[b.CustomerKey] = true, true
+		err := snap.Each(func(b *repo.SnapshotBlock) error {
+			if slices.Contains(sel.IDs, b.ID) {
+				ids[b.ID] = true
+			}
+			if slices.Contains(sel.Keys, b.CustomerKey) {
+				keys[b.CustomerKey] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		for _, id := range sel.IDs {
 			if !ids[id] {
@@ -354,9 +385,9 @@ func unmatchedSelection(sel restore.Selection, snap *repo.Snapshot, rep *restore
 	}
 	switch {
 	case len(missing) > 0:
-		return fmt.Errorf("not in any backup up to %s: %s (see `backup-creator list`)", snap.Backup, strings.Join(missing, ", "))
+		return fmt.Errorf("not in any backup up to %s: %s (see `backup-creator list`)", snap.AsOf(), strings.Join(missing, ", "))
 	case rep != nil && rep.Counts.Selected == 0:
-		return fmt.Errorf("no block matches the selection in the state as of %s (%s); folder paths start at the root, e.g. \"Content Builder/Footers\"", snap.Backup, plural(len(snap.Blocks), "block"))
+		return fmt.Errorf("no block matches the selection in the state as of %s (%s); folder paths start at the root, e.g. \"Content Builder/Footers\"", snap.AsOf(), plural(snap.Len(), "block"))
 	}
 	return nil
 }

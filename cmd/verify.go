@@ -77,6 +77,7 @@ func (a *App) runVerify(ctx context.Context, opts *VerifyOptions) error {
 		return err
 	}
 	defer st.Close()
+	lowerGCTarget()
 	var names []string
 	if opts.All {
 		list, err := repo.ListBackups(ctx, st)

@@ -340,8 +340,9 @@ func ScanBackup(ctx context.Context, st storage.Store, folder string, fn func(Ma
 				return nil, fmt.Errorf("read %s: %w", key, err)
 			}
 			if fn == nil {
-				// Skip the entry: tokenising is much cheaper than decoding.
-				var skip json.RawMessage
+				// Skip the entry: decoding into no field checks its syntax
+				// and keeps nothing (not even a copy of its bytes).
+				var skip struct{}
 				if err := dec.Decode(&skip); err != nil {
 					return nil, fmt.Errorf("read %s: %w", key, err)
 				}
@@ -426,14 +427,38 @@ type Snapshot struct {
 // that version marks the block deleted. Memory grows with the number of block
 // ids, not with their content.
 func LoadSnapshot(ctx context.Context, st storage.Store, ref string, at time.Time) (*Snapshot, error) {
-	list, err := ListBackups(ctx, st)
+	target, backups, err := snapshotBackups(ctx, st, ref, at)
 	if err != nil {
 		return nil, err
+	}
+	snap := &Snapshot{Backup: target.Name}
+	if target.StartedAt != nil {
+		snap.StartedAt = *target.StartedAt
+	}
+	c := NewChain()
+	for _, name := range backups {
+		if _, err := c.Add(ctx, st, name, nil); err != nil {
+			return nil, err
+		}
+	}
+	snap.Backups = c.Backups()
+	snap.Blocks = c.State()
+	return snap, nil
+}
+
+// snapshotBackups finds the backup a snapshot is as of (see LoadSnapshot for
+// ref and at) and returns it with the complete backups the state draws
+// from, oldest first. A damaged backup among them is an error wrapping
+// ErrDamaged: restoring past it could silently miss the blocks it holds.
+func snapshotBackups(ctx context.Context, st storage.Store, ref string, at time.Time) (*BackupInfo, []string, error) {
+	list, err := ListBackups(ctx, st)
+	if err != nil {
+		return nil, nil, err
 	}
 	var target *BackupInfo
 	if !at.IsZero() {
 		if r := strings.TrimSpace(ref); r != "" && r != LatestRef {
-			return nil, fmt.Errorf("give either a backup name or a time, not both")
+			return nil, nil, fmt.Errorf("give either a backup name or a time, not both")
 		}
 		for i := range list {
 			if list[i].Complete() && list[i].StartedAt != nil && !list[i].StartedAt.After(at) {
@@ -441,42 +466,33 @@ func LoadSnapshot(ctx context.Context, st storage.Store, ref string, at time.Tim
 			}
 		}
 		if target == nil {
-			return nil, fmt.Errorf("no complete backup in %s started at or before %s: %w", st, at.UTC().Format(time.RFC3339), ErrNoBackup)
+			return nil, nil, fmt.Errorf("no complete backup in %s started at or before %s: %w", st, at.UTC().Format(time.RFC3339), ErrNoBackup)
 		}
 	} else {
 		if target, err = resolveIn(list, st, ref); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !target.Complete() {
 			if target.Status == BackupDamaged {
-				return nil, fmt.Errorf("backup %s (%s): %w", target.Name, target.Error, ErrDamaged)
+				return nil, nil, fmt.Errorf("backup %s (%s): %w", target.Name, target.Error, ErrDamaged)
 			}
-			return nil, fmt.Errorf("backup %s: %w", target.Name, ErrIncomplete)
+			return nil, nil, fmt.Errorf("backup %s: %w", target.Name, ErrIncomplete)
 		}
 	}
-	snap := &Snapshot{Backup: target.Name}
-	if target.StartedAt != nil {
-		snap.StartedAt = *target.StartedAt
-	}
-	c := NewChain()
+	var backups []string
 	for _, bi := range list {
 		if bi.Name > target.Name {
 			break
 		}
 		if bi.Status == BackupDamaged {
-			return nil, fmt.Errorf("backup %s (%s): every later backup depends on it, so restoring from %s could miss blocks; run `backup-creator verify --all`, and repair or move that folder away: %w",
+			return nil, nil, fmt.Errorf("backup %s (%s): every later backup depends on it, so restoring from %s could miss blocks; run `backup-creator verify --all`, and repair or move that folder away: %w",
 				bi.Name, bi.Error, target.Name, ErrDamaged)
 		}
-		if !bi.Complete() {
-			continue
-		}
-		if _, err := c.Add(ctx, st, bi.Name, nil); err != nil {
-			return nil, err
+		if bi.Complete() {
+			backups = append(backups, bi.Name)
 		}
 	}
-	snap.Backups = c.Backups()
-	snap.Blocks = c.State()
-	return snap, nil
+	return target, backups, nil
 }
 
 // FreeFolder returns the name of the backup folder for a run started at t:

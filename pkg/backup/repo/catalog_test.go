@@ -12,6 +12,7 @@ import (
 	"github.com/backup-creator/backup-creator/pkg/backup/repo"
 	"github.com/backup-creator/backup-creator/pkg/backup/repo/repotest"
 
+	"github.com/backup-creator/backup-creator/pkg/storage"
 	"github.com/backup-creator/backup-creator/pkg/storage/mem"
 )
 
@@ -178,6 +179,7 @@ func TestLoadSnapshotPointInTime(t *testing.T) {
 			if snap.Backup != tc.backup {
 				t.Fatalf("snapshot of %s, want %s", snap.Backup, tc.backup)
 			}
+			sameAsStream(t, st, snap, tc.ref, tc.at)
 			if tc.want == nil {
 				return
 			}
@@ -196,6 +198,60 @@ func TestLoadSnapshotPointInTime(t *testing.T) {
 	if _, err := repo.LoadSnapshot(t.Context(), st, "backup_20261101", repotest.Day(3)); err == nil {
 		t.Error("a backup name and a time together must be refused")
 	}
+	if _, err := repo.OpenSnapshot(t.Context(), st, "", repotest.Day(-5)); !errors.Is(err, repo.ErrNoBackup) {
+		t.Errorf("OpenSnapshot before the first backup: %v, want ErrNoBackup", err)
+	}
+}
+
+// sameAsStream checks that OpenSnapshot gives the state LoadSnapshot gave:
+// the same blocks, field by field, in the same (id) order.
+func sameAsStream(t *testing.T, st storage.Store, snap *repo.Snapshot, ref string, at time.Time) {
+	t.Helper()
+	s, err := repo.OpenSnapshot(t.Context(), st, ref, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.AsOf() != snap.Backup || !s.StartedAt.Equal(snap.StartedAt) || !slices.Equal(s.Backups, snap.Backups) || s.Len() != len(snap.Blocks) {
+		t.Fatalf("stream of %s (%v, %d blocks), snapshot of %s (%v, %d blocks)", s.AsOf(), s.Backups, s.Len(), snap.Backup, snap.Backups, len(snap.Blocks))
+	}
+	for pass := range 2 { // Each can be called again
+		var got []repo.SnapshotBlock
+		if err := s.Each(func(b *repo.SnapshotBlock) error { got = append(got, *b); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(snap.Blocks)
+		if string(g) != string(w) {
+			t.Fatalf("pass %d: stream\n%s\nsnapshot\n%s", pass, g, w)
+		}
+	}
+}
+
+// Within one backup (a block changed while the run was under way), the
+// later entry wins a tie, and an older version listed late does not win.
+func TestSnapshotVersionsWithinOneBackup(t *testing.T) {
+	st := mem.New()
+	blk := func(id int64, content string, mod time.Time) repotest.Block {
+		return repotest.Block{ID: id, Key: fmt.Sprintf("k%d", id), Name: fmt.Sprintf("Block %d", id), Mod: mod, Content: content}
+	}
+	repotest.PutBackup(t, st, "backup_20261101", repotest.Day(0), []repotest.Block{
+		blk(7, "7a", repotest.Day(-1)), blk(8, "8-new", repotest.Day(-1)), blk(7, "7b-same-instant", repotest.Day(-1)), blk(8, "8-old", repotest.Day(-2)),
+	}, []repo.DeletedBlock{{ID: 8, DetectedAt: repotest.Day(-1).Add(time.Second)}, {ID: 7, DetectedAt: repotest.Day(-2)}})
+	snap, err := repo.LoadSnapshot(t.Context(), st, "latest", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Blocks) != 2 || snap.Blocks[0].Deleted != nil || snap.Blocks[1].Deleted == nil {
+		t.Fatalf("state %+v: want 7 live (tombstone older than its version), 8 deleted", snap.Blocks)
+	}
+	for i, want := range []string{"7b-same-instant", "8-new"} {
+		f, _ := snap.Blocks[i].File(repo.RoleContent)
+		if data, err := repo.ReadFile(t.Context(), st, snap.Blocks[i].Backup, f); err != nil || string(data) != want {
+			t.Errorf("block %d: %q %v, want %q", snap.Blocks[i].ID, data, err, want)
+		}
+	}
+	sameAsStream(t, st, snap, "latest", time.Time{})
 }
 
 // BenchmarkLoadSnapshot resolves the state over 10 backups holding 20,000
@@ -231,6 +287,9 @@ func TestManifestPathsOutsideTheFolderAreRefused(t *testing.T) {
 		repotest.PutObject(t, st, "backup_20261101/"+repo.ManifestName, b)
 		if _, err := repo.LoadSnapshot(t.Context(), st, "latest", time.Time{}); err == nil || !repo.IsDamaged(err) {
 			t.Errorf("path %q: LoadSnapshot error %v, want a damaged manifest", bad, err)
+		}
+		if _, err := repo.OpenSnapshot(t.Context(), st, "latest", time.Time{}); err == nil || !repo.IsDamaged(err) {
+			t.Errorf("path %q: OpenSnapshot error %v, want a damaged manifest", bad, err)
 		}
 		if rep, err := repo.Verify(t.Context(), st, "backup_20261101"); err != nil || rep.Status != repo.VerifyDamaged {
 			t.Errorf("path %q: verify %v %+v, want damaged", bad, err, rep)

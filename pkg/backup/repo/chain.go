@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/backup-creator/backup-creator/pkg/storage"
 )
@@ -81,15 +82,29 @@ func (c *Chain) Add(ctx context.Context, st storage.Store, name string, fn func(
 
 func (c *Chain) addVersion(b SnapshotBlock, idx int) {
 	cur := c.blocks[b.ID]
-	if cur == nil || !b.Modified.Before(cur.b.Modified) {
+	if cur == nil || supersedes(b.Modified, cur.b.Modified) {
 		c.blocks[b.ID] = &chainVersion{b: b, idx: idx}
 	}
 }
 
 func (c *Chain) addTomb(d DeletedBlock, idx int) {
-	if t, ok := c.tombs[d.ID]; !ok || !d.DetectedAt.Before(t.d.DetectedAt) {
+	if t, ok := c.tombs[d.ID]; !ok || supersedes(d.DetectedAt, t.d.DetectedAt) {
 		c.tombs[d.ID] = chainTomb{d: d, idx: idx}
 	}
+}
+
+// supersedes reports whether a version (or tombstone) read after the current
+// one replaces it: backups are read oldest first and entries in manifest
+// order, so the newest instant wins and a tie goes to the later one.
+func supersedes(later, current time.Time) bool { return !later.Before(current) }
+
+// tombApplies reports whether a tombstone recorded in backup tombIdx (of the
+// chain's order), detected at detected, deletes the version held by backup
+// verIdx and modified at modified: a tombstone recorded in a later backup
+// does, one recorded in the same backup only when detected after the
+// version's modified instant.
+func tombApplies(tombIdx int, detected time.Time, verIdx int, modified time.Time) bool {
+	return tombIdx > verIdx || tombIdx == verIdx && detected.After(modified)
 }
 
 // Backups returns the backups added so far, oldest first.
@@ -109,7 +124,7 @@ func (c *Chain) Block(id int64) (SnapshotBlock, bool) {
 
 func (c *Chain) resolve(id int64, v *chainVersion) SnapshotBlock {
 	b := v.b
-	if t, ok := c.tombs[id]; ok && (t.idx > v.idx || t.idx == v.idx && t.d.DetectedAt.After(v.b.Modified)) {
+	if t, ok := c.tombs[id]; ok && tombApplies(t.idx, t.d.DetectedAt, v.idx, v.b.Modified) {
 		d := t.d
 		b.Deleted = &d
 		b.DeletedIn = c.backups[t.idx]

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -92,49 +93,19 @@ func (r *VerifyReport) Problems() []VerifyProblem {
 }
 
 // Verify re-reads every file of a backup folder and checks its size and
-// sha256 against the manifest, streaming (nothing is buffered beyond a copy
-// buffer per file being read). It reports missing files, corrupt files and
-// extra files (in the folder but not in the manifest). A folder without a
-// manifest returns a report with Status "incomplete" and an error wrapping
-// ErrIncomplete; a manifest that cannot be decoded gives Status "damaged".
-// The error is non-nil only when the check itself could not be done.
+// sha256 against the manifest, streaming (the files are checked while the
+// manifest is read, and nothing is buffered beyond a copy buffer per file
+// being read). It reports missing files, corrupt files and extra files (in
+// the folder but not in the manifest). A folder without a manifest returns
+// a report with Status "incomplete" and an error wrapping ErrIncomplete; a
+// manifest that cannot be decoded gives Status "damaged". The error is
+// non-nil only when the check itself could not be done. Memory grows by 16
+// bytes per file listed (see pathSet), not with the manifest's entries.
 func Verify(ctx context.Context, st storage.Store, folder string) (*VerifyReport, error) {
-	rep := &VerifyReport{Backup: folder, Status: VerifyOK, Missing: []VerifyProblem{}, Corrupt: []VerifyProblem{}, Extra: []VerifyProblem{}}
-	type entry struct {
-		f  ManifestFile
-		id int64
+	newReport := func() *VerifyReport {
+		return &VerifyReport{Backup: folder, Status: VerifyOK, Missing: []VerifyProblem{}, Corrupt: []VerifyProblem{}, Extra: []VerifyProblem{}}
 	}
-	var files []entry
-	listed := map[string]bool{}
-	_, err := ScanBackup(ctx, st, folder, func(b ManifestBlock) error {
-		for _, f := range b.Files {
-			files = append(files, entry{f: f, id: b.ID})
-			listed[f.Path] = true
-		}
-		return nil
-	})
-	switch {
-	case errors.Is(err, ErrIncomplete):
-		rep.Status = VerifyIncomplete
-		return rep, err
-	case err != nil && isDecodeError(err):
-		rep.Status = VerifyDamaged
-		rep.Corrupt = append(rep.Corrupt, VerifyProblem{Path: ManifestName, Kind: ProblemDamaged, Detail: err.Error()})
-		return rep, nil
-	case err != nil:
-		return nil, err
-	}
-	// Files a prune staged under carried/ before it was interrupted are not
-	// damage: the next prune either lists them in the manifest or removes them.
-	journal, err := ReadPruneJournal(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	rep.Files = len(files)
-	for _, e := range files {
-		rep.Bytes += e.f.Size
-	}
-
+	rep := newReport()
 	var mu sync.Mutex
 	add := func(p VerifyProblem) {
 		mu.Lock()
@@ -148,49 +119,75 @@ func Verify(ctx context.Context, st storage.Store, folder string) (*VerifyReport
 			rep.Corrupt = append(rep.Corrupt, p)
 		}
 	}
+	var listed pathSet
+	files, size := 0, int64(0)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(verifyConcurrency)
-	for _, e := range files {
-		g.Go(func() error {
-			p, err := checkFile(gctx, st, folder, e.f)
-			if err != nil {
-				return err
-			}
-			if p != nil {
-				p.BlockID = e.id
-				add(*p)
-				return nil
-			}
-			mu.Lock()
-			rep.Checked++
-			mu.Unlock()
-			return nil
-		})
-	}
-	// Extra files, listed while the checks run.
-	g.Go(func() error {
-		prefix := folder + "/"
-		err := st.List(gctx, prefix, func(o storage.ObjectInfo) error {
-			rel := strings.TrimPrefix(o.Key, prefix)
-			if rel == ManifestName || listed[rel] {
-				return nil
-			}
-			if journal != nil && strings.HasPrefix(rel, CarriedDir+"/") {
+	_, err := ScanBackup(gctx, st, folder, func(b ManifestBlock) error {
+		for _, f := range b.Files {
+			listed.add(f.Path)
+			files++
+			size += f.Size
+			id := b.ID
+			g.Go(func() error {
+				p, err := checkFile(gctx, st, folder, f)
+				if err != nil {
+					return err
+				}
+				if p != nil {
+					p.BlockID = id
+					add(*p)
+					return nil
+				}
 				mu.Lock()
-				rep.Pending = append(rep.Pending, rel)
+				rep.Checked++
 				mu.Unlock()
 				return nil
-			}
-			add(VerifyProblem{Path: rel, Kind: ProblemExtra, GotSize: o.Size, Detail: "not listed in the manifest"})
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("list %s: %w", prefix, err)
+			})
 		}
 		return nil
 	})
-	if err := g.Wait(); err != nil {
-		return nil, fmt.Errorf("verify %s: %w", folder, err)
+	werr := g.Wait()
+	switch {
+	case errors.Is(err, ErrIncomplete):
+		rep = newReport()
+		rep.Status = VerifyIncomplete
+		return rep, err
+	case werr != nil:
+		return nil, fmt.Errorf("verify %s: %w", folder, werr)
+	case err != nil && isDecodeError(err):
+		// What was checked before the damage showed counts for nothing.
+		rep = newReport()
+		rep.Status = VerifyDamaged
+		rep.Corrupt = append(rep.Corrupt, VerifyProblem{Path: ManifestName, Kind: ProblemDamaged, Detail: err.Error()})
+		return rep, nil
+	case err != nil:
+		return nil, err
+	}
+	rep.Files, rep.Bytes = files, size
+	// Files a prune staged under carried/ before it was interrupted are not
+	// damage: the next prune either lists them in the manifest or removes them.
+	journal, err := ReadPruneJournal(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	// Extra files: listed after the checks, against the paths' digests.
+	listed.seal()
+	prefix := folder + "/"
+	err = st.List(ctx, prefix, func(o storage.ObjectInfo) error {
+		rel := strings.TrimPrefix(o.Key, prefix)
+		if rel == ManifestName || listed.has(rel) {
+			return nil
+		}
+		if journal != nil && strings.HasPrefix(rel, CarriedDir+"/") {
+			rep.Pending = append(rep.Pending, rel)
+			return nil
+		}
+		add(VerifyProblem{Path: rel, Kind: ProblemExtra, GotSize: o.Size, Detail: "not listed in the manifest"})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("verify %s: list %s: %w", folder, prefix, err)
 	}
 	sort.Strings(rep.Pending)
 	for _, l := range [][]VerifyProblem{rep.Missing, rep.Corrupt, rep.Extra} {
@@ -200,6 +197,31 @@ func Verify(ctx context.Context, st storage.Store, folder string) (*VerifyReport
 		rep.Status = VerifyDamaged
 	}
 	return rep, nil
+}
+
+// pathSet is a set of file paths held as the first 16 bytes of their
+// sha256: 16 bytes per path, sorted once, instead of the paths themselves.
+// Two paths sharing a digest (odds about 2^-128 per pair) would make an
+// extra file pass as listed; nothing else depends on it.
+type pathSet struct{ sums [][16]byte }
+
+func pathSum(p string) [16]byte {
+	full := sha256.Sum256([]byte(p))
+	return [16]byte(full[:16])
+}
+
+func (s *pathSet) add(p string) { s.sums = append(s.sums, pathSum(p)) }
+
+// seal sorts the set; call it after the last add, before has.
+func (s *pathSet) seal() {
+	slices.SortFunc(s.sums, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+	s.sums = slices.Compact(s.sums)
+}
+
+func (s *pathSet) has(p string) bool {
+	sum := pathSum(p)
+	_, ok := slices.BinarySearchFunc(s.sums, sum, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+	return ok
 }
 
 // checkFile reads one file and returns the problem it has, or nil.

@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/backup-creator/backup-creator/pkg/backup/repo"
 	"github.com/backup-creator/backup-creator/pkg/storage"
@@ -37,26 +38,34 @@ var ErrTargetNotEmpty = errors.New("target directory is not empty")
 // directory is created if missing; one that holds files is refused with
 // ErrTargetNotEmpty unless opts.Force (files of the same name are then
 // replaced). A dry run only plans. Per-block failures give a *RestoreError.
-func RestoreToDir(ctx context.Context, st storage.Store, snap *repo.Snapshot, dir string, opts RestoreOptions) (*RestoreReport, error) {
+func RestoreToDir(ctx context.Context, st storage.Store, snap repo.BlockState, dir string, opts RestoreOptions) (*RestoreReport, error) {
+	return RestoreToDirEach(ctx, st, snap, dir, opts, nil)
+}
+
+// RestoreToDirEach is RestoreToDir handing every selected block's item to
+// emit in id order instead of collecting them in the report (see
+// Restorer.RestoreEach).
+func RestoreToDirEach(ctx context.Context, st storage.Store, snap repo.BlockState, dir string, opts RestoreOptions, emit func(*RestoreItem) error) (*RestoreReport, error) {
 	rep := newReport(snap, dir, opts)
 	if !opts.Force {
-		entries, err := os.ReadDir(dir)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		empty, err := isEmptyDir(dir)
+		if err != nil {
 			return finish(rep), fmt.Errorf("target %s: %w", dir, err)
 		}
-		if len(entries) > 0 {
+		if !empty {
 			return finish(rep), fmt.Errorf("%s: %w (use --force to write into it)", dir, ErrTargetNotEmpty)
 		}
 	}
-	blocks := selectBlocks(snap, &opts.Select, rep)
 	if !opts.DryRun {
 		if err := os.MkdirAll(dir, dirMode); err != nil {
+			// Nothing was attempted: every selected block is reported so.
+			if eerr := each(ctx, opts, snap, rep, emit, nil); eerr != nil {
+				return finish(rep), eerr
+			}
 			return finish(rep), fmt.Errorf("target %s: %w", dir, err)
 		}
 	}
-	errs := make([]error, len(blocks))
-	err := forEach(ctx, opts.Concurrency, blocks, func(ctx context.Context, i int, b *repo.SnapshotBlock) error {
-		it := &rep.Items[i]
+	err := each(ctx, opts, snap, rep, emit, func(ctx context.Context, b *repo.SnapshotBlock, it *RestoreItem) (error, error) {
 		it.Action = ActionWrite
 		it.Reason = "write the backed-up files"
 		for _, f := range b.Files {
@@ -64,24 +73,48 @@ func RestoreToDir(ctx context.Context, st storage.Store, snap *repo.Snapshot, di
 		}
 		if opts.DryRun {
 			it.Status = ItemPlanned
-			return nil
+			return nil, nil
 		}
 		for _, f := range b.Files {
 			if err := copyBlockFile(ctx, st, b.Backup, f, filepath.Join(dir, path.Base(f.Path))); err != nil {
 				it.Status, it.Error = ItemFailed, err.Error()
-				errs[i] = err
-				return nil
+				return err, nil
 			}
 		}
 		it.Status = ItemDone
-		return nil
+		return nil, nil
 	})
 	finish(rep)
 	if err != nil {
 		return rep, err
 	}
-	return rep, rep.failure(errs)
+	return rep, rep.failure()
 }
+
+// isEmptyDir reports whether dir holds nothing (a missing dir is empty),
+// reading one entry rather than the whole directory.
+func isEmptyDir(dir string) (bool, error) {
+	d, err := os.Open(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(1)
+	if errors.Is(err, io.EOF) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return len(names) == 0, nil
+}
+
+// copyBufs are the copy buffers of copyBlockFile, reused across files (a
+// restore of 100,000 blocks would otherwise leave 6 GiB of them to collect).
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // copyBlockFile streams one backed-up file into dst, checking it on the way.
 func copyBlockFile(ctx context.Context, st storage.Store, folder string, f repo.ManifestFile, dst string) (err error) {
@@ -102,7 +135,9 @@ func copyBlockFile(ctx context.Context, st storage.Store, folder string, f repo.
 		}
 	}()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), rc)
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), rc, *buf)
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", key, err)
 	}

@@ -103,19 +103,15 @@ type RestoreReport struct {
 	IDMap []IDMapping `json:"idMap"`
 	// FoldersCreated lists the folder paths created (planned, in a dry run).
 	FoldersCreated []string `json:"foldersCreated"`
+
+	attempted bool    // an item was neither skipped nor not attempted
+	failures  []error // the first maxReportedErrors failures, in item order
 }
 
 // Attempted reports whether the restore got to any block: false when it
 // stopped before the first (SFMC unreachable, the folder listing refused),
 // or when every selected block was skipped.
-func (rep *RestoreReport) Attempted() bool {
-	for _, it := range rep.Items {
-		if it.Status != ItemNotAttempted && it.Status != ItemSkipped {
-			return true
-		}
-	}
-	return false
-}
+func (rep *RestoreReport) Attempted() bool { return rep.attempted }
 
 // RestoreError means some selected blocks could not be restored. The others
 // were (the report says which); running the same restore again retries the
@@ -136,59 +132,56 @@ func (e *RestoreError) Error() string {
 
 func (e *RestoreError) Unwrap() error { return e.Err }
 
-func newReport(snap *repo.Snapshot, target string, opts RestoreOptions) *RestoreReport {
-	return &RestoreReport{Backup: snap.Backup, Target: target, DryRun: opts.DryRun, Items: []RestoreItem{}, IDMap: []IDMapping{}, FoldersCreated: []string{}}
+func newReport(snap repo.BlockState, target string, opts RestoreOptions) *RestoreReport {
+	return &RestoreReport{Backup: snap.AsOf(), Target: target, DryRun: opts.DryRun, Items: []RestoreItem{}, IDMap: []IDMapping{}, FoldersCreated: []string{}}
 }
 
-// finish sorts and counts the report.
+// count adds one item, in id order, to the counts, the IDMap and the
+// failures; failed is its error (nil unless it failed), kept so that
+// callers still match it with errors.Is/As (sfmc.ErrUnauthorized, ...).
+func (rep *RestoreReport) count(it *RestoreItem, failed error) {
+	c := &rep.Counts
+	c.Selected++
+	switch {
+	case it.Status == ItemFailed:
+		c.Failed++
+	case it.Status == ItemNotAttempted:
+		c.Pending++
+	case it.Action == ActionCreate:
+		c.Create++
+	case it.Action == ActionUpdate:
+		c.Update++
+	case it.Action == ActionUnchanged:
+		c.Unchanged++
+	case it.Action == ActionSkip:
+		c.Skip++
+	case it.Action == ActionWrite:
+		c.Write++
+	}
+	if it.Status != ItemNotAttempted && it.Status != ItemSkipped {
+		rep.attempted = true
+	}
+	if it.TargetID != 0 && it.TargetID != it.ID && it.Status != ItemFailed {
+		rep.IDMap = append(rep.IDMap, IDMapping{OldID: it.ID, NewID: it.TargetID, CustomerKey: it.CustomerKey, Name: it.Name})
+	}
+	if it.Status == ItemFailed && len(rep.failures) < maxReportedErrors {
+		if failed == nil {
+			failed = errors.New(it.Error)
+		}
+		rep.failures = append(rep.failures, fmt.Errorf("block %d (%s): %w", it.ID, it.Name, failed))
+	}
+}
+
+// finish sorts the folders created.
 func finish(rep *RestoreReport) *RestoreReport {
-	c := RestoreCounts{Selected: len(rep.Items)}
-	for _, it := range rep.Items {
-		switch {
-		case it.Status == ItemFailed:
-			c.Failed++
-		case it.Status == ItemNotAttempted:
-			c.Pending++
-		case it.Action == ActionCreate:
-			c.Create++
-		case it.Action == ActionUpdate:
-			c.Update++
-		case it.Action == ActionUnchanged:
-			c.Unchanged++
-		case it.Action == ActionSkip:
-			c.Skip++
-		case it.Action == ActionWrite:
-			c.Write++
-		}
-	}
-	rep.Counts = c
-	rep.IDMap = rep.IDMap[:0]
-	for _, it := range rep.Items {
-		if it.TargetID != 0 && it.TargetID != it.ID && it.Status != ItemFailed {
-			rep.IDMap = append(rep.IDMap, IDMapping{OldID: it.ID, NewID: it.TargetID, CustomerKey: it.CustomerKey, Name: it.Name})
-		}
-	}
 	sort.Strings(rep.FoldersCreated)
 	return rep
 }
 
-// failure is the *RestoreError of the failed items; errs holds their
-// errors, indexed like rep.Items, so that callers still match them with
-// errors.Is/As (sfmc.ErrUnauthorized, ...).
-func (rep *RestoreReport) failure(errs []error) error {
+// failure is the *RestoreError of the failed items.
+func (rep *RestoreReport) failure() error {
 	if rep.Counts.Failed == 0 {
 		return nil
 	}
-	var first []error
-	for i, it := range rep.Items {
-		if it.Status != ItemFailed || len(first) >= maxReportedErrors {
-			continue
-		}
-		err := errors.New(it.Error)
-		if i < len(errs) && errs[i] != nil {
-			err = errs[i]
-		}
-		first = append(first, fmt.Errorf("block %d (%s): %w", it.ID, it.Name, err))
-	}
-	return &RestoreError{Failed: rep.Counts.Failed, Total: rep.Counts.Selected, Err: errors.Join(first...)}
+	return &RestoreError{Failed: rep.Counts.Failed, Total: rep.Counts.Selected, Err: errors.Join(rep.failures...)}
 }

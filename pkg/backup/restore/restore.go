@@ -1,8 +1,11 @@
 // Package restore puts backed-up blocks back: into SFMC (Restorer), matching
 // blocks by id in the account the backup came from and by customerKey and
 // type in another, PATCHing only what differs and re-creating what is gone;
-// or into a directory (RestoreToDir). It reads what a backup holds through
-// repo's Chain (a repo.Snapshot), like every other verb.
+// or into a directory (RestoreToDir). It reads what a backup holds as a
+// repo.BlockState: a repo.Snapshot, or a repo.SnapshotStream that does not
+// hold the blocks (both resolved by the chain's rules, like every other
+// verb). The blocks are taken in id order and their items handed on in that
+// order as they finish (RestoreEach), so memory does not grow with them.
 //
 // Files: restore.go (the Restorer and its loop), selection.go (which blocks),
 // target.go (matching and writing one block in SFMC), docs.go (comparing
@@ -85,48 +88,63 @@ type Restorer struct {
 // Nothing is ever deleted. Per-block failures are reported in the items and
 // returned as a *RestoreError after every block was tried; the report is
 // always returned, also with an error.
-func (r *Restorer) Restore(ctx context.Context, snap *repo.Snapshot, opts RestoreOptions) (*RestoreReport, error) {
+func (r *Restorer) Restore(ctx context.Context, snap repo.BlockState, opts RestoreOptions) (*RestoreReport, error) {
+	return r.RestoreEach(ctx, snap, opts, nil)
+}
+
+// RestoreEach is Restore handing every selected block's item to emit, in id
+// order, as soon as it and the blocks before it are done, instead of
+// collecting them in the report: memory then does not grow with the number
+// of blocks. With emit nil the items are collected in the report's Items
+// (Restore). The report's counts, IDMap and failures are those of every item
+// either way. An error from emit stops the restore (no new block starts) and
+// is returned.
+func (r *Restorer) RestoreEach(ctx context.Context, snap repo.BlockState, opts RestoreOptions, emit func(*RestoreItem) error) (*RestoreReport, error) {
 	rep := newReport(snap, TargetSFMC, opts)
-	blocks := selectBlocks(snap, &opts.Select, rep)
 	rs := &restoreRun{r: r, opts: opts, rep: rep}
-	for _, b := range blocks {
-		if b != nil && !slices.Contains(rs.types, b.AssetType.ID) {
+	err := snap.Each(func(b *repo.SnapshotBlock) error {
+		if ok, skip := opts.Select.match(b); ok && !skip && !slices.Contains(rs.types, b.AssetType.ID) {
 			rs.types = append(rs.types, b.AssetType.ID)
 		}
+		return nil
+	})
+	if err != nil {
+		return finish(rep), err
 	}
 	if len(rs.types) > 0 {
 		if err := rs.loadFolders(ctx); err != nil {
+			// Nothing was attempted: every selected block is reported so.
+			if eerr := each(ctx, opts, snap, rep, emit, nil); eerr != nil {
+				return finish(rep), eerr
+			}
 			return finish(rep), err
 		}
 	}
-	errs := make([]error, len(blocks))
-	err := forEach(ctx, opts.Concurrency, blocks, func(ctx context.Context, i int, b *repo.SnapshotBlock) error {
-		it := &rep.Items[i]
+	err = each(ctx, opts, snap, rep, emit, func(ctx context.Context, b *repo.SnapshotBlock, it *RestoreItem) (error, error) {
 		if err := rs.restoreBlock(ctx, b, it); err != nil {
 			if interrupted(ctx, err) {
 				// Stopped by a signal or --timeout, not failed: it stays
 				// not-attempted, and a rerun does it.
 				*it = RestoreItem{ID: it.ID, CustomerKey: it.CustomerKey, Name: it.Name, Type: it.Type, Folder: it.Folder,
 					ModifiedDate: it.ModifiedDate, Backup: it.Backup, Status: ItemNotAttempted}
-				return nil
+				return nil, nil
 			}
 			it.Status, it.Error = ItemFailed, err.Error()
-			errs[i] = err
 			r.Log.Debug().Err(err).Int64("asset_id", b.ID).Msg("block not restored")
 			if errors.Is(err, sfmc.ErrUnauthorized) {
 				// Every further request would be refused too.
-				return fmt.Errorf("block %d (%s): %w", b.ID, b.Name, err)
+				return err, fmt.Errorf("block %d (%s): %w", b.ID, b.Name, err)
 			}
-			return nil
+			return err, nil
 		}
 		r.Log.Debug().Int64("asset_id", b.ID).Str("action", it.Action).Int64("target_id", it.TargetID).Msg("block restored")
-		return nil
+		return nil, nil
 	})
 	finish(rep)
 	if err != nil {
 		return rep, err
 	}
-	return rep, rep.failure(errs)
+	return rep, rep.failure()
 }
 
 // interrupted reports whether err is ctx ending (signal, --timeout).
@@ -134,21 +152,78 @@ func interrupted(ctx context.Context, err error) bool {
 	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 }
 
-// forEach runs fn for every non-nil block with at most n at once. It stops
-// starting new blocks when ctx ends, and then returns the wrapped cause, or
-// when fn returns an error (one that dooms the rest, such as SFMC refusing
-// the credentials), and then returns that, after the blocks under way ended.
-func forEach(ctx context.Context, n int, blocks []*repo.SnapshotBlock, fn func(ctx context.Context, i int, b *repo.SnapshotBlock) error) error {
+// workFunc does one selected block, filling in its item. It returns the
+// block's failure (nil when it was done; reported with the item) and an
+// error that dooms the rest (SFMC refusing the credentials).
+type workFunc func(ctx context.Context, b *repo.SnapshotBlock, it *RestoreItem) (failed, fatal error)
+
+// restoreWindow is how many items, per block worked on at once, may wait
+// for an earlier one to finish before no further block starts.
+const restoreWindow = 16
+
+// each reads the blocks of snap in id order, selects them with
+// opts.Select, runs work on every selected block that is not skipped (at
+// most opts.Concurrency at once; none when work is nil) and accounts for
+// every selected item in id order: rep counts it, then emit gets it (or
+// rep.Items when emit is nil). It stops starting new blocks when ctx ends,
+// and then returns the wrapped cause, or when work returns a fatal error or
+// emit fails, and then returns that, after the blocks under way ended; the
+// blocks not started are accounted for as not attempted. Memory is bounded
+// by the window of items in flight, not by the number of blocks.
+func each(ctx context.Context, opts RestoreOptions, snap repo.BlockState, rep *RestoreReport, emit func(*RestoreItem) error, work workFunc) error {
+	n := opts.Concurrency
 	if n <= 0 {
 		n = 4
 	}
+	type job struct {
+		it     *RestoreItem
+		failed error
+		done   chan struct{}
+	}
+	queue := make(chan *job, n*restoreWindow)
 	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var fatal, stopped error
-	for i, b := range blocks {
-		if b == nil {
-			continue
+	var (
+		mu             sync.Mutex
+		fatal, emitErr error
+		stopped        error
+		wg             sync.WaitGroup
+		consumed       = make(chan struct{})
+	)
+	stop := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return fatal != nil || emitErr != nil
+	}
+	go func() {
+		defer close(consumed)
+		for j := range queue {
+			<-j.done
+			rep.count(j.it, j.failed)
+			var err error
+			if emit != nil {
+				err = emit(j.it)
+			} else {
+				rep.Items = append(rep.Items, *j.it)
+			}
+			if err != nil {
+				mu.Lock()
+				if emitErr == nil {
+					emitErr = err
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+	eachErr := snap.Each(func(b *repo.SnapshotBlock) error {
+		it, ok, skip := selectItem(&opts.Select, b)
+		if !ok {
+			return nil
+		}
+		j := &job{it: it, done: make(chan struct{})}
+		queue <- j
+		if skip || work == nil || stopped != nil || stop() {
+			close(j.done)
+			return nil
 		}
 		select {
 		case sem <- struct{}{}:
@@ -156,20 +231,22 @@ func forEach(ctx context.Context, n int, blocks []*repo.SnapshotBlock, fn func(c
 		}
 		if ctx.Err() != nil {
 			stopped = fmt.Errorf("restore interrupted: %w", context.Cause(ctx))
-			break
+			close(j.done)
+			return nil
 		}
-		mu.Lock()
-		f := fatal
-		mu.Unlock()
-		if f != nil {
+		if stop() {
 			<-sem
-			break
+			close(j.done)
+			return nil
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := fn(ctx, i, b); err != nil {
+			defer close(j.done)
+			failed, err := work(ctx, b, it)
+			j.failed = failed
+			if err != nil {
 				mu.Lock()
 				if fatal == nil {
 					fatal = err
@@ -177,10 +254,18 @@ func forEach(ctx context.Context, n int, blocks []*repo.SnapshotBlock, fn func(c
 				mu.Unlock()
 			}
 		}()
-	}
+		return nil
+	})
 	wg.Wait()
-	if fatal != nil {
+	close(queue)
+	<-consumed
+	switch {
+	case fatal != nil:
 		return fmt.Errorf("restore stopped: %w", fatal)
+	case emitErr != nil:
+		return emitErr
+	case eachErr != nil:
+		return eachErr
 	}
 	return stopped
 }

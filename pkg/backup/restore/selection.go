@@ -76,30 +76,23 @@ func folderHasPrefix(p, prefix string) bool {
 	return p == prefix || strings.HasPrefix(p, prefix+"/")
 }
 
-// selectBlocks fills rep.Items with the selected blocks (skips already
-// decided) and returns the blocks to work on, indexed like rep.Items (nil for
-// a skip).
-func selectBlocks(snap *repo.Snapshot, sel *Selection, rep *RestoreReport) []*repo.SnapshotBlock {
-	var work []*repo.SnapshotBlock
-	for i := range snap.Blocks {
-		b := &snap.Blocks[i]
-		ok, skip := sel.match(b)
-		if !ok {
-			continue
-		}
-		typeName := b.AssetType.Name
-		if typeName == "" {
-			typeName = sfmc.TypeName(b.AssetType.ID)
-		}
-		it := RestoreItem{ID: b.ID, CustomerKey: b.CustomerKey, Name: b.Name, Type: typeName, Folder: b.Category.Path,
-			ModifiedDate: b.ModifiedDate, Backup: b.Backup, Status: ItemNotAttempted}
-		if skip {
-			it.Action, it.Status = ActionSkip, ItemSkipped
-			it.Reason = fmt.Sprintf("deleted in SFMC (recorded in %s): restore it with --deleted, --id or --key", b.DeletedIn)
-			b = nil
-		}
-		rep.Items = append(rep.Items, it)
-		work = append(work, b)
+// selectItem returns the item of b when the selection picks it, with skip
+// set (and the item's action and reason filled in) for a deleted block that
+// is not asked for.
+func selectItem(sel *Selection, b *repo.SnapshotBlock) (it *RestoreItem, ok, skip bool) {
+	ok, skip = sel.match(b)
+	if !ok {
+		return nil, false, false
 	}
-	return work
+	typeName := b.AssetType.Name
+	if typeName == "" {
+		typeName = sfmc.TypeName(b.AssetType.ID)
+	}
+	it = &RestoreItem{ID: b.ID, CustomerKey: b.CustomerKey, Name: b.Name, Type: typeName, Folder: b.Category.Path,
+		ModifiedDate: b.ModifiedDate, Backup: b.Backup, Status: ItemNotAttempted}
+	if skip {
+		it.Action, it.Status = ActionSkip, ItemSkipped
+		it.Reason = fmt.Sprintf("deleted in SFMC (recorded in %s): restore it with --deleted, --id or --key", b.DeletedIn)
+	}
+	return it, true, skip
 }

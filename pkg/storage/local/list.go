@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"slices"
@@ -66,7 +67,7 @@ type lister struct {
 
 type dirEntry struct {
 	sortName string // name, with "/" appended for directories
-	entry    fs.DirEntry
+	typ      fs.FileMode
 }
 
 // relevant reports whether key, or keys below key as a directory, can
@@ -84,42 +85,49 @@ func (l *lister) walk(dir, dirKey string) error {
 		}
 		return l.s.pathErr(dir, err)
 	}
-	ents, err := d.ReadDir(-1)
+	var sorted []dirEntry
+	for {
+		ents, err := d.ReadDir(1024)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), reservedPrefix) {
+				continue
+			}
+			name := e.Name()
+			switch {
+			case e.IsDir():
+				name += "/"
+			case !e.Type().IsRegular() && !l.relevant(keys.Join(dirKey, name)):
+				continue // a link or special file the listing does not reach
+			}
+			sorted = append(sorted, dirEntry{sortName: strings.Clone(name), typ: e.Type()})
+		}
+		if err == io.EOF || len(ents) == 0 && err == nil {
+			break
+		}
+		if err != nil {
+			_ = d.Close()
+			if isNotFound(err) {
+				return nil
+			}
+			return err
+		}
+	}
 	_ = d.Close()
-	if err != nil {
-		if isNotFound(err) {
-			return nil
-		}
-		return err
-	}
-	sorted := make([]dirEntry, 0, len(ents))
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), reservedPrefix) {
-			continue
-		}
-		name := e.Name()
-		switch {
-		case e.IsDir():
-			name += "/"
-		case !e.Type().IsRegular() && !l.relevant(keys.Join(dirKey, name)):
-			continue // a link or special file the listing does not reach
-		}
-		sorted = append(sorted, dirEntry{sortName: name, entry: e})
-	}
 	slices.SortFunc(sorted, func(a, b dirEntry) int { return strings.Compare(a.sortName, b.sortName) })
 	for _, de := range sorted {
 		if err := l.ctx.Err(); err != nil {
 			return err
 		}
-		key := keys.Join(dirKey, de.entry.Name())
-		if t := de.entry.Type(); !t.IsDir() && !t.IsRegular() {
+		name := strings.TrimSuffix(de.sortName, "/")
+		key := keys.Join(dirKey, name)
+		if t := de.typ; !t.IsDir() && !t.IsRegular() {
 			// Reported in key order, after the objects before it.
-			return l.s.unsafe(filepath.Join(dir, de.entry.Name()), t)
+			return l.s.unsafe(filepath.Join(dir, name), t)
 		}
-		if de.entry.IsDir() {
+		if de.typ.IsDir() {
 			// Descend only where keys can match the prefix.
 			if l.relevant(key) {
-				if err := l.walk(filepath.Join(dir, de.entry.Name()), key); err != nil {
+				if err := l.walk(filepath.Join(dir, name), key); err != nil {
 					return err
 				}
 			}
@@ -128,7 +136,7 @@ func (l *lister) walk(dir, dirKey string) error {
 		if !strings.HasPrefix(key, l.prefix) {
 			continue
 		}
-		fi, err := de.entry.Info()
+		fi, err := l.s.r.Lstat(filepath.Join(dir, name))
 		if err != nil {
 			if isNotFound(err) {
 				continue // deleted while listing
@@ -136,7 +144,7 @@ func (l *lister) walk(dir, dirKey string) error {
 			return err
 		}
 		if !fi.Mode().IsRegular() {
-			return l.s.unsafe(filepath.Join(dir, de.entry.Name()), fi.Mode())
+			return l.s.unsafe(filepath.Join(dir, name), fi.Mode())
 		}
 		if err := l.fn(storage.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime(), Version: listVersion(fi)}); err != nil {
 			l.fnErr = err

@@ -7,8 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"path"
+	"runtime"
 	"testing"
 	"time"
 
@@ -127,4 +129,52 @@ func ReadObject(t testing.TB, st storage.Store, key string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// PutManyBlocks writes a complete backup of n blocks the way a run lays it out
+// (two small files per block, entries with a folder path), fast: the
+// manifest goes through repo.ManifestWriter like the engine's.
+func PutManyBlocks(t testing.TB, st storage.Store, n int) string {
+	t.Helper()
+	const name = "backup_20261101"
+	mw, err := repo.NewManifestWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mw.Close()
+	for i := range n {
+		id := int64(1_000_000 + i)
+		mod := Day(-1).Add(time.Duration(i) * time.Millisecond)
+		e := repo.ManifestBlock{ID: id, CustomerKey: fmt.Sprintf("key-%d", id), Name: fmt.Sprintf("Newsletter block %d", id),
+			AssetType: repo.ManifestType{ID: 197, Name: "htmlblock"}, ModifiedDate: mod.Format(time.RFC3339Nano), Modified: mod,
+			Category: repo.ManifestCategory{ID: int64(100 + i%50), Name: fmt.Sprintf("Folder %d", i%50), Path: fmt.Sprintf("Content Builder/Newsletters/Folder %d", i%50)}}
+		base := repo.BlockBaseName(id, e.Name, time.Time{})
+		for _, f := range []struct{ ext, role string }{{".json", repo.RoleJSON}, {".html", repo.RoleContent}} {
+			data := []byte(fmt.Sprintf("<p>%d%s</p>", id, f.ext))
+			rel := path.Join(repo.BlocksDir, base+f.ext)
+			PutObject(t, st, path.Join(name, rel), data)
+			sum := sha256.Sum256(data)
+			e.Files = append(e.Files, repo.ManifestFile{Path: rel, Role: f.role, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])})
+		}
+		if err := mw.Add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := Day(0)
+	m := &repo.Manifest{FormatVersion: repo.ManifestFormatVersion, Tool: "backup-creator", ToolVersion: "test", Name: name,
+		StartedAt: Day(0), FinishedAt: Day(0).Add(time.Minute), Query: repo.ManifestQuery{TypeIDs: []int{197}, Full: true},
+		Watermark: repo.ManifestWatermark{To: &w}, Counts: mw.Counts()}
+	if _, err := mw.Put(t.Context(), st, m, storage.PutOptions{IfNotExists: true}); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// LiveHeap is the heap in use after a full collection (for tests that
+// check what a reader holds).
+func LiveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
