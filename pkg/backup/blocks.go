@@ -271,9 +271,10 @@ func (e *Engine) storeBlock(ctx context.Context, r *runState, a sfmc.Asset, late
 	}
 	put := func(rel, role string, data []byte) error {
 		key := path.Join(r.folder, repo.BlocksDir, rel)
-		// Block files need not be durable one by one: the store syncs them all
-		// before the manifest (the commit point) is written.
-		if _, err := e.Store.Put(ctx, key, bytes.NewReader(data), int64(len(data)), storage.PutOptions{NoSync: true}); err != nil {
+		// Block files need not be durable one by one, nor atomic: the folder
+		// is new, nothing reads it before its manifest (the commit point), and
+		// the store syncs them all before the manifest is written.
+		if _, err := e.Store.Put(ctx, key, bytes.NewReader(data), int64(len(data)), storage.PutOptions{Fresh: true, NoSync: true}); err != nil {
 			return fmt.Errorf("block %d: store %s: %w", a.ID, key, err)
 		}
 		sum := sha256.Sum256(data)

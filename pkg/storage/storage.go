@@ -67,6 +67,37 @@ type PutOptions struct {
 	// crash before Sync the object may be missing or empty. Only stores
 	// that implement Syncer honour it; others are always durable on return.
 	NoSync bool
+	// Fresh declares that key is new and unpublished: nothing is stored
+	// under it, and nothing reads it until the caller has finished writing
+	// and publishes it by a later write of its own (the engine writes a
+	// backup's block files with Fresh into a new folder, and a folder counts
+	// only once its manifest exists; the manifest is written after
+	// Syncer.Sync). A store may use that promise to skip the steps that
+	// make Put atomic: the local store writes the file in place, created
+	// with O_CREAT|O_EXCL, with no temporary file, rename or lock. What
+	// still holds:
+	//   - when Put returns nil the object is complete; it is durable on
+	//     return, or, with NoSync too, at the next Syncer.Sync;
+	//   - when Put fails (a short or long body, a cancelled ctx, a write
+	//     error) nothing is left under key while the process lives: what
+	//     was written is removed, so the same Put can be retried;
+	//   - an object already under key (or, locally, a symbolic link or
+	//     anything else at its name) is never replaced or written through:
+	//     a store that honours Fresh fails with an error wrapping
+	//     ErrPreconditionFailed (ErrUnsafePath for a link) and leaves it as
+	//     it was; a store that ignores Fresh replaces an object as an
+	//     ordinary Put would. Callers must not rely on either: Fresh keys
+	//     are new.
+	// What is given up: if the process dies (or the machine loses power
+	// before Sync) in the middle of the Put, the key may hold a partial or
+	// empty object, which is why it must not be read before the caller's
+	// commit point. Readers may also see the object while it is written.
+	// IfVersion cannot be combined with Fresh (there is no version to
+	// compare: stores that honour Fresh refuse the pair); IfNotExists can,
+	// and keeps its contract. Object stores (S3, GCS, Azure) write every
+	// object atomically anyway and ignore Fresh; for them it is an ordinary
+	// Put with the other options.
+	Fresh bool
 }
 
 // Syncer is implemented by stores that can defer durability: Sync makes every
@@ -139,7 +170,9 @@ type Store interface {
 	// Put stores exactly size bytes read from r under key, replacing any object
 	// there (unless opts says otherwise). It is atomic: a reader sees either the
 	// old object, or the complete new one, never a partial one, also when the
-	// process dies mid-write. When Put returns nil the object is durable. It
+	// process dies mid-write (PutOptions.Fresh trades that for speed on a new
+	// key nobody reads yet). When Put returns nil the object is durable
+	// (PutOptions.NoSync defers that to Syncer.Sync). It
 	// returns the stored object's info (Version filled in). If r yields more or
 	// fewer than size bytes, Put fails and stores nothing. Put does not close r.
 	Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (ObjectInfo, error)

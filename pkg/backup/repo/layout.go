@@ -134,7 +134,11 @@ func SanitizeName(name string) string {
 func BlockBaseName(id int64, name string, later time.Time) string {
 	base := strconv.FormatInt(id, 10) + "_" + SanitizeName(name)
 	if !later.IsZero() {
-		base += "_v" + later.UTC().Format("20060102T150405.000Z")
+		layout := "20060102T150405.000Z" // SFMC's dates have milliseconds
+		if later.Nanosecond()%int(time.Millisecond) != 0 {
+			layout = "20060102T150405.000000000Z"
+		}
+		base += "_v" + later.UTC().Format(layout)
 	}
 	return base
 }
@@ -159,7 +163,8 @@ func ContentExt(typeName, content string) string {
 
 // FileExt returns a safe extension (with dot) for a file asset's binary, from
 // the asset's fileProperties.extension or its type name. SFMC sometimes sends
-// "png (4) " for duplicates: only the first word counts.
+// "png (4) " for duplicates: only the first word counts. It is never ".json",
+// the extension of the block's document.
 func FileExt(extension, typeName string) string {
 	ext := strings.ToLower(strings.TrimSpace(extension))
 	if i := strings.IndexAny(ext, " ("); i >= 0 {
@@ -177,8 +182,13 @@ func FileExt(extension, typeName string) string {
 			break
 		}
 	}
-	if b.Len() == 0 {
+	switch b.String() {
+	case "":
 		return ".bin"
+	case "json":
+		// BASE.json is the block's own document: a JSON file asset's
+		// body must not take (or, written in place, collide with) it.
+		return ".file.json"
 	}
 	return "." + b.String()
 }

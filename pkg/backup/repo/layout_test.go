@@ -71,6 +71,21 @@ func TestBlockBaseNameVersions(t *testing.T) {
 	if a != "42_x" || b != "42_x_v20240715T160211.600Z" {
 		t.Errorf("got %q, %q", a, b)
 	}
+	// Versions less than a millisecond apart still get their own names.
+	if d := BlockBaseName(42, "x", md.Add(time.Microsecond)); d == b || d != "42_x_v20240715T160211.600001000Z" {
+		t.Errorf("a version 1 µs later is named %q (the other %q)", d, b)
+	}
+}
+
+func TestFileExtNeverTakesTheDocumentsName(t *testing.T) {
+	for _, ext := range []string{"json", "JSON", " json ", "json (2)", "js.on", "png", "", "j s o n"} {
+		if got := FileExt(ext, "document"); got == ".json" {
+			t.Errorf("FileExt(%q) = .json, the name of the block's own document", ext)
+		}
+	}
+	if got := FileExt("png (4) ", "png"); got != ".png" {
+		t.Errorf("FileExt(png (4)) = %q", got)
+	}
 }
 
 func TestFolderName(t *testing.T) {

@@ -7,6 +7,17 @@
 // which List never returns; no key may have a path segment starting with
 // ".backup-creator-".
 //
+// Fresh writes (storage.PutOptions.Fresh, for new files in a folder nobody
+// reads before its commit point) skip all that: the file is created in
+// place under its final name with O_CREAT|O_EXCL, relative to a handle on
+// its directory that the store opens once (after the checks below) and
+// keeps for later Fresh writes into it, then written and closed, with no
+// temporary file, rename or lock, and with NoSync no fsync either (Sync
+// makes them durable). Anything already at the name, an object or a link
+// someone planted, fails the Put and is left alone; a Put that fails
+// removes its partial file. A crash can leave a partial file under the
+// key, which the caller's commit point (the manifest) never lists.
+//
 // Conditional writes and deletes commit under an exclusive lock: a mutex in
 // the process plus flock(2) (LockFileEx on Windows) on ROOT/.backup-creator-local.lock,
 // so they are race-free across processes on one host. Network file systems
@@ -40,7 +51,11 @@
 // reports it as an error instead of skipping it, so verify and the catalog
 // notice an entry they cannot see. New files are created with O_EXCL under
 // a fresh temporary name and renamed into place, and a link found at the
-// final name is refused, so a planted link is never written through. The
+// final name is refused, so a planted link is never written through
+// (Fresh writes create the final name itself with O_EXCL, which never
+// follows a link; a link swapped in for their directory's path after the
+// store opened it does not redirect them either, they go on into the
+// directory that was checked). The
 // store's own lock file is checked the same way. (os.Root itself follows a
 // link that stays inside the root, so a link swapped in between the check
 // and the use can at worst redirect to another file of the destination.)
@@ -126,6 +141,9 @@ type Store struct {
 	r    *os.Root // every file operation goes through it
 	lock *os.File
 	mu   sync.Mutex // serialises commits within the process; lock across processes
+	// fresh holds the directories PutOptions.Fresh writes go into.
+	fresh freshDirs
+	bufs  sync.Pool // of *[copyBufSize]byte, for copyBody
 }
 
 var (
@@ -189,6 +207,7 @@ func (s *Store) String() string { return s.root }
 
 // Close implements storage.Store.
 func (s *Store) Close() error {
+	s.fresh.closeAll()
 	err := s.lock.Close()
 	if rerr := s.r.Close(); err == nil || errors.Is(err, os.ErrClosed) {
 		err = rerr
@@ -225,13 +244,21 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if opts.IfNotExists && opts.IfVersion != "" {
 		return storage.ObjectInfo{}, fmt.Errorf("put %s: IfNotExists and IfVersion are mutually exclusive", key)
 	}
+	if opts.Fresh && opts.IfVersion != "" {
+		return storage.ObjectInfo{}, fmt.Errorf("put %s: Fresh and IfVersion are mutually exclusive", key)
+	}
 	if err := ctx.Err(); err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}
-	info, err := s.write(ctx, key, target, func(f *os.File) error {
-		_, err := io.Copy(f, objio.Exact(ctx, r, size))
-		return err
-	}, opts)
+	var info storage.ObjectInfo
+	if opts.Fresh {
+		// O_EXCL also enforces IfNotExists.
+		info, err = s.writeFresh(ctx, key, target, r, size, opts.NoSync)
+	} else {
+		info, err = s.write(ctx, key, target, func(f *os.File) error {
+			return s.copyBody(ctx, f, r, size)
+		}, opts)
+	}
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}

@@ -75,7 +75,7 @@ func TestSymlinkedFolderOutsideRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, opts := range []storage.PutOptions{{}, {IfNotExists: true}, {NoSync: true}} {
+	for _, opts := range []storage.PutOptions{{}, {IfNotExists: true}, {NoSync: true}, {Fresh: true, NoSync: true}} {
 		wantUnsafe(t, "put into the linked folder", putString(t, st, "backup_20261201/blocks/1.json", "{}", opts), link)
 		wantUnsafe(t, "put onto a file in the linked folder", putString(t, st, "backup_20261201/victim", "overwritten", opts), link)
 	}

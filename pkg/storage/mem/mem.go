@@ -66,7 +66,9 @@ func (s *Store) info(key string, o object) storage.ObjectInfo {
 }
 
 // Put implements storage.Store. It reads the whole body before it takes the
-// store's lock, then applies the condition and the write atomically.
+// store's lock, then applies the condition and the write atomically. It
+// honours PutOptions.Fresh by refusing a key that exists (the write stays
+// atomic: nothing partial is ever stored).
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, opts storage.PutOptions) (storage.ObjectInfo, error) {
 	if err := checkPut(key, size, opts); err != nil {
 		return storage.ObjectInfo{}, err
@@ -96,6 +98,10 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	switch {
 	case opts.IfNotExists && exists:
 		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w: key exists", key, storage.ErrPreconditionFailed)
+	case opts.Fresh && exists:
+		// Honoured like the local store does, so that a caller writing a
+		// fresh key twice fails in tests as it would on disk.
+		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w: key exists (a fresh key must be new)", key, storage.ErrPreconditionFailed)
 	case opts.IfVersion != "" && !exists:
 		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w: key does not exist", key, storage.ErrPreconditionFailed)
 	case opts.IfVersion != "" && cur.version != opts.IfVersion:
@@ -117,6 +123,9 @@ func checkPut(key string, size int64, opts storage.PutOptions) error {
 	}
 	if opts.IfNotExists && opts.IfVersion != "" {
 		return fmt.Errorf("put %s: IfNotExists and IfVersion are mutually exclusive", key)
+	}
+	if opts.Fresh && opts.IfVersion != "" {
+		return fmt.Errorf("put %s: Fresh and IfVersion are mutually exclusive", key)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package mem_test
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -41,5 +42,27 @@ func TestClosed(t *testing.T) {
 	}
 	if _, err := st.Put(t.Context(), "k", strings.NewReader("x"), 1, storage.PutOptions{}); err == nil {
 		t.Error("put on a closed store succeeded")
+	}
+}
+
+// The mem store honours PutOptions.Fresh as the local store does: a fresh
+// key that exists is refused and left as it was, so an engine test that
+// writes one key twice fails here as it would on disk.
+func TestFreshRefusesExisting(t *testing.T) {
+	st := mem.New()
+	fresh := storage.PutOptions{Fresh: true, NoSync: true}
+	if _, err := st.Put(t.Context(), "b/1", strings.NewReader("one"), 3, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put(t.Context(), "b/1", strings.NewReader("two"), 3, fresh); !errors.Is(err, storage.ErrPreconditionFailed) {
+		t.Fatalf("second fresh put = %v, want ErrPreconditionFailed", err)
+	}
+	rc, _, err := st.Get(t.Context(), "b/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if b, _ := io.ReadAll(rc); string(b) != "one" {
+		t.Errorf("content = %q, want one", b)
 	}
 }

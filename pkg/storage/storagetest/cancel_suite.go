@@ -23,6 +23,8 @@ func (s *suite) testCancelledContext(t *testing.T) {
 	}
 	_, err := st.Put(ctx, "new", onlyReader{strings.NewReader("data")}, 4, storage.PutOptions{})
 	wantCanceled("put", err)
+	_, err = st.Put(ctx, "new", onlyReader{strings.NewReader("data")}, 4, freshOpts())
+	wantCanceled("fresh put", err)
 	rc, _, err := st.Get(ctx, "exists")
 	if err == nil {
 		// Some stores open lazily; the first read must then fail.
@@ -75,6 +77,7 @@ func (s *suite) testCancelDuringPut(t *testing.T) {
 	}{
 		{"unconditional", storage.PutOptions{}},
 		{"if-not-exists", storage.PutOptions{IfNotExists: true}},
+		{"fresh", freshOpts()},
 	} {
 		t.Run(cond.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())

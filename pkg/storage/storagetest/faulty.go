@@ -96,6 +96,14 @@ var ErrCrashed = errors.New("injected crash: store unavailable")
 //		if err := prune(ctx, inner); err != nil { ... }
 //	}
 //
+// Torn writes: a Put with PutOptions.Fresh is written in place by stores
+// that honour it, so a kill in the middle of one can leave part of the
+// object under its key. The crash models that: when it lands on a Fresh
+// Put, the first half of that Put's body (size/2 bytes, so an empty
+// object for size 0 or 1) is stored under the key before the call fails,
+// and the invariants must hold with that torn object in place. (Other
+// Puts are atomic: a crash on one leaves nothing.)
+//
 // For a single transient failure instead, use FailWhen: the hook sees every
 // call and its non-nil result fails that call only.
 //
@@ -163,21 +171,28 @@ func (f *Faulty) Steps() []Call {
 // admit decides whether call may run, and records it when it is a
 // mutating step that does.
 func (f *Faulty) admit(c Call) (Call, error) {
+	c, _, err := f.admitStep(c)
+	return c, err
+}
+
+// admitStep is admit; crashing reports that this call is the one the
+// crash lands on.
+func (f *Faulty) admitStep(c Call) (_ Call, crashing bool, _ error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.crashed {
-		return c, fmt.Errorf("%s: %w", c, ErrCrashed)
+		return c, false, fmt.Errorf("%s: %w", c, ErrCrashed)
 	}
 	if c.Op.Mutating() {
 		c.Step = len(f.steps) + 1
 		if f.budget == 0 {
 			f.crashed = true
-			return c, fmt.Errorf("%s: %w", c, ErrCrashed)
+			return c, true, fmt.Errorf("%s: %w", c, ErrCrashed)
 		}
 	}
 	if f.failWhen != nil {
 		if err := f.failWhen(c); err != nil {
-			return c, fmt.Errorf("%s: injected failure: %w", c, err)
+			return c, false, fmt.Errorf("%s: injected failure: %w", c, err)
 		}
 	}
 	if c.Op.Mutating() {
@@ -186,12 +201,17 @@ func (f *Faulty) admit(c Call) (Call, error) {
 		}
 		f.steps = append(f.steps, c)
 	}
-	return c, nil
+	return c, false, nil
 }
 
-// Put implements storage.Store.
+// Put implements storage.Store. A crash that lands on a Put with
+// PutOptions.Fresh leaves a torn object (see Faulty).
 func (f *Faulty) Put(ctx context.Context, key string, r io.Reader, size int64, opts storage.PutOptions) (storage.ObjectInfo, error) {
-	if _, err := f.admit(Call{Op: OpPut, Key: key}); err != nil {
+	if _, crashing, err := f.admitStep(Call{Op: OpPut, Key: key}); err != nil {
+		if crashing && opts.Fresh {
+			half := size / 2
+			_, _ = f.inner.Put(ctx, key, io.LimitReader(r, half), half, opts)
+		}
 		return storage.ObjectInfo{}, err
 	}
 	return f.inner.Put(ctx, key, r, size, opts)

@@ -3,6 +3,7 @@ package storagetest_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -164,5 +165,52 @@ func TestPlainHidesCapabilities(t *testing.T) {
 	}
 	if _, ok := st.(storage.BatchDeleter); ok {
 		t.Error("Plain store is a BatchDeleter")
+	}
+}
+
+// A crash that lands on a Fresh Put leaves the first half of its body
+// under the key, as a kill in the middle of an in-place write can; a crash
+// on any other Put, and every Put after the crash, leaves nothing.
+func TestFaultyTornFreshPut(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts storage.PutOptions
+		want string // what the inner store holds under the key; "" for nothing
+	}{
+		{"fresh", storage.PutOptions{Fresh: true, NoSync: true}, "01234"},
+		{"atomic", storage.PutOptions{NoSync: true}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inner := mem.New()
+			f := storagetest.NewFaulty(inner)
+			f.CrashAfter(0)
+			_, err := f.Put(t.Context(), "b/torn", strings.NewReader("0123456789"), 10, tc.opts)
+			if !errors.Is(err, storagetest.ErrCrashed) {
+				t.Fatalf("put = %v, want ErrCrashed", err)
+			}
+			_, err = f.Put(t.Context(), "b/after", strings.NewReader("0123456789"), 10, tc.opts)
+			if !errors.Is(err, storagetest.ErrCrashed) {
+				t.Fatalf("put after the crash = %v, want ErrCrashed", err)
+			}
+			got := keysOf(t, inner)
+			if tc.want == "" {
+				if len(got) != 0 {
+					t.Fatalf("inner store holds %q, want nothing", got)
+				}
+				return
+			}
+			if !slices.Equal(got, []string{"b/torn"}) {
+				t.Fatalf("inner store holds %q, want only the torn object", got)
+			}
+			rc, _, err := inner.Get(t.Context(), "b/torn")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			var b strings.Builder
+			if _, err := io.Copy(&b, rc); err != nil || b.String() != tc.want {
+				t.Fatalf("torn object = %q, %v; want %q", b.String(), err, tc.want)
+			}
+		})
 	}
 }

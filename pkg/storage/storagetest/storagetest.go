@@ -107,6 +107,9 @@ func RunWithOptions(t *testing.T, newStore func(t *testing.T) storage.Store, opt
 		{"CancelDuringPut", s.testCancelDuringPut},
 		{"LargeStreamed", s.testLarge},
 		{"SizeMismatch", s.testSizeMismatch},
+		{"Fresh", s.testFresh},
+		{"FreshExisting", s.testFreshExisting},
+		{"FreshRetry", s.testFreshRetry},
 		{"InvalidKeys", s.testInvalidKeys},
 		{"UnusualKeys", s.testUnusualKeys},
 		// The optional capabilities, through storage.Copy and
@@ -560,7 +563,7 @@ func (s *suite) testSizeMismatch(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, opts := range []storage.PutOptions{{}, {IfNotExists: true}} {
+			for _, opts := range []storage.PutOptions{{}, {IfNotExists: true}, freshOpts()} {
 				var r io.Reader = onlyReader{bytes.NewReader(tc.data)}
 				if tc.seekable {
 					r = bytes.NewReader(tc.data)
