@@ -113,10 +113,12 @@ _start_servers() {
   local p
 
   # S3 over plain HTTP: versitygw over a POSIX dir (absolute paths: it changes directory).
+  # --keep-alive: without it versitygw answers every request with "Connection: close",
+  # so each request pays a new connection (real S3 keeps them open).
   p=$(_free_port)
   mkdir -p "$SRV_DIR/s3"
   ROOT_ACCESS_KEY=testkey ROOT_SECRET_KEY=testsecret \
-    "$TOOLS_DIR/bin/versitygw" --port "127.0.0.1:$p" --quiet posix "$SRV_DIR/s3" >"$SRV_DIR/versitygw.log" 2>&1 &
+    "$TOOLS_DIR/bin/versitygw" --port "127.0.0.1:$p" --keep-alive --quiet posix "$SRV_DIR/s3" >"$SRV_DIR/versitygw.log" 2>&1 &
   SRV_PIDS+=($!)
   _wait_ready $! "http://127.0.0.1:$p/" versitygw || return 1
   export S3_TEST_ENDPOINT="http://127.0.0.1:$p" S3_TEST_REGION=us-east-1 \
@@ -133,7 +135,7 @@ _start_servers() {
   p=$(_free_port)
   mkdir -p "$SRV_DIR/s3tls"
   ROOT_ACCESS_KEY=testkey ROOT_SECRET_KEY=testsecret \
-    "$TOOLS_DIR/bin/versitygw" --port "127.0.0.1:$p" --cert "$SRV_DIR/tls-cert.pem" --key "$SRV_DIR/tls-key.pem" \
+    "$TOOLS_DIR/bin/versitygw" --port "127.0.0.1:$p" --keep-alive --cert "$SRV_DIR/tls-cert.pem" --key "$SRV_DIR/tls-key.pem" \
     --quiet posix "$SRV_DIR/s3tls" >"$SRV_DIR/versitygw-tls.log" 2>&1 &
   SRV_PIDS+=($!)
   _wait_ready $! "https://127.0.0.1:$p/" versitygw-tls || return 1

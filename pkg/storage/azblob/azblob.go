@@ -6,10 +6,11 @@
 // (environment, workload identity, managed identity, Azure CLI) signs
 // requests to ServiceURL, or to https://ACCOUNT.blob.core.windows.net/.
 //
-// Put streams the body with UploadStream: objects up to 8 MiB are buffered
-// and sent as one Put Blob, larger ones are staged in 8 MiB blocks (at most
-// two in flight) and committed at the end, so a failed, mis-sized or
-// cancelled body never commits anything. Version is the blob's ETag.
+// Put reads an object smaller than 8 MiB into a buffer of its exact size
+// and sends it as one Put Blob (retryable, since the buffer can be sent
+// again); larger ones are streamed with UploadStream, staged in 8 MiB
+// blocks (at most two in flight) and committed at the end. Either way a
+// failed, mis-sized or cancelled body never commits anything. Version is the blob's ETag.
 // IfNotExists is If-None-Match: * (a loser gets 409 BlobAlreadyExists),
 // IfVersion and conditional Delete are If-Match; both become
 // storage.ErrPreconditionFailed. BlobNotFound becomes storage.ErrNotFound.
@@ -28,6 +29,7 @@
 package azblob
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,6 +43,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
@@ -305,8 +308,8 @@ func etag(e *azcore.ETag) string {
 	return string(*e)
 }
 
-// blockSize fits UploadStream's buffer to the object: one Put Blob for up
-// to maxBlockSize bytes, staged blocks above.
+// blockSize fits UploadStream's buffer to the object: staged blocks of
+// maxBlockSize for objects that do not fit in one.
 func blockSize(size int64) int64 {
 	return min(max(size+1, minBlockSize), maxBlockSize)
 }
@@ -325,33 +328,59 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err := ctx.Err(); err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}
-	up := &blockblob.UploadStreamOptions{
-		BlockSize:   blockSize(size),
-		Concurrency: maxConcurrency,
-		AccessTier:  s.tier,
-	}
+	var headers *blob.HTTPHeaders
 	if opts.ContentType != "" {
-		up.HTTPHeaders = &blob.HTTPHeaders{BlobContentType: &opts.ContentType}
+		headers = &blob.HTTPHeaders{BlobContentType: &opts.ContentType}
 	}
+	var cond *blob.AccessConditions
 	switch {
 	case opts.IfNotExists:
 		anyTag := azcore.ETagAny
-		up.AccessConditions = &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &anyTag}}
+		cond = &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &anyTag}}
 	case opts.IfVersion != "":
 		want := azcore.ETag(opts.IfVersion)
-		up.AccessConditions = &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: &want}}
+		cond = &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: &want}}
 	}
+	bb := s.cl.NewBlockBlobClient(s.blobName(key))
 	body := objio.Exact(ctx, r, size)
-	resp, err := s.cl.NewBlockBlobClient(s.blobName(key)).UploadStream(ctx, body, up)
+	var (
+		tag  *azcore.ETag
+		last *time.Time
+		err  error
+	)
+	if size < maxBlockSize {
+		// One Put Blob from a buffer of exactly the object's size: the
+		// request UploadStream would make, without its block-sized
+		// memory-mapped buffer and goroutines, and retryable since the
+		// buffer can be sent again.
+		buf := make([]byte, size)
+		if _, err = io.ReadFull(body, buf); err == nil {
+			_, err = body.Read(nil) // size bytes read: check that r ends here
+		}
+		if err == nil || errors.Is(err, io.EOF) {
+			var resp blockblob.UploadResponse
+			resp, err = bb.Upload(ctx, streaming.NopCloser(bytes.NewReader(buf)), &blockblob.UploadOptions{
+				Tier: s.tier, HTTPHeaders: headers, AccessConditions: cond,
+			})
+			tag, last = resp.ETag, resp.LastModified
+		}
+	} else {
+		var resp blockblob.UploadStreamResponse
+		resp, err = bb.UploadStream(ctx, body, &blockblob.UploadStreamOptions{
+			BlockSize: blockSize(size), Concurrency: maxConcurrency, AccessTier: s.tier,
+			HTTPHeaders: headers, AccessConditions: cond,
+		})
+		tag, last = resp.ETag, resp.LastModified
+	}
 	if err != nil {
 		if berr := body.Err(); berr != nil {
 			err = berr
 		}
 		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, mapErr(ctx, err, opts.IfVersion != ""))
 	}
-	info := storage.ObjectInfo{Key: key, Size: size, Version: etag(resp.ETag)}
-	if resp.LastModified != nil {
-		info.ModTime = *resp.LastModified
+	info := storage.ObjectInfo{Key: key, Size: size, Version: etag(tag)}
+	if last != nil {
+		info.ModTime = *last
 	}
 	return info, nil
 }

@@ -229,3 +229,15 @@ func BenchmarkCopy(b *testing.B) {
 	}
 	storagetest.BenchmarkCopy(b, st)
 }
+
+// BenchmarkPut measures small Puts, 8 at a time, as a backup run writes
+// content blocks (see storagetest.BenchmarkPut):
+//
+//	go test ./pkg/storage/azblob -run '^$' -bench Put -benchtime 2000x
+func BenchmarkPut(b *testing.B) {
+	st, err := New(b.Context(), Config{Container: createContainer(b, azurite(b))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	storagetest.BenchmarkPut(b, st)
+}

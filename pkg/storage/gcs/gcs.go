@@ -6,12 +6,15 @@
 // server). When STORAGE_EMULATOR_HOST is set, the client library talks to
 // that emulator without credentials.
 //
-// Put copies the body into a storage.Writer whose ChunkSize is fitted to the
-// object (small objects are buffered up to the next 256 KiB and sent in one
-// request; larger ones go as a resumable upload in 16 MiB chunks). The
-// upload only completes when Writer.Close succeeds, and that error is Put's
-// result; a body that fails, has the wrong size, or is cancelled cancels the
-// writer's context instead, so nothing is created.
+// Put reads an unconditional object under 16 MiB into a buffer of its size
+// and sends it in one multipart request with ChunkSize 0 (no chunk buffer)
+// and its CRC32C, which the server checks. A conditional Put, which the
+// client library retries, copies the body into a storage.Writer whose
+// ChunkSize is fitted to the object (buffered up to the next 256 KiB and
+// sent in one request); larger objects go as a resumable upload in 16 MiB
+// chunks. The upload only completes when Writer.Close succeeds, and that
+// error is Put's result; a body that fails, has the wrong size, or is
+// cancelled cancels the writer's context instead, so nothing is created.
 //
 // Version is the object's generation as a decimal string. IfNotExists is the
 // DoesNotExist precondition, IfVersion and conditional Delete use
@@ -29,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net"
 	"net/http"
@@ -39,6 +43,7 @@ import (
 	gcs "cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
 
 	"github.com/backup-creator/backup-creator/pkg/storage"
 	"github.com/backup-creator/backup-creator/pkg/storage/internal/keys"
@@ -68,6 +73,8 @@ type Config struct {
 
 	// listPageSize caps the objects per list page (tests).
 	listPageSize int
+	// httpClient replaces the client library's HTTP client (tests).
+	httpClient *http.Client
 }
 
 // urlParams are the query parameters ParseURL accepts.
@@ -134,7 +141,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if root != "" {
 		desc += "/" + root
 	}
-	client, err := gcs.NewClient(ctx)
+	var copts []option.ClientOption
+	if cfg.httpClient != nil {
+		copts = append(copts, option.WithHTTPClient(cfg.httpClient))
+	}
+	client, err := gcs.NewClient(ctx, copts...)
 	if err != nil {
 		return nil, fmt.Errorf("gcs destination %s: create client (no usable Application Default Credentials? set GOOGLE_APPLICATION_CREDENTIALS or run on GCP): %w", desc, objio.CtxErr(ctx, err))
 	}
@@ -264,11 +275,61 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		}
 		obj = obj.If(gcs.Conditions{GenerationMatch: gen})
 	}
-	attrs, err := s.write(ctx, obj, r, size, opts.ContentType)
+	var (
+		attrs *gcs.ObjectAttrs
+		err   error
+	)
+	if size < maxChunkSize && !opts.IfNotExists && opts.IfVersion == "" {
+		attrs, err = s.writeSmall(ctx, obj, r, size, opts.ContentType)
+	} else {
+		attrs, err = s.write(ctx, obj, r, size, opts.ContentType)
+	}
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, mapErr(ctx, err, opts.IfVersion != ""))
 	}
 	return info(key, attrs), nil
+}
+
+// writeSmall sends an unconditional object under 16 MiB in one multipart
+// request without the writer's chunk buffer (at least 256 KiB for every
+// Put, however small, which the client library would only need to retry
+// the upload, and it never retries an unconditional one). The body is read
+// and size-checked first, so a failing body never reaches the wire, and the
+// request declares the body's CRC32C: an upload cut short by cancellation
+// (the library then still ends the multipart body) fails the server's
+// checksum check instead of storing a truncated object.
+func (s *Store) writeSmall(ctx context.Context, obj *gcs.ObjectHandle, r io.Reader, size int64, contentType string) (*gcs.ObjectAttrs, error) {
+	buf := make([]byte, size)
+	body := objio.Exact(ctx, r, size)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, err
+	}
+	if _, err := body.Read(nil); !errors.Is(err, io.EOF) { // r must end here
+		return nil, err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := obj.NewWriter(wctx)
+	w.ChunkSize = 0
+	w.CRC32C = crc32.Checksum(buf, crc32.MakeTable(crc32.Castagnoli))
+	w.SendCRC32C = true
+	w.ContentType = contentType
+	w.StorageClass = s.class
+	w.KMSKeyName = s.kmsKey
+	if _, err := w.Write(buf); err != nil {
+		// No Close, which would end the body: cancelling wctx aborts the
+		// upload with the context's error.
+		cancel()
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	attrs := w.Attrs()
+	if attrs.Size != size {
+		return nil, fmt.Errorf("stored %d bytes, want %d", attrs.Size, size)
+	}
+	return attrs, nil
 }
 
 func (s *Store) write(ctx context.Context, obj *gcs.ObjectHandle, r io.Reader, size int64, contentType string) (*gcs.ObjectAttrs, error) {

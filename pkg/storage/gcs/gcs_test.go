@@ -1,15 +1,18 @@
 package gcs
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -276,4 +279,114 @@ func BenchmarkCopy(b *testing.B) {
 		b.Fatal(err)
 	}
 	storagetest.BenchmarkCopy(b, st)
+}
+
+// BenchmarkPut measures small Puts, 8 at a time, as a backup run writes
+// content blocks (see storagetest.BenchmarkPut):
+//
+//	go test ./pkg/storage/gcs -run '^$' -bench Put -benchtime 2000x
+func BenchmarkPut(b *testing.B) {
+	st, err := New(b.Context(), Config{Bucket: createBucket(b, emulator(b))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	storagetest.BenchmarkPut(b, st)
+}
+
+// uploadTamperer is an http.RoundTripper to the real emulator that counts
+// the upload requests and can change one byte of the object's content on
+// the wire (the first byte of marker in the request body).
+type uploadTamperer struct {
+	uploads atomic.Int32
+	marker  []byte // nil: pass requests through unchanged
+}
+
+func (u *uploadTamperer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !strings.HasPrefix(r.URL.Path, "/upload/") {
+		return http.DefaultTransport.RoundTrip(r)
+	}
+	u.uploads.Add(1)
+	if u.marker == nil || r.Body == nil {
+		return http.DefaultTransport.RoundTrip(r)
+	}
+	b, err := io.ReadAll(r.Body)
+	_ = r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if i := bytes.Index(b, u.marker); i >= 0 {
+		b[i] ^= 1
+	}
+	r = r.Clone(r.Context())
+	r.Body, r.ContentLength, r.GetBody = io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
+	r.Header.Del("Transfer-Encoding")
+	r.TransferEncoding = nil
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestSmallPutOneRequest checks that a small Put, conditional or not, is a
+// single upload request (no resumable session).
+func TestSmallPutOneRequest(t *testing.T) {
+	bucket := createBucket(t, emulator(t))
+	rt := &uploadTamperer{}
+	st, err := New(t.Context(), Config{Bucket: bucket, httpClient: &http.Client{Transport: rt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	data := strings.Repeat("b", 1500)
+	for i, opts := range []storage.PutOptions{{}, {IfNotExists: true}} {
+		before := rt.uploads.Load()
+		if _, err := st.Put(t.Context(), fmt.Sprintf("k%d", i), strings.NewReader(data), int64(len(data)), opts); err != nil {
+			t.Fatal(err)
+		}
+		if n := rt.uploads.Load() - before; n != 1 {
+			t.Errorf("Put %+v made %d upload requests, want 1", opts, n)
+		}
+	}
+}
+
+// TestSmallPutCorruptedOnTheWire checks that the server verifies what an
+// unbuffered small Put sends: a body that does not match the bytes read
+// (as when an upload is cut short and the client library still closes the
+// multipart body) is refused, and nothing is stored.
+func TestSmallPutCorruptedOnTheWire(t *testing.T) {
+	bucket := createBucket(t, emulator(t))
+	marker := []byte("MARKER-0123456789")
+	st, err := New(t.Context(), Config{Bucket: bucket, httpClient: &http.Client{Transport: &uploadTamperer{marker: marker}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	data := append(bytes.Repeat([]byte("c"), 1000), marker...)
+	if _, err := st.Put(t.Context(), "tampered", bytes.NewReader(data), int64(len(data)), storage.PutOptions{}); err == nil {
+		t.Error("Put of a body changed on the wire succeeded")
+	}
+	if _, err := st.Stat(t.Context(), "tampered"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("stat after the refused Put = %v, want ErrNotFound (nothing stored)", err)
+	}
+}
+
+// TestSmallPutAllocations checks that a small unconditional Put does not
+// allocate the client library's chunk buffer (256 KiB at least).
+func TestSmallPutAllocations(t *testing.T) {
+	bucket := createBucket(t, emulator(t))
+	st, err := New(t.Context(), Config{Bucket: bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	data := bytes.Repeat([]byte("a"), 1500)
+	const puts = 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range puts {
+		if _, err := st.Put(t.Context(), fmt.Sprintf("k/%d", i), bytes.NewReader(data), int64(len(data)), storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / puts; per >= 128<<10 {
+		t.Errorf("a 1500-byte Put allocates %d bytes, want < 128 KiB (no chunk buffer)", per)
+	}
 }

@@ -741,3 +741,11 @@ func TestValidateEndpointHidesCredentials(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPut measures small Puts, 8 at a time, as a backup run writes
+// content blocks:
+//
+//	go test ./pkg/storage/s3 -run '^$' -bench Put -benchtime 2000x
+func BenchmarkPut(b *testing.B) {
+	storagetest.BenchmarkPut(b, benchStore(b))
+}

@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -84,4 +85,54 @@ func BenchmarkDeleteKeys(b *testing.B, st storage.Store) {
 		run(b, "native", st)
 	})
 	b.Run("fallback", func(b *testing.B) { run(b, "fallback", Plain(st)) })
+}
+
+// BenchmarkPut measures Put of small objects (1 KiB and 16 KiB, the size of
+// typical content blocks), one object per iteration, written by 8
+// goroutines at once as a backup run writes them (--concurrency 8). Every
+// object goes to a new key, and they are left in place (deleting blobs one
+// by one is slow on some test servers): give it a scratch bucket. Run it
+// with a fixed count, e.g. -benchtime 2000x.
+func BenchmarkPut(b *testing.B, st storage.Store) {
+	b.Cleanup(func() { _ = st.Close() })
+	for _, size := range []int64{1 << 10, 16 << 10} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) { benchmarkPut(b, st, size) })
+	}
+}
+
+func benchmarkPut(b *testing.B, st storage.Store, size int64) {
+	const writers = 8
+	data := bytes.Repeat([]byte("x"), int(size))
+	ks := make([]string, b.N)
+	for i := range ks {
+		ks[i] = fmt.Sprintf("bench-put-%d-%d/%06d", size, b.N, i)
+	}
+	next := make(chan string)
+	errs := make(chan error, writers)
+	b.SetBytes(size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range writers {
+		go func() {
+			var err error
+			for k := range next {
+				if err == nil {
+					_, err = st.Put(b.Context(), k, bytes.NewReader(data), size, storage.PutOptions{})
+				}
+			}
+			errs <- err
+		}()
+	}
+	for _, k := range ks {
+		next <- k
+	}
+	close(next)
+	var err error
+	for range writers {
+		err = errors.Join(err, <-errs)
+	}
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
 }
