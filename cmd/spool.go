@@ -126,7 +126,7 @@ func (t *bigTable) writeTo(w io.Writer) error {
 			line = rest
 		}
 		bw.WriteString(line)
-		bw.WriteByte('\n')
+		_ = bw.WriteByte('\n') // a write error sticks: Flush returns it
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("read output spool: %w", err)
