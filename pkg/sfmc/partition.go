@@ -71,13 +71,22 @@ const minPagesPerPartition = 2
 // listChunk lists the assets of one type chunk, partitioned when it is long.
 func (c *Client) listChunk(ctx context.Context, typeIDs []int, since time.Time, size int, fields []string, fn func(Asset) error) error {
 	k := c.newKeyset(typeIDs, since, size, fields)
-	done, err := k.step(ctx, fn)
-	if err != nil || done {
-		return err
+	for {
+		// Decide after a page sent in normal mode: its count is what is
+		// left. A listing that starts in a cluster of equal dates walks it
+		// first.
+		tie := k.afterID > 0
+		done, err := k.step(ctx, fn)
+		if err != nil || done {
+			return err
+		}
+		if !tie && k.afterID == 0 {
+			break
+		}
 	}
 	parts := c.cfg.ListConcurrency
 	now, known := c.ServerNow()
-	if parts <= 1 || !known || k.afterID > 0 || k.count < 0 || k.count-k.n < minPagesPerPartition*parts*k.eff {
+	if parts <= 1 || !known || k.count < 0 || k.count-k.n < minPagesPerPartition*parts*k.eff {
 		return k.run(ctx, fn)
 	}
 	sweepFrom := now.Add(-sweepMargin).Truncate(time.Millisecond)

@@ -353,3 +353,18 @@ func TestPartitionedListingFallsBackWhenAProbeIsRefused(t *testing.T) {
 		t.Errorf("partitions %v sent after a refused probe", p)
 	}
 }
+
+func TestPartitionedListingAfterALeadingTieCluster(t *testing.T) {
+	// The oldest assets share one modifiedDate, more than a page of them:
+	// the listing walks that cluster by id first and then partitions the
+	// rest.
+	e := newEnv(t, sfmctest.Options{}, withPartitions(4))
+	ids := e.srv.AddBlocks(0, 3000, 197)
+	setDates(t, e.srv, ids[:120], base, 0)
+	setDates(t, e.srv, ids[120:], base.Add(time.Hour), 3*time.Millisecond)
+	got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+	checkExactlyOnce(t, e, 0, got, ids)
+	if len(partitionsSent(t, e.srv)) != 4 {
+		t.Fatal("a listing that starts with a tie cluster was not partitioned")
+	}
+}
