@@ -36,8 +36,10 @@ var goldenDir, _ = filepath.Abs("testdata")
 
 func TestConfigShowGoldenAndNoSecrets(t *testing.T) {
 	h := newHarness(t, sfmctest.Options{})
-	// The golden output shows the defaults, not the harness's test pages.
+	// The golden output shows the defaults, not the harness's test pages
+	// or the suite's listing concurrency.
 	os.Unsetenv("BACKUP_CREATOR_SFMC_PAGE_SIZE")
+	os.Unsetenv("BACKUP_CREATOR_SFMC_LIST_CONCURRENCY")
 	const fileSecret, envSecret = "file-secret-Zq81", "env-secret-Kk27"
 	const fileHook, envHook, smtpPass = "https://hooks.example/file-hook-Pw3", "https://hooks.example/env-hook-Lm5", "smtp-pass-Rt6"
 	const pingURL, pgwURL = "https://hc.example/ping/ping-key-Vb8/{account_id}", "http://pgw:pgw-pass-Hy4@127.0.0.1:9091"
