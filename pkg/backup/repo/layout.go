@@ -146,19 +146,50 @@ func BlockBaseName(id int64, name string, later time.Time) string {
 // ContentExt picks the extension of a block's readable content file.
 func ContentExt(typeName, content string) string {
 	t := strings.TrimSpace(content)
-	lower := strings.ToLower(t)
 	switch {
-	case strings.Contains(lower, "runat=\"server\"") || strings.Contains(lower, "runat=server") || strings.Contains(lower, "runat='server'"):
+	case containsFold(t, `runat="server"`) || containsFold(t, "runat=server") || containsFold(t, "runat='server'"):
 		return ".ssjs"
-	case strings.HasPrefix(t, "%%[") && !strings.Contains(lower, "<"):
+	case strings.HasPrefix(t, "%%[") && !strings.Contains(t, "<"):
 		return ".amp"
 	case typeName == "textblock":
 		return ".txt"
-	case typeName == "codesnippetblock" && !strings.Contains(lower, "<"):
+	case typeName == "codesnippetblock" && !strings.Contains(t, "<"):
 		return ".txt"
 	default:
 		return ".html"
 	}
+}
+
+// containsFold reports whether s contains pat (lower-case ASCII) in any
+// letter case, without copying s: a block's content can be megabytes.
+// Folding ASCII only is exact for these patterns: no other character
+// lower-cases to one of their letters.
+func containsFold(s, pat string) bool {
+	for i := 0; i+len(pat) <= len(s); i++ {
+		j := strings.IndexAny(s[i:], pat[:1]+strings.ToUpper(pat[:1]))
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i+len(pat) > len(s) {
+			return false
+		}
+		k := 0
+		for k < len(pat) && lowerASCII(s[i+k]) == pat[k] {
+			k++
+		}
+		if k == len(pat) {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerASCII(b byte) byte {
+	if 'A' <= b && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
 }
 
 // FileExt returns a safe extension (with dot) for a file asset's binary, from

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"math/rand/v2"
 	"path"
 	"strings"
 	"testing"
@@ -120,6 +121,13 @@ func TestContentExt(t *testing.T) {
 		{"codesnippetblock", "<div>%%=v(@a)=%%</div>", ".html"},
 		{"textblock", "Hello", ".txt"},
 		{"freeformblock", "", ".html"},
+		{"htmlblock", `<SCRIPT RUNAT="Server">x</SCRIPT>`, ".ssjs"},
+		{"htmlblock", "<script runAt=server>x</script>", ".ssjs"},
+		{"htmlblock", "<script RunAt='SERVER'>x</script>", ".ssjs"},
+		{"htmlblock", "<p>ru nat=server, runat=\"client\", runat</p>", ".html"},
+		{"htmlblock", "rrrunat=\"server\"", ".ssjs"},
+		{"htmlblock", "<p>Ｒunat=\"server\" (a full-width R)</p>", ".html"},
+		{"codesnippetblock", "%%[ SET @a = 1 ]%% RUNAT=SERVER", ".ssjs"},
 	}
 	for _, c := range cases {
 		if got := ContentExt(c.typ, c.content); got != c.want {
@@ -158,5 +166,39 @@ func TestCategoryPathRoundTrip(t *testing.T) {
 	}
 	if got := CategoryPath([]string{"Content Builder", "bla/blub"}); got != `Content Builder/bla\/blub` {
 		t.Errorf("CategoryPath = %q", got)
+	}
+}
+
+// TestContainsFoldMatchesToLower: containsFold finds exactly what the
+// lower-casing search it replaces found.
+func TestContainsFoldMatchesToLower(t *testing.T) {
+	alphabet := []string{"r", "R", "u", "U", "n", "N", "a", "A", "t", "T", "=", "\"", "'", "s", "S", "e", "E", "v", "V", " ", "Ｒ", "ſ", "K"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	noise := func(b *strings.Builder) {
+		for range rng.IntN(4) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+	}
+	for range 20000 {
+		pat := []string{`runat="server"`, "runat=server", "runat='server'", "ru", "r"}[rng.IntN(5)]
+		var b strings.Builder
+		noise(&b)
+		// The pattern in random letter case, now and then with one
+		// character replaced.
+		for i, c := range pat {
+			switch {
+			case rng.IntN(4*len(pat)) == 0:
+				b.WriteString(alphabet[rng.IntN(len(alphabet))])
+			case rng.IntN(2) == 0:
+				b.WriteString(strings.ToUpper(string(c)))
+			default:
+				b.WriteByte(pat[i])
+			}
+		}
+		noise(&b)
+		s := b.String()
+		if got, want := containsFold(s, pat), strings.Contains(strings.ToLower(s), pat); got != want {
+			t.Fatalf("containsFold(%q, %q) = %v, want %v", s, pat, got, want)
+		}
 	}
 }
