@@ -71,11 +71,13 @@ type runState struct {
 	skippedIDs []int64
 	cats       map[int64]sfmc.Category
 
-	sem chan struct{}
-	wg  sync.WaitGroup
+	// work feeds the write workers (nil while none run); seq, the next
+	// block's place in the manifest, is only touched by handle.
+	work chan blockJob
+	seq  int
+	wg   sync.WaitGroup
 
 	mu       sync.Mutex
-	seq      int // next sequence number handed out
 	nextOut  int // next sequence number to append to the spool
 	pending  map[int]*repo.ManifestBlock
 	blocks   int
@@ -131,35 +133,58 @@ func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
 		r.mu.Unlock()
 		return nil
 	}
-	if r.sem == nil {
-		r.sem = make(chan struct{}, r.opts.Concurrency)
-		r.pending = map[int]*repo.ManifestBlock{}
+	if r.work == nil {
+		r.startWorkers()
 	}
-	// Wait for a free slot: this is what bounds memory to about
+	// Wait for a free worker: this is what bounds memory to about
 	// Concurrency blocks plus the page the pager holds.
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
 	select {
-	case r.sem <- struct{}{}:
+	case r.work <- blockJob{ctx: ctx, seq: r.seq, v: v, a: a, later: later}:
+		r.seq++
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
-	// Both may have been ready: a slot freed by a block the cancellation
-	// just stopped. Start nothing once the run is stopped.
-	if ctx.Err() != nil {
-		<-r.sem
-		return context.Cause(ctx)
-	}
-	r.mu.Lock()
-	seq := r.seq
-	r.seq++
-	r.mu.Unlock()
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		defer func() { <-r.sem }()
-		entry, err := r.e.storeBlock(ctx, r, a, later)
-		r.done(seq, v, entry, err, ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)))
-	}()
 	return nil
+}
+
+// blockJob is one block handed to a write worker; seq is its place in the
+// manifest.
+type blockJob struct {
+	ctx   context.Context
+	seq   int
+	v     repo.Version
+	a     sfmc.Asset
+	later time.Time
+}
+
+// startWorkers starts Concurrency write workers. They live until wait: a
+// goroutine per block would grow a fresh stack through the storage SDKs'
+// deep call chains for every block.
+func (r *runState) startWorkers() {
+	if r.pending == nil {
+		r.pending = map[int]*repo.ManifestBlock{}
+	}
+	r.work = make(chan blockJob)
+	for range r.opts.Concurrency {
+		r.wg.Add(1)
+		go r.worker(r.work)
+	}
+}
+
+func (r *runState) worker(work <-chan blockJob) {
+	defer r.wg.Done()
+	for j := range work {
+		if j.ctx.Err() != nil {
+			// Handed over as the run stopped: start nothing.
+			r.done(j.seq, j.v, nil, nil, true)
+			continue
+		}
+		entry, err := r.e.storeBlock(j.ctx, r, j.a, j.later)
+		r.done(j.seq, j.v, entry, err, j.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)))
+	}
 }
 
 // done records the outcome of one block; stopped says err is the run's
@@ -167,17 +192,20 @@ func (r *runState) handle(ctx context.Context, a sfmc.Asset) error {
 func (r *runState) done(seq int, v repo.Version, entry *repo.ManifestBlock, err error, stopped bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err != nil && stopped {
+	switch {
+	case err == nil && entry == nil:
+		// Not started: the run stopped as the block was handed over.
+	case err != nil && stopped:
 		r.interrupted++
 		entry = nil
-	} else if err != nil {
+	case err != nil:
 		r.failed++
 		if len(r.failures) < maxReportedErrors {
 			r.failures = append(r.failures, err)
 		}
 		r.e.Log.Error().Err(err).Int64("asset_id", v.ID).Msg("block not backed up")
 		entry = nil
-	} else {
+	default:
 		r.blocks++
 		r.files += len(entry.Files)
 		var n int64
@@ -240,12 +268,17 @@ func appendRecent(list []repo.Version, v repo.Version, cutoff time.Time) []repo.
 }
 
 func (r *runState) close() {
+	r.wait() // no worker outlives the run
 	if r.spool != nil {
 		r.spool.Close()
 	}
 }
 
 func (r *runState) wait() {
+	if r.work != nil {
+		close(r.work)
+		r.work = nil
+	}
 	r.wg.Wait()
 	if r.spoolErr != nil && !r.spoolErrCounted {
 		r.spoolErrCounted = true
@@ -280,9 +313,6 @@ func (e *Engine) storeBlock(ctx context.Context, r *runState, a sfmc.Asset, late
 		sum := sha256.Sum256(data)
 		entry.Files = append(entry.Files, repo.ManifestFile{Path: path.Join(repo.BlocksDir, rel), Role: role, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])})
 		return nil
-	}
-	if !json.Valid(a.Raw) {
-		return nil, fmt.Errorf("block %d: SFMC returned invalid JSON", a.ID)
 	}
 	if err := put(base+".json", repo.RoleJSON, a.Raw); err != nil {
 		return nil, err

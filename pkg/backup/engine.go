@@ -19,7 +19,8 @@ import (
 
 // Source is what the engine needs from SFMC. *sfmc.Client satisfies it.
 type Source interface {
-	// QueryAssets calls fn for every asset matching q, page by page.
+	// QueryAssets calls fn for every asset matching q, page by page. Each
+	// asset's Raw is one valid JSON value (the engine stores it as is).
 	QueryAssets(ctx context.Context, q sfmc.AssetQuery, fn func(sfmc.Asset) error) error
 	// ListCategories calls fn for every folder of the account.
 	ListCategories(ctx context.Context, fn func(sfmc.Category) error) error

@@ -607,6 +607,19 @@ func TestRunInterruptedBlocksAreNotFailures(t *testing.T) {
 	}
 }
 
+// failingStore fails every Put of a key containing under.
+type failingStore struct {
+	storage.Store
+	under string
+}
+
+func (s *failingStore) Put(ctx context.Context, key string, r io.Reader, size int64, o storage.PutOptions) (storage.ObjectInfo, error) {
+	if strings.Contains(key, s.under) {
+		return storage.ObjectInfo{}, fmt.Errorf("put %s: disk full", key)
+	}
+	return s.Store.Put(ctx, key, r, size, o)
+}
+
 // TestRunSummaryCountsEveryFailure: Failed is the number of failed blocks,
 // not of the errors quoted in the message.
 func TestRunSummaryCountsEveryFailure(t *testing.T) {
@@ -614,14 +627,9 @@ func TestRunSummaryCountsEveryFailure(t *testing.T) {
 	for i := int64(1); i <= 9; i++ {
 		src.put(i, fmt.Sprintf("Block %d", i), "x", base.Add(time.Duration(i)*time.Minute))
 	}
-	// Invalid JSON fails a block.
-	src.mu.Lock()
-	for id, a := range src.assets {
-		a.Raw = json.RawMessage(`{"id":` + fmt.Sprint(id))
-		src.assets[id] = a
-	}
-	src.mu.Unlock()
-	sum, err := newEngine(src, mem.New(), &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}).Run(t.Context(), RunOptions{})
+	// Every block file fails to store.
+	st := &failingStore{Store: mem.New(), under: "/blocks/"}
+	sum, err := newEngine(src, st, &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}).Run(t.Context(), RunOptions{})
 	var perr *PartialError
 	if !errors.As(err, &perr) || sum.Failed != 9 || perr.Failed != 9 {
 		t.Fatalf("err %v, summary failed %d, want 9", err, sum.Failed)
