@@ -70,6 +70,10 @@ type Config struct {
 	// paged in at once (default DefaultListConcurrency, at most
 	// MaxListConcurrency; 1 lists serially). See QueryAssets.
 	ListConcurrency int
+	// ListReadAhead bounds the bytes of assets all partitions of a listing
+	// together hold read ahead (default DefaultListReadAhead; negative: no
+	// read-ahead). See QueryAssets.
+	ListReadAhead int64
 	// MaxAttempts bounds the tries of one request (default 6). A single
 	// token refresh after a 401 does not count as an attempt.
 	MaxAttempts int
@@ -212,6 +216,12 @@ func New(cfg Config) (*Client, error) {
 		cfg.ListConcurrency = DefaultListConcurrency
 	}
 	cfg.ListConcurrency = min(cfg.ListConcurrency, MaxListConcurrency)
+	switch {
+	case cfg.ListReadAhead == 0:
+		cfg.ListReadAhead = DefaultListReadAhead
+	case cfg.ListReadAhead < 0:
+		cfg.ListReadAhead = 0
+	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}

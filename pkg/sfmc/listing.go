@@ -61,8 +61,8 @@ type assetKey struct {
 
 func keyOf(a Asset) assetKey { return assetKey{a.ID, a.ModifiedDate.UnixNano()} }
 
-// QueryAssets calls fn for every asset matching q. It streams item by item:
-// it never holds more than one item per listing in flight (at most
+// QueryAssets calls fn for every asset matching q. A serial listing streams
+// item by item: it never holds more than one item in flight (at most
 // Config.MaxItemBytes) plus small de-duplication sets, whatever the page
 // size.
 //
@@ -79,7 +79,8 @@ func keyOf(a Asset) assetKey { return assetKey{a.ID, a.ModifiedDate.UnixNano()} 
 // Config.ListConcurrency disjoint id ranges that are paged concurrently (see
 // partition.go); fn is then still never called concurrently, but items come
 // in no particular order: identify versions by (ID, ModifiedDate), not by
-// the order they arrive in. Type lists longer than 50 ids are queried in
+// the order they arrive in. Each partition reads one page ahead, holding at
+// most its share of Config.ListReadAhead bytes of it. Type lists longer than 50 ids are queried in
 // chunks, one after another.
 //
 // Each item's Raw is its JSON exactly as received. An error from fn stops the
@@ -168,6 +169,10 @@ type keyset struct {
 	// onBlocked, when set, is told of every 429 "requests temporarily
 	// blocked" (errorcode 50200) answer to this walk's requests.
 	onBlocked func()
+	// beforeBody, when set, is called before a response's items are read
+	// (outside the request timeout); its error ends the attempt. A walk
+	// that reads ahead waits there until the page before is handed on.
+	beforeBody func() error
 }
 
 func (c *Client) newKeyset(typeIDs []int, since time.Time, size int, fields []string) *keyset {
@@ -224,7 +229,7 @@ func (k *keyset) step(ctx context.Context, fn func(Asset) error) (done bool, err
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("sfmc: asset query: %w", err)
 	}
-	p, err := k.c.queryPage(ctx, k.page(), k.onBlocked, func(a Asset) error { return k.emit(a, fn) })
+	p, err := k.c.queryPage(ctx, k.page(), k.onBlocked, k.beforeBody, func(a Asset) error { return k.emit(a, fn) })
 	if err != nil {
 		return false, err
 	}
@@ -347,8 +352,9 @@ type queryResult struct {
 // queryPage sends one asset query. Every item is decoded and handed to emit
 // as it arrives; an error from emit is returned unchanged. When an attempt
 // breaks off and is retried, items already emitted come again (emit skips
-// them). onBlocked, when not nil, is called for every 429/50200 answer.
-func (c *Client) queryPage(ctx context.Context, q queryBody, onBlocked func(), emit func(Asset) error) (*queryResult, error) {
+// them). onBlocked, when not nil, is called for every 429/50200 answer;
+// before, when not nil, before an answer's items are read.
+func (c *Client) queryPage(ctx context.Context, q queryBody, onBlocked func(), before func() error, emit func(Asset) error) (*queryResult, error) {
 	body, err := json.Marshal(q)
 	if err != nil {
 		return nil, fmt.Errorf("sfmc: asset query: %w", err)
@@ -357,6 +363,11 @@ func (c *Client) queryPage(ctx context.Context, q queryBody, onBlocked func(), e
 	err = c.do(ctx, call{method: http.MethodPost, path: pathAssetQuery, body: body, stat: StatQuery, name: "POST asset query", onBlocked: onBlocked},
 		func(resp *http.Response) error {
 			res = queryResult{}
+			if before != nil {
+				if err := outsideTimeout(resp, before); err != nil {
+					return &callbackError{err}
+				}
+			}
 			meta, err := streamPage(resp.Body, c.cfg.MaxItemBytes, func(raw json.RawMessage) error {
 				a, err := decodeAsset(raw)
 				if err != nil {

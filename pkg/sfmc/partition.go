@@ -108,7 +108,7 @@ func (c *Client) probe(ctx context.Context, q queryBody, sort ...querySort) (*As
 	q.Sort = sort
 	q.Fields = alwaysFields
 	var first *Asset
-	p, err := c.queryPage(ctx, q, nil, func(a Asset) error {
+	p, err := c.queryPage(ctx, q, nil, nil, func(a Asset) error {
 		if first == nil {
 			a.Raw, a.Content = nil, ""
 			first = &a
@@ -237,22 +237,113 @@ func (c *Client) runPartitions(ctx context.Context, k *keyset, ps []*keyset, swe
 			}
 		}
 		g.Go(func() error {
-			for {
-				if err := gate.acquire(gctx); err != nil {
-					return fmt.Errorf("sfmc: asset query: %w", err)
-				}
-				done, err := p.step(gctx, emit)
-				gate.release()
-				if err != nil || done {
-					return err
-				}
-			}
+			return p.runAhead(gctx, int(c.cfg.ListReadAhead)/len(ps), gate, emit)
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
 	return sweep.run(ctx, fn)
+}
+
+// DefaultListReadAhead is the default Config.ListReadAhead: the bytes of
+// assets all partitions of a listing hold read ahead (see runAhead), split
+// evenly among them. A 500-asset page of typical content blocks is about
+// 2 MiB, so four partitions each read a whole page ahead.
+const DefaultListReadAhead = 16 << 20
+
+// runAhead runs k to the end, handing its items to emit, and reads one page
+// ahead: as soon as a page has been read (and the keyset has moved past
+// it), the request for the next one goes out, while the page is handed on.
+// A walk whose emit is slow (the engine's writers) then waits for SFMC and
+// for its writers at the same time, not one after the other.
+//
+// The next page's items are only read once the page before has been handed
+// on, so a walk holds one page at most, and at most budget bytes of it:
+// beyond that the rest of the page is handed on as it is read. gate bounds
+// the requests in flight.
+func (k *keyset) runAhead(ctx context.Context, budget int, gate *gate, emit func(Asset) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	pages := make(chan []Asset)    // a page read, to hand on
+	idle := make(chan struct{}, 1) // a token: the page before has been handed on
+	idle <- struct{}{}
+	waitIdle := func() error {
+		select {
+		case <-idle:
+			return nil
+		case <-gctx.Done():
+			return fmt.Errorf("sfmc: asset query: %w", context.Cause(gctx))
+		}
+	}
+	g.Go(func() error {
+		defer close(pages)
+		for {
+			var (
+				buf       []Asset
+				size      int
+				streaming bool // over budget: hand items on as they come
+				turn      bool // this page holds the idle token
+			)
+			k.beforeBody = func() error {
+				if turn {
+					return nil // a retried attempt
+				}
+				err := waitIdle()
+				turn = err == nil
+				return err
+			}
+			if err := gate.acquire(gctx); err != nil {
+				return fmt.Errorf("sfmc: asset query: %w", err)
+			}
+			done, err := k.step(gctx, func(a Asset) error {
+				if !streaming && size+len(a.Raw)+len(a.Content) <= budget {
+					buf = append(buf, a)
+					size += len(a.Raw) + len(a.Content)
+					return nil
+				}
+				if !streaming {
+					streaming = true
+					for i := range buf {
+						if err := emit(buf[i]); err != nil {
+							return err
+						}
+					}
+					buf = nil
+				}
+				return emit(a)
+			})
+			gate.release()
+			if err != nil {
+				return err
+			}
+			if !turn {
+				if err := waitIdle(); err != nil {
+					return err
+				}
+			}
+			select {
+			case pages <- buf:
+			case <-gctx.Done():
+				return fmt.Errorf("sfmc: asset query: %w", context.Cause(gctx))
+			}
+			if done {
+				return nil
+			}
+		}
+	})
+	g.Go(func() error {
+		for page := range pages {
+			for i := range page {
+				if err := emit(page[i]); err != nil {
+					return err
+				}
+				page[i] = Asset{} // let it go as soon as the writer has it
+			}
+			idle <- struct{}{}
+		}
+		return nil
+	})
+	return g.Wait()
 }
 
 // gate bounds how many partitions have a request in flight. halve lowers the

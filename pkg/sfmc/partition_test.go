@@ -368,3 +368,91 @@ func TestPartitionedListingAfterALeadingTieCluster(t *testing.T) {
 		t.Fatal("a listing that starts with a tie cluster was not partitioned")
 	}
 }
+
+// TestPartitionedListingReadsAhead: while the callback holds the first item,
+// every partition has already sent its request for the page after its
+// first: the wait for SFMC overlaps the work on the page before. Without
+// read-ahead no partition sends another request until the callback returns.
+func TestPartitionedListingReadsAhead(t *testing.T) {
+	const k = 3
+	e := newEnv(t, sfmctest.Options{}, withPartitions(k))
+	ids := e.srv.AddBlocks(0, 3000, 197)
+	setDates(t, e.srv, ids, base, 3*time.Millisecond)
+	var (
+		mu      sync.Mutex
+		perPart = map[idBounds]int{}
+		ahead   = make(chan struct{}) // closed when every partition has sent 2 requests
+		closed  bool
+	)
+	e.srv.OnRequest(func(r sfmctest.RequestInfo) {
+		if r.Route != "query" {
+			return
+		}
+		var q sentQuery
+		if err := json.Unmarshal(r.Body, &q); err != nil || q.Page.PageSize == 1 {
+			return // a probe
+		}
+		b := queryIDBounds(t, q.Query)
+		if b == (idBounds{}) {
+			return // the first page or the sweep
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		perPart[b]++
+		n := 0
+		for _, c := range perPart {
+			if c >= 2 {
+				n++
+			}
+		}
+		if n == k && !closed {
+			closed = true
+			close(ahead)
+		}
+	})
+	var got []sfmc.Asset
+	err := e.c.QueryAssets(t.Context(), sfmc.AssetQuery{TypeIDs: []int{197}}, func(a sfmc.Asset) error {
+		if len(got) == 50 { // the first page is serial; this is a partition's first item
+			select {
+			case <-ahead:
+			case <-time.After(10 * time.Second):
+				mu.Lock()
+				defer mu.Unlock()
+				return fmt.Errorf("while the callback held a partition's first item, the partitions sent %v requests: they did not read ahead", perPart)
+			}
+		}
+		got = append(got, a)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, e, 0, got, ids)
+}
+
+// TestPartitionedListingReadAheadBudgets: with no read-ahead, a budget
+// smaller than one asset, one that runs out within a page and the default,
+// the listing has every asset exactly once, also when answers break off and
+// are retried (the items read before the break stay held, the retry skips
+// them).
+func TestPartitionedListingReadAheadBudgets(t *testing.T) {
+	for _, budget := range []int64{-1, 1, 40 << 10, 0} {
+		t.Run(fmt.Sprint(budget), func(t *testing.T) {
+			e := newEnv(t, sfmctest.Options{}, func(c *sfmc.Config) {
+				withPartitions(4)(c)
+				c.ListReadAhead = budget
+			})
+			ids := e.srv.AddBlocks(0, 3000, 197)
+			setDates(t, e.srv, ids, base, 3*time.Millisecond)
+			e.srv.InjectFault(sfmctest.Fault{Route: "query", After: 8, Times: 3, CutAfterBytes: 20000})
+			got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+			checkExactlyOnce(t, e, 0, got, ids)
+			if len(partitionsSent(t, e.srv)) != 4 {
+				t.Fatal("listing was not partitioned")
+			}
+			if r := e.c.Stats()[sfmc.StatRetries]; r != 3 {
+				t.Errorf("%d retries, want 3 (one per answer broken off)", r)
+			}
+		})
+	}
+}

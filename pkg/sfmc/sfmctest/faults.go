@@ -36,6 +36,9 @@ type Fault struct {
 	RetryAfterInBodyOnly bool `json:"retryAfterInBodyOnly"`
 	// Drop closes the connection without any response.
 	Drop bool `json:"drop"`
+	// CutAfterBytes answers normally but breaks the connection after this
+	// many bytes of the body: an answer that breaks off mid-page.
+	CutAfterBytes int64 `json:"cutAfterBytes"`
 	// Latency delays the response (then Status, Drop or normal handling).
 	Latency time.Duration `json:"latency"`
 	// EmptyPage answers 200 with an empty page ({"count":0,...,"items":[]}):
@@ -74,6 +77,26 @@ type Fault struct {
 	// each page dated later than the one before, claiming a count of two
 	// pages: a listing that never ends and moves past its count.
 	EndlessPages bool `json:"endlessPages"`
+}
+
+// cutWriter passes the first left bytes of a body through, then breaks the
+// connection (Fault.CutAfterBytes).
+type cutWriter struct {
+	*statusRecorder
+	left int64
+}
+
+func (c *cutWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) <= c.left {
+		c.left -= int64(len(p))
+		return c.statusRecorder.Write(p)
+	}
+	_, _ = c.statusRecorder.Write(p[:c.left])
+	c.left = 0
+	if f, ok := c.statusRecorder.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+	panic(http.ErrAbortHandler) // the server closes the connection
 }
 
 type faultState struct {

@@ -634,6 +634,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if fault != nil && fault.IgnoreIDRange {
 		rc.ignoreIDRange = true
 	}
+	if fault != nil && fault.CutAfterBytes > 0 {
+		s.dispatch(&cutWriter{statusRecorder: rec, left: fault.CutAfterBytes}, rt, rc)
+		return
+	}
 	s.dispatch(rec, rt, rc)
 }
 
