@@ -144,6 +144,8 @@ type Store struct {
 	// fresh holds the directories PutOptions.Fresh writes go into.
 	fresh freshDirs
 	bufs  sync.Pool // of *[copyBufSize]byte, for copyBody
+	// bg starts the writeback of NoSync writes while they go on (Linux).
+	bg flusher
 }
 
 var (
@@ -207,6 +209,7 @@ func (s *Store) String() string { return s.root }
 
 // Close implements storage.Store.
 func (s *Store) Close() error {
+	s.waitFlush()
 	s.fresh.closeAll()
 	err := s.lock.Close()
 	if rerr := s.r.Close(); err == nil || errors.Is(err, os.ErrClosed) {
@@ -261,6 +264,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	}
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	if opts.NoSync {
+		s.wroteUnsynced(info.Size)
 	}
 	return info, nil
 }
