@@ -33,7 +33,11 @@ func (e *Engine) trackDeletions(ctx context.Context, opts RunOptions, full bool,
 	current := append([]int64{}, r.ids...) // never nil: an empty listing is a listing
 	if !full {
 		before := e.queryRequests()
-		err := e.Source.QueryAssets(ctx, sfmc.AssetQuery{TypeIDs: opts.TypeIDs, Fields: []string{"id"}}, func(a sfmc.Asset) error {
+		q := sfmc.AssetQuery{TypeIDs: opts.TypeIDs, Fields: []string{"id"}}
+		if prev != nil {
+			q.Expect = max(len(prev.Known), 1) // a small account's listing sends no probes
+		}
+		err := e.Source.QueryAssets(ctx, q, func(a sfmc.Asset) error {
 			current = append(current, a.ID)
 			return nil
 		})

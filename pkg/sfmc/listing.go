@@ -107,10 +107,10 @@ func (c *Client) QueryAssets(ctx context.Context, q AssetQuery, fn func(Asset) e
 	}
 	ids := uniqueInts(q.TypeIDs)
 	if len(ids) == 0 {
-		return c.listChunk(ctx, nil, q.ModifiedSince, size, fields, fn)
+		return c.listChunk(ctx, nil, q.ModifiedSince, q.Expect, size, fields, fn)
 	}
 	for chunk := range slices.Chunk(ids, maxInValues) {
-		if err := c.listChunk(ctx, chunk, q.ModifiedSince, size, fields, fn); err != nil {
+		if err := c.listChunk(ctx, chunk, q.ModifiedSince, q.Expect, size, fields, fn); err != nil {
 			return err
 		}
 	}

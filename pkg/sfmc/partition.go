@@ -69,8 +69,22 @@ const sweepMargin = 5 * time.Minute
 const minPagesPerPartition = 2
 
 // listChunk lists the assets of one type chunk, partitioned when it is long.
-func (c *Client) listChunk(ctx context.Context, typeIDs []int, since time.Time, size int, fields []string, fn func(Asset) error) error {
+func (c *Client) listChunk(ctx context.Context, typeIDs []int, since time.Time, expect, size int, fields []string, fn func(Asset) error) error {
 	k := c.newKeyset(typeIDs, since, size, fields)
+	parts := c.cfg.ListConcurrency
+	now, known := c.ServerNow()
+	sweepFrom := now.Add(-sweepMargin).Truncate(time.Millisecond)
+	var early chan probeOutcome
+	if parts > 1 && known && since.IsZero() && (expect <= 0 || expect >= minPagesPerPartition*parts*size) {
+		// A full listing is long unless the account is small: probe while
+		// the first page is on its way. The probes' id bounds then cover
+		// the first page's ids too, which does no harm.
+		pctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		early = make(chan probeOutcome, 1)
+		kc := *k
+		go func() { early <- c.probeRest(pctx, &kc, sweepFrom) }()
+	}
 	for {
 		// Decide after a page sent in normal mode: its count is what is
 		// left. A listing that starts in a cluster of equal dates walks it
@@ -84,16 +98,24 @@ func (c *Client) listChunk(ctx context.Context, typeIDs []int, since time.Time, 
 			break
 		}
 	}
-	parts := c.cfg.ListConcurrency
-	now, known := c.ServerNow()
+	if early == nil {
+		// The sweep starts from SFMC's clock at the split.
+		now, known = c.ServerNow()
+		sweepFrom = now.Add(-sweepMargin).Truncate(time.Millisecond)
+	}
 	if parts <= 1 || !known || k.count < 0 || k.count-k.n < minPagesPerPartition*parts*k.eff {
 		return k.run(ctx, fn)
 	}
-	sweepFrom := now.Add(-sweepMargin).Truncate(time.Millisecond)
-	ps, err := c.planPartitions(ctx, k, parts, sweepFrom)
-	if err != nil {
-		return err
+	var pr probeOutcome
+	if early != nil {
+		pr = <-early
+	} else {
+		pr = c.probeRest(ctx, k, sweepFrom)
 	}
+	if pr.err != nil {
+		return pr.err
+	}
+	ps := c.planPartitions(k, parts, pr)
 	if ps == nil {
 		return k.run(ctx, fn)
 	}
@@ -121,10 +143,20 @@ func (c *Client) probe(ctx context.Context, q queryBody, sort ...querySort) (*As
 	return first, p.count, nil
 }
 
-// planPartitions probes the rest of k's walk and cuts it into at most parts
-// walks over disjoint id ranges. It returns nil when splitting does not pay:
-// too few ids, or most of what is left would be listed again by the sweep.
-func (c *Client) planPartitions(ctx context.Context, k *keyset, parts int, sweepFrom time.Time) ([]*keyset, error) {
+// probeOutcome is what the probes of a listing found: the smallest and the
+// largest id of what is left, how many assets are left (total) and how many
+// of them changed since the sweep's start. refused says SFMC refused a
+// probe's query (400): the listing then goes on serially.
+type probeOutcome struct {
+	lowest, highest *Asset
+	total, changed  *int
+	refused         bool
+	err             error
+}
+
+// probeRest sends the three probes of k's walk (from its position now)
+// together.
+func (c *Client) probeRest(ctx context.Context, k *keyset, sweepFrom time.Time) (out probeOutcome) {
 	// The id probes carry conditions that every id meets, in the operators
 	// the partitions use, so that a server refusing them is found before
 	// any partition has started.
@@ -134,40 +166,44 @@ func (c *Client) planPartitions(ctx context.Context, k *keyset, parts int, sweep
 	if sweepFrom.After(recent.lower) {
 		recent.lower = sweepFrom
 	}
-	var (
-		lowest, highest *Asset
-		total, changed  *int
-	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		lowest, total, err = c.probe(gctx, lowProbe.page(), querySort{"id", "ASC"})
+		out.lowest, out.total, err = c.probe(gctx, lowProbe.page(), querySort{"id", "ASC"})
 		return err
 	})
 	g.Go(func() (err error) {
-		highest, _, err = c.probe(gctx, highProbe.page(), querySort{"id", "DESC"})
+		out.highest, _, err = c.probe(gctx, highProbe.page(), querySort{"id", "DESC"})
 		return err
 	})
 	g.Go(func() (err error) {
-		_, changed, err = c.probe(gctx, recent.page(), querySort{"modifiedDate", "ASC"}, querySort{"id", "ASC"})
+		_, out.changed, err = c.probe(gctx, recent.page(), querySort{"modifiedDate", "ASC"}, querySort{"id", "ASC"})
 		return err
 	})
 	if err := g.Wait(); err != nil {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
 			c.log.Warn().Err(err).Msg("sfmc: SFMC refused a query that partitioned listing needs: listing serially (set sfmc.list_concurrency: 1 to skip the attempt)")
-			return nil, nil
+			return probeOutcome{refused: true}
 		}
-		return nil, err
+		return probeOutcome{err: err}
 	}
-	if lowest == nil || highest == nil || total == nil || changed == nil || 2**changed > *total {
-		return nil, nil
+	return out
+}
+
+// planPartitions cuts the rest of k's walk into at most parts walks over
+// disjoint id ranges, from what the probes found. It returns nil when
+// splitting does not pay: a probe refused, too few ids, or most of what is
+// left would be listed again by the sweep.
+func (c *Client) planPartitions(k *keyset, parts int, pr probeOutcome) []*keyset {
+	if pr.refused || pr.lowest == nil || pr.highest == nil || pr.total == nil || pr.changed == nil || 2**pr.changed > *pr.total {
+		return nil
 	}
-	lo, hi := lowest.ID, highest.ID
+	lo, hi := pr.lowest.ID, pr.highest.ID
 	if span := hi - lo + 1; span < int64(parts) {
 		parts = int(max(span, 1))
 	}
 	if parts <= 1 {
-		return nil, nil
+		return nil
 	}
 	bounds := partitionBounds(lo, hi, parts)
 	ps := make([]*keyset, parts)
@@ -179,9 +215,9 @@ func (c *Client) planPartitions(ctx context.Context, k *keyset, parts int, sweep
 		maps.DeleteFunc(p.seen, func(key assetKey, _ struct{}) bool { return !p.owns(key.id) })
 		ps[i] = &p
 	}
-	c.log.Debug().Int("assets", *total).Int("partitions", parts).Int64("id_from", lo).Int64("id_to", hi).
-		Int("recent", *changed).Msg("sfmc: listing in partitions")
-	return ps, nil
+	c.log.Debug().Int("assets", *pr.total).Int("partitions", parts).Int64("id_from", lo).Int64("id_to", hi).
+		Int("recent", *pr.changed).Msg("sfmc: listing in partitions")
+	return ps
 }
 
 // partitionBounds cuts [lo, hi] into parts ranges of equal width. Range i is

@@ -456,3 +456,93 @@ func TestPartitionedListingReadAheadBudgets(t *testing.T) {
 		})
 	}
 }
+
+// TestPartitionedFullListingProbesWithTheFirstPage: a full listing, once
+// SFMC's clock is known, sends its probes together with its first page
+// instead of after it: the emulator holds the first page until all three
+// probes have arrived. The listing is still exactly once and partitioned.
+func TestPartitionedFullListingProbesWithTheFirstPage(t *testing.T) {
+	e := newEnv(t, sfmctest.Options{}, withPartitions(4))
+	ids := e.srv.AddBlocks(0, 3000, 197)
+	setDates(t, e.srv, ids, base, 3*time.Millisecond)
+	if err := e.c.Authenticate(t.Context()); err != nil { // SFMC's clock is now known
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		probes int
+		all    = make(chan struct{})
+		first  = true
+		waited error
+	)
+	e.srv.OnRequest(func(r sfmctest.RequestInfo) {
+		if r.Route != "query" {
+			return
+		}
+		var q sentQuery
+		_ = json.Unmarshal(r.Body, &q)
+		mu.Lock()
+		if q.Page.PageSize == 1 {
+			if probes++; probes == 3 {
+				close(all)
+			}
+			mu.Unlock()
+			return
+		}
+		hold := first
+		first = false
+		mu.Unlock()
+		if hold {
+			select {
+			case <-all:
+			case <-time.After(10 * time.Second):
+				mu.Lock()
+				waited = fmt.Errorf("%d probes arrived while the first page was held, want 3", probes)
+				mu.Unlock()
+			}
+		}
+	})
+	got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+	if waited != nil {
+		t.Fatal(waited)
+	}
+	checkExactlyOnce(t, e, 0, got, ids)
+	if len(partitionsSent(t, e.srv)) != 4 {
+		t.Fatal("listing was not partitioned")
+	}
+}
+
+// TestPartitionedFullListingFallsBackWhenAnEarlyProbeIsRefused: a probe
+// sent with the first page and refused (400) leaves the listing serial and
+// complete.
+func TestPartitionedFullListingFallsBackWhenAnEarlyProbeIsRefused(t *testing.T) {
+	e := newEnv(t, sfmctest.Options{}, withPartitions(4))
+	ids := e.srv.AddBlocks(0, 3000, 197)
+	setDates(t, e.srv, ids, base, 3*time.Millisecond)
+	if err := e.c.Authenticate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.InjectFault(sfmctest.Fault{Route: "query", PageSize: 1, Status: 400, Message: "Error: 'id' is not a valid property name"})
+	got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+	checkExactlyOnce(t, e, 0, got, ids)
+	if n := len(partitionsSent(t, e.srv)); n != 0 {
+		t.Errorf("%d partitions sent after a refused probe, want a serial listing", n)
+	}
+}
+
+// TestFullListingExpectedShortSendsNoProbes: a full listing the caller
+// expects to be short (deletion tracking's id listing of a small account)
+// costs its pages only, even with SFMC's clock known.
+func TestFullListingExpectedShortSendsNoProbes(t *testing.T) {
+	e := newEnv(t, sfmctest.Options{}, withPartitions(4))
+	ids := e.srv.AddBlocks(0, 30, 197)
+	setDates(t, e.srv, ids, base, 3*time.Millisecond)
+	if err := e.c.Authenticate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}, Expect: 30})
+	checkExactlyOnce(t, e, 0, got, ids)
+	if n := e.srv.Stats().ByRoute["query"]; n != 1 {
+		t.Errorf("%d query requests for one page expected short, want 1", n)
+	}
+}

@@ -188,7 +188,12 @@ func TestQueryTypeChunks(t *testing.T) {
 			t.Errorf("asset %d of an unrequested type listed", a.ID)
 		}
 	}
-	qs := sentQueries(t, e.srv)
+	var qs []sentQuery
+	for _, q := range sentQueries(t, e.srv) {
+		if q.Page.PageSize != 1 { // not a partitioned listing's probe
+			qs = append(qs, q)
+		}
+	}
 	if len(qs) != 3 {
 		t.Errorf("query requests = %d, want 3 (one per chunk of ≤ 50 type ids)", len(qs))
 	}

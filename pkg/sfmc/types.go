@@ -60,4 +60,11 @@ type AssetQuery struct {
 	Fields []string
 	// PageSize overrides the client's page size (at most 500).
 	PageSize int
+	// Expect, when > 0, is about how many assets the caller expects (what
+	// the last listing of the same query returned). A full listing (no
+	// ModifiedSince) of unknown size, or expected to fill a few pages per
+	// partition, sends the probes that plan its partitions together with
+	// its first page; one expected to be short sends them only if its
+	// first page shows it is long after all.
+	Expect int
 }

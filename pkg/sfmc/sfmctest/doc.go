@@ -36,7 +36,7 @@
 //	POST   /_emulator/seed                    {"mid","extraBlocks","largeBlocks","tieBlocks","start","assets"}
 //	GET    /_emulator/categories?mid=N, POST /_emulator/categories?mid=N {"name","parentId"}
 //	GET|DELETE /_emulator/stats, GET|DELETE /_emulator/requests
-//	POST   /_emulator/faults                  {"route","after","times","status","retryAfter","retryAfterInBodyOnly","drop","cutAfterBytes","latency":"250ms","emptyPage",
+//	POST   /_emulator/faults                  {"route","pageSize","after","times","status","retryAfter","retryAfterInBodyOnly","drop","cutAfterBytes","latency":"250ms","emptyPage",
 //	                                           "message","echo","redirect","floodBytes","ignoreKeyset","ignoreIDRange","endlessPages"}
 //	DELETE /_emulator/faults, POST /_emulator/expire-tokens
 //

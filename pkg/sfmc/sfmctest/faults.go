@@ -21,6 +21,9 @@ type Fault struct {
 	// "create", "update", "delete", "categories", "category-write",
 	// "deleted", "restore", or "" for any REST route.
 	Route string `json:"route"`
+	// PageSize, when > 0, matches only queries asking for pages of this
+	// size (1: the probes of a partitioned listing).
+	PageSize int `json:"pageSize"`
 	// After is how many matching calls to let through first (0 = the next one).
 	After int `json:"after"`
 	// Times is how many matching calls to fail (0 means 1; -1 = forever).
@@ -125,13 +128,28 @@ func (s *Server) ClearFaults() {
 	s.faults = nil
 }
 
-func (s *Server) pickFault(rt string) *Fault {
+func (s *Server) pickFault(rt string, body []byte) *Fault {
+	pageSize := -1 // parsed when a fault asks
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
 	var chosen *Fault
 	for _, fs := range s.faults {
 		if fs.f.Route != rt && (fs.f.Route != "" || rt == RouteToken) {
 			continue
+		}
+		if fs.f.PageSize > 0 {
+			if pageSize < 0 {
+				var q struct {
+					Page struct {
+						PageSize int `json:"pageSize"`
+					} `json:"page"`
+				}
+				_ = json.Unmarshal(body, &q)
+				pageSize = q.Page.PageSize
+			}
+			if pageSize != fs.f.PageSize {
+				continue
+			}
 		}
 		fs.seen++
 		if chosen != nil || fs.seen <= fs.f.After || (fs.f.Times >= 0 && fs.fired >= fs.f.Times) {
@@ -148,7 +166,7 @@ func (s *Server) pickFault(rt string) *Fault {
 // and returns the fault for the modes that change normal handling
 // (IgnoreKeyset).
 func (s *Server) applyFault(rec *statusRecorder, w http.ResponseWriter, r *http.Request, rt string, body []byte) (bool, *Fault) {
-	f := s.pickFault(rt)
+	f := s.pickFault(rt, body)
 	if f == nil {
 		return false, nil
 	}
