@@ -288,6 +288,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fail("load AWS configuration: %v", err)
 	}
+	awsCfg.HTTPClient = keepConnections(awsCfg.HTTPClient)
 	if awsCfg.Credentials == nil {
 		return nil, fail("no AWS credentials configured")
 	}
@@ -328,6 +329,29 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.cl = cl
 	return s, nil
+}
+
+// maxIdleConnsPerHost is how many idle connections to the endpoint are
+// kept for reuse: as many as a run writes in parallel at most (its
+// concurrency is 1-256). The SDK's default of 10 makes a run with a
+// higher concurrency close and open connections all the time.
+const maxIdleConnsPerHost = 256
+
+// keepConnections returns hc (the AWS config's HTTP client: nil, or the
+// SDK's buildable client holding a custom CA bundle) keeping up to
+// maxIdleConnsPerHost idle connections.
+func keepConnections(hc aws.HTTPClient) aws.HTTPClient {
+	bc, ok := hc.(*awshttp.BuildableClient)
+	switch {
+	case hc == nil:
+		bc = awshttp.NewBuildableClient()
+	case !ok:
+		return hc
+	}
+	return bc.WithTransportOptions(func(tr *http.Transport) {
+		tr.MaxIdleConns = max(tr.MaxIdleConns, maxIdleConnsPerHost)
+		tr.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	})
 }
 
 func endpointNote(endpoint string) string {
