@@ -33,19 +33,25 @@ flags:
   --runs R              runs per case; wall and peak RSS are the median (default 1)
   --dry-run             run --dry-run: list only, write nothing
   --bin PATH            benchmark this backup-creator binary instead of building one
+  --server-pid PID      also measure the CPU of process PID (a storage server,
+                        e.g. versitygw behind an s3:// --dest) during each run
+                        and add the column srv_cpu_s
   --markdown            print the rows as a Markdown table
   -h, --help            this text
 
 The environment variables BENCH_SIZES (plain-block sizes, like --blocks),
 BENCH_ASSETS, BENCH_LATENCY, BENCH_LIST_CONCURRENCY, BENCH_CONCURRENCY,
-BENCH_DEST, BENCH_RUNS and BENCH_BIN set the same things; flags win.
+BENCH_DEST, BENCH_RUNS, BENCH_BIN and BENCH_SERVER_PID set the same things;
+flags win.
 
 columns: case, latency, K (list concurrency), runs, wall_s (median), requests
 (SFMC requests of the run's --json summary, without retries), retries
 (retries + throttled), blocks, files, blocks_s, files_s, rss_mib (median peak
 RSS), cpu_s (median user+sys CPU of backup-creator), emu_cpu_s (median CPU the
 emulator spent during a run: if it nears wall_s, the emulator is the limit),
-serial_s (requests × latency), wall/serial.
+serial_s (requests × latency), wall/serial; with --server-pid also srv_cpu_s
+(median CPU that process spent during a run, user+sys: with cpu_s it shows the
+server's share of a run on one machine).
 EOF
 }
 
@@ -67,6 +73,7 @@ concurrency=${BENCH_CONCURRENCY:-8}
 dest_url=${BENCH_DEST:-}
 runs=${BENCH_RUNS:-1}
 bin=${BENCH_BIN:-}
+server_pid=${BENCH_SERVER_PID:-}
 dry_run="" markdown="" cli_sizes=""
 
 need() { [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value (see --help)"; }
@@ -81,9 +88,10 @@ while [[ $# -gt 0 ]]; do
     --dest) need "$@"; dest_url=$2; shift 2 ;;
     --runs) need "$@"; runs=$2; shift 2 ;;
     --bin) need "$@"; bin=$2; shift 2 ;;
+    --server-pid) need "$@"; server_pid=$2; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
     --markdown) markdown=1; shift ;;
-    --assets=*|--blocks=*|--latency=*|--list-concurrency=*|--concurrency=*|--dest=*|--runs=*|--bin=*)
+    --assets=*|--blocks=*|--latency=*|--list-concurrency=*|--concurrency=*|--dest=*|--runs=*|--bin=*|--server-pid=*)
       set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
     *) usage >&2; die "unknown argument '$1'" ;;
   esac
@@ -92,6 +100,10 @@ done
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "--runs takes a count ≥ 1, got '$runs'"
 [[ "$concurrency" =~ ^[1-9][0-9]*$ ]] || die "--concurrency takes a count ≥ 1, got '$concurrency'"
 [[ -z "$list_k" || "$list_k" =~ ^[1-9][0-9]*$ ]] || die "--list-concurrency takes a count ≥ 1, got '$list_k'"
+if [[ -n "$server_pid" ]]; then
+  [[ "$server_pid" =~ ^[1-9][0-9]*$ ]] || die "--server-pid takes a process id, got '$server_pid'"
+  [[ -r "/proc/$server_pid/stat" ]] || die "--server-pid $server_pid: no such process"
+fi
 
 # seconds D: a Go duration (ns, us, µs, ms, s, m, h; composites like 1m30s) in seconds.
 seconds() {
@@ -131,6 +143,10 @@ go build -o "$work/sfmc-emulator" ./scripts/sfmc-emulator
 
 cols=(case latency K runs wall_s requests retries blocks files blocks_s files_s rss_mib cpu_s emu_cpu_s serial_s wall/serial)
 fmt='%-14s %-8s %-3s %-4s %-8s %-8s %-7s %-7s %-7s %-8s %-8s %-7s %-6s %-9s %-8s %s\n'
+if [[ -n "$server_pid" ]]; then
+  cols+=(srv_cpu_s)
+  fmt='%-14s %-8s %-3s %-4s %-8s %-8s %-7s %-7s %-7s %-8s %-8s %-7s %-6s %-9s %-8s %-11s %s\n'
+fi
 
 # cpu_ticks PID: user+sys CPU of a process so far, in clock ticks.
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
@@ -154,7 +170,7 @@ for c in "${cases[@]}"; do
   emu_pid=$!
   for _ in $(seq 1800); do [[ -s "$work/emu.env" ]] && break; kill -0 "$emu_pid" 2>/dev/null || break; sleep 0.1; done
   [[ -s "$work/emu.env" ]] || { cat "$work/emu.log" >&2; echo "bench.sh: the emulator did not start" >&2; exit 1; }
-  : >"$work/walls"; : >"$work/rss"; : >"$work/cpu"; : >"$work/emu_cpu"
+  : >"$work/walls"; : >"$work/rss"; : >"$work/cpu"; : >"$work/emu_cpu"; : >"$work/srv_cpu"
   for r in $(seq "$runs"); do
     dest=$work/dest-$n-$r
     if [[ -n "$dest_url" ]]; then base=${dest_url%%\?*}; q=${dest_url#"$base"}; dest="$base-$n-$$-$r$q"; fi
@@ -163,11 +179,16 @@ for c in "${cases[@]}"; do
     extra=()
     [[ -n "$dry_run" ]] && extra=(--dry-run)
     emu_before=$(cpu_ticks "$emu_pid")
+    [[ -n "$server_pid" ]] && srv_before=$(cpu_ticks "$server_pid")
     env "${env_k[@]}" /usr/bin/time -f '%e %M %U %S' -o "$work/time" \
       "$bin" run --env-file "$work/emu.env" --dest "$dest" --concurrency "$concurrency" "${extra[@]}" \
         --json --log-level warn >"$work/summary.json" 2>"$work/run.log" || {
       cat "$work/run.log" >&2; echo "bench.sh: run $r of $c failed" >&2; exit 1; }
     emu_after=$(cpu_ticks "$emu_pid")
+    if [[ -n "$server_pid" ]]; then
+      srv_after=$(cpu_ticks "$server_pid") || die "--server-pid $server_pid: the process ended during run $r of $c"
+      awk -v a="$srv_before" -v b="$srv_after" -v hz="$hz" 'BEGIN { printf "%.2f\n", (b - a) / hz }' >>"$work/srv_cpu"
+    fi
     read -r wall rss_kb user_s sys_s <"$work/time"
     echo "$wall" >>"$work/walls"; echo "$rss_kb" >>"$work/rss"
     awk -v u="$user_s" -v s="$sys_s" 'BEGIN { printf "%.2f\n", u + s }' >>"$work/cpu"
@@ -188,6 +209,7 @@ for c in "${cases[@]}"; do
   }')
   read -r bps fps serial ratio <<<"$row"
   vals=("$kind $n" "$latency" "${list_k:--}" "$runs" "$wall" "$reqs" "$retries" "$blocks_n" "$files_n" "$bps" "$fps" "$rss_mib" "$cpu" "$emu_cpu" "$serial" "$ratio")
+  [[ -n "$server_pid" ]] && vals+=("$(median <"$work/srv_cpu")")
   if [[ -n "$markdown" ]]; then
     printf '| %s ' "${vals[@]}"; printf '|\n'
   else
