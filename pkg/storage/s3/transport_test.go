@@ -3,7 +3,6 @@ package s3
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,13 +16,10 @@ import (
 )
 
 // proxy is a reverse proxy in front of an S3 server that counts the
-// connections clients open to it and the PUT requests, and can answer a PUT
-// itself instead of passing it on.
+// connections clients open to it and the PUT requests.
 type proxy struct {
 	*httptest.Server
 	conns, puts atomic.Int64
-	// answer, if set, may answer PUT number n (from 1) itself.
-	answer func(n int64, r *http.Request) (status int, body string, ok bool)
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -37,15 +33,7 @@ func newProxy(t *testing.T, target string) *proxy {
 	p := &proxy{}
 	p.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut {
-			if n := p.puts.Add(1); p.answer != nil {
-				if status, body, ok := p.answer(n, r); ok {
-					_, _ = io.Copy(io.Discard, r.Body)
-					w.Header().Set("Content-Type", "application/xml")
-					w.WriteHeader(status)
-					_, _ = io.WriteString(w, body)
-					return
-				}
-			}
+			p.puts.Add(1)
 		}
 		rp.ServeHTTP(w, r)
 	}))
@@ -57,10 +45,6 @@ func newProxy(t *testing.T, target string) *proxy {
 	p.Start()
 	t.Cleanup(p.Close)
 	return p
-}
-
-func s3Error(code string) string {
-	return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>` + code + `</Code><Message>injected</Message><RequestId>1</RequestId></Error>`
 }
 
 // TestConnectionReuse checks that Puts reuse connections: rounds of 32
