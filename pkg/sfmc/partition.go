@@ -80,10 +80,13 @@ func (c *Client) listChunk(ctx context.Context, typeIDs []int, since time.Time, 
 		// the first page is on its way. The probes' id bounds then cover
 		// the first page's ids too, which does no harm.
 		pctx, cancel := context.WithCancel(ctx)
-		defer cancel()
+		var wg sync.WaitGroup
+		// Nothing of the listing outlives it: a listing that ends early
+		// (short, or failed) stops the probes and waits for them.
+		defer func() { cancel(); wg.Wait() }()
 		early = make(chan probeOutcome, 1)
 		kc := *k
-		go func() { early <- c.probeRest(pctx, &kc, sweepFrom) }()
+		wg.Go(func() { early <- c.probeRest(pctx, &kc, sweepFrom) })
 	}
 	for {
 		// Decide after a page sent in normal mode: its count is what is
