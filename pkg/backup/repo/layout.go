@@ -165,8 +165,12 @@ func ContentExt(typeName, content string) string {
 // Folding ASCII only is exact for these patterns: no other character
 // lower-cases to one of their letters.
 func containsFold(s, pat string) bool {
+	if pat == "" {
+		return true
+	}
+	first := string([]byte{pat[0], pat[0] - 'a' + 'A'}) // both cases of its first letter
 	for i := 0; i+len(pat) <= len(s); i++ {
-		j := strings.IndexAny(s[i:], pat[:1]+strings.ToUpper(pat[:1]))
+		j := strings.IndexAny(s[i:], first)
 		if j < 0 {
 			return false
 		}
