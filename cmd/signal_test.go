@@ -19,9 +19,20 @@ import (
 
 var (
 	buildOnce sync.Once
+	binDir    string
 	binPath   string
 	buildErr  error
 )
+
+// TestMain removes the binary buildBinary built: 77 MB per test process,
+// which otherwise piled up in the temp folder run after run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 // buildBinary builds backup-creator once per test process.
 func buildBinary(t *testing.T) string {
@@ -32,6 +43,7 @@ func buildBinary(t *testing.T) string {
 			buildErr = err
 			return
 		}
+		binDir = dir
 		binPath = filepath.Join(dir, "backup-creator")
 		root, _ := filepath.Abs("..")
 		cmd := exec.Command("go", "build", "-o", binPath, ".")
