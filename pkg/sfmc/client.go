@@ -70,8 +70,9 @@ type Config struct {
 	// paged in at once (default DefaultListConcurrency, at most
 	// MaxListConcurrency; 1 lists serially). See QueryAssets.
 	ListConcurrency int
-	// ListReadAhead bounds the bytes of assets all partitions of a listing
-	// together hold read ahead (default DefaultListReadAhead; negative: no
+	// ListReadAhead bounds the bytes of assets a listing holds read ahead:
+	// a serial walk or the final sweep all of it, the partitions of a
+	// listing together (default DefaultListReadAhead; negative: no
 	// read-ahead). See QueryAssets.
 	ListReadAhead int64
 	// MaxAttempts bounds the tries of one request (default 6). A single

@@ -79,9 +79,13 @@ func keyOf(a Asset) assetKey { return assetKey{a.ID, a.ModifiedDate.UnixNano()} 
 // Config.ListConcurrency disjoint id ranges that are paged concurrently (see
 // partition.go); fn is then still never called concurrently, but items come
 // in no particular order: identify versions by (ID, ModifiedDate), not by
-// the order they arrive in. Each partition reads one page ahead, holding at
-// most its share of Config.ListReadAhead bytes of it. Type lists longer than 50 ids are queried in
+// the order they arrive in. Type lists longer than 50 ids are queried in
 // chunks, one after another.
+//
+// After its first page a listing reads one page ahead: the next request goes
+// out while fn is handed the page before. A serial walk and the final sweep
+// hold at most Config.ListReadAhead bytes of a page, each partition its share
+// of it; beyond that the page is handed on as it is read.
 //
 // Each item's Raw is its JSON exactly as received. An error from fn stops the
 // query and is returned unchanged.

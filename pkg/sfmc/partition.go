@@ -107,7 +107,7 @@ func (c *Client) listChunk(ctx context.Context, typeIDs []int, since time.Time, 
 		sweepFrom = now.Add(-sweepMargin).Truncate(time.Millisecond)
 	}
 	if parts <= 1 || !known || k.count < 0 || k.count-k.n < minPagesPerPartition*parts*k.eff {
-		return k.run(ctx, fn)
+		return c.walk(ctx, k, fn)
 	}
 	var pr probeOutcome
 	if early != nil {
@@ -120,7 +120,7 @@ func (c *Client) listChunk(ctx context.Context, typeIDs []int, since time.Time, 
 	}
 	ps := c.planPartitions(k, parts, pr)
 	if ps == nil {
-		return k.run(ctx, fn)
+		return c.walk(ctx, k, fn)
 	}
 	return c.runPartitions(ctx, k, ps, sweepFrom, fn)
 }
@@ -282,12 +282,22 @@ func (c *Client) runPartitions(ctx context.Context, k *keyset, ps []*keyset, swe
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	return sweep.run(ctx, fn)
+	return c.walk(ctx, sweep, fn)
+}
+
+// walk runs the rest of a listing that one walk does alone (a serial
+// listing after its first page, the final sweep) reading one page ahead
+// with the whole read-ahead budget, or item by item when read-ahead is off.
+func (c *Client) walk(ctx context.Context, k *keyset, fn func(Asset) error) error {
+	if c.cfg.ListReadAhead <= 0 {
+		return k.run(ctx, fn)
+	}
+	return k.runAhead(ctx, int(c.cfg.ListReadAhead), newGate(1), fn)
 }
 
 // DefaultListReadAhead is the default Config.ListReadAhead: the bytes of
-// assets all partitions of a listing hold read ahead (see runAhead), split
-// evenly among them. A 500-asset page of typical content blocks is about
+// assets a serial walk, or all partitions of a listing split evenly, hold
+// read ahead (see runAhead). A 500-asset page of typical content blocks is about
 // 2 MiB, so four partitions each read a whole page ahead.
 const DefaultListReadAhead = 16 << 20
 

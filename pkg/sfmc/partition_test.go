@@ -430,6 +430,128 @@ func TestPartitionedListingReadsAhead(t *testing.T) {
 	checkExactlyOnce(t, e, 0, got, ids)
 }
 
+// TestSerialListingReadsAhead: a listing that one walk pages alone sends
+// its next request while the callback still holds the page before.
+func TestSerialListingReadsAhead(t *testing.T) {
+	e := newEnv(t, sfmctest.Options{}, withPartitions(1))
+	ids := e.srv.AddBlocks(0, 300, 197)
+	setDates(t, e.srv, ids, base, 3*time.Millisecond)
+	var (
+		mu      sync.Mutex
+		queries int
+		ahead   = make(chan struct{}) // closed at the third query
+	)
+	e.srv.OnRequest(func(r sfmctest.RequestInfo) {
+		if r.Route != "query" {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if queries++; queries == 3 {
+			close(ahead)
+		}
+	})
+	var got []sfmc.Asset
+	err := e.c.QueryAssets(t.Context(), sfmc.AssetQuery{TypeIDs: []int{197}}, func(a sfmc.Asset) error {
+		if len(got) == 50 { // the second page's first item
+			select {
+			case <-ahead:
+			case <-time.After(10 * time.Second):
+				mu.Lock()
+				defer mu.Unlock()
+				return fmt.Errorf("while the callback held the second page's first item, the listing had sent %d queries: it did not read ahead", queries)
+			}
+		}
+		got = append(got, a)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, e, 0, got, ids)
+}
+
+// TestPartitionedListingSweepReadsAhead: the final sweep of a partitioned
+// listing reads ahead too. 150 assets are edited as the sweep's first query
+// arrives, so only the sweep can see their new versions, over three pages.
+func TestPartitionedListingSweepReadsAhead(t *testing.T) {
+	e := newEnv(t, sfmctest.Options{}, withPartitions(4))
+	ids := e.srv.AddBlocks(0, 3000, 197)
+	setDates(t, e.srv, ids, base, 3*time.Millisecond)
+	const edits = 150
+	var (
+		mu            sync.Mutex
+		partitioned   bool
+		sweepQueries  int
+		sweepThird    = make(chan struct{}) // closed at the sweep's third query
+		editedVersion = base.Add(365 * 24 * time.Hour)
+	)
+	e.srv.OnRequest(func(r sfmctest.RequestInfo) {
+		if r.Route != "query" {
+			return
+		}
+		var q sentQuery
+		if err := json.Unmarshal(r.Body, &q); err != nil || q.Page.PageSize == 1 {
+			return // a probe
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if queryIDBounds(t, q.Query) != (idBounds{}) {
+			partitioned = true
+			return
+		}
+		if !partitioned {
+			return // the first page
+		}
+		if sweepQueries++; sweepQueries == 1 {
+			for _, id := range ids[:edits] {
+				if err := e.srv.UpdateAsset(0, id, func(s *sfmctest.AssetSpec) { s.Content = "edited before the sweep" }); err != nil {
+					t.Error(err)
+				}
+			}
+		} else if sweepQueries == 3 {
+			close(sweepThird)
+		}
+	})
+	var got []sfmc.Asset
+	swept := 0
+	err := e.c.QueryAssets(t.Context(), sfmc.AssetQuery{TypeIDs: []int{197}}, func(a sfmc.Asset) error {
+		got = append(got, a)
+		if a.ModifiedDate.Before(editedVersion) {
+			return nil
+		}
+		if swept++; swept == 51 { // the sweep's second page's first item
+			select {
+			case <-sweepThird:
+			case <-time.After(10 * time.Second):
+				mu.Lock()
+				defer mu.Unlock()
+				return fmt.Errorf("while the callback held the sweep's second page, the sweep had sent %d queries: it did not read ahead", sweepQueries)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if swept != edits {
+		t.Fatalf("the sweep delivered %d edited versions, want %d", swept, edits)
+	}
+	byID := map[int64]int{}
+	for _, a := range got {
+		byID[a.ID]++
+	}
+	for i, id := range ids {
+		want := 1
+		if i < edits {
+			want = 2 // the version the partitions saw and the edited one
+		}
+		if byID[id] != want {
+			t.Errorf("asset %d delivered %d times, want %d", id, byID[id], want)
+		}
+	}
+}
+
 // TestPartitionedListingReadAheadBudgets: with no read-ahead, a budget
 // smaller than one asset, one that runs out within a page and the default,
 // the listing has every asset exactly once, also when answers break off and
