@@ -116,7 +116,7 @@ never from a flag.
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	pf := root.PersistentFlags()
-	pf.StringVar(&configFile, "config", "", "config file (YAML, JSON or TOML); default: ./backup-creator.yaml if present")
+	pf.StringVar(&configFile, "config", "", "config file, YAML, JSON or TOML by its extension (.yaml/.yml, .json, .toml); default: ./backup-creator.yaml if present")
 	pf.StringVar(&envFile, "env-file", "", "load variables not already set from this file (default: .env in the working directory, if present)")
 	pf.String("log-level", "info", "log level: debug, info, warn, error")
 	pf.String("log-format", "auto", "log format: json, console, or auto (console on a terminal, JSON otherwise)")
