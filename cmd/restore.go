@@ -75,10 +75,12 @@ either, every other flag narrows further.
 
 EXIT STATUS
   0    success (also when nothing needed restoring)
-  1    failure (no such backup, a damaged backup file, destination unreadable)
+  1    failure (no such backup, a damaged manifest, destination unreadable)
   2    usage or configuration error (nothing was done)
-  3    partial: some selected blocks could not be restored (the others were;
-       run the same restore again to finish)
+  3    partial: some selected blocks could not be restored (the others were,
+       or with --dry-run were planned). Refused by SFMC: run the same restore
+       again to finish. A block file of the backup is damaged (the error says
+       so): running again does not help; see "verify --help"
   4    SFMC authentication failed: credentials refused, or no token endpoint at
        the auth URL (404, unknown host); check client id, secret, auth URL, account id
   130  interrupted by SIGINT/SIGTERM or --timeout`,

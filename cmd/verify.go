@@ -34,6 +34,19 @@ missing, corrupt (other size or sha256) or extra (in the folder, not in the mani
 Incomplete backups (no manifest: a failed run) have nothing to check against; --all lists
 them without counting them as problems, naming one explicitly fails.
 
+When a problem is found:
+  missing or corrupt block file: a restore that needs that version fails for that
+    block (exit 3; running it again does not help). "run --full" stores every block
+    that still exists in SFMC again, so restores as of that new backup and later no
+    longer need the file; restores as of older backups, and blocks deleted in SFMC
+    since, still do.
+  damaged manifest: restore, diff, history and show as of that backup or any later
+    one exit 1, prune removes nothing, and run does not notice. Put back a good copy
+    of the folder if there is one; otherwise move the folder out of the destination
+    and "run --full" (the versions only that folder held are then lost).
+  extra file: not in the manifest, so restore never uses it; look at it, then
+    remove it.
+
 EXIT STATUS
   0    every backup checked is intact
   1    a backup checked has a missing, corrupt or extra file or a damaged
