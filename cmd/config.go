@@ -55,12 +55,14 @@ func newConfigShowCmd(a *App) *cobra.Command {
 		Long: `Print every configuration key with its effective value, where the value came from
 (flag, env, env file, file, secret file or default) and the environment variables that
 set it. Secrets (client secret, webhook, ping and Pushgateway URLs, SMTP password) are
-shown only as (set) or (unset). Values are shown as they are, also invalid ones: use
-"config validate" to check them.
+shown only as (set) or (unset). A value that loads but is out of range (concurrency: 0)
+is shown as it is: "config validate" checks them.
 
 EXIT STATUS
-  0    success (also when a value is invalid)
-  2    usage error (bad flag, unreadable config file or env file)`,
+  0    success (also with values that "config validate" refuses)
+  2    the configuration cannot be loaded: a bad flag, an unreadable config, env
+       or secret file, a value of the wrong type (timeout: abc), both
+       client_secret and client_secret_file set, a bad log level or format`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			entries := a.configEntries(c)
