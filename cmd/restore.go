@@ -78,9 +78,10 @@ EXIT STATUS
   1    failure (no such backup, a damaged manifest, destination unreadable)
   2    usage or configuration error (nothing was done)
   3    partial: some selected blocks could not be restored (the others were,
-       or with --dry-run were planned). Refused by SFMC: run the same restore
-       again to finish. A block file of the backup is damaged (the error says
-       so): running again does not help; see "verify --help"
+       or with --dry-run were planned); the error says why. A temporary SFMC
+       failure: run the same restore again to finish. 403: the installed
+       package lacks Documents and Images: Write / Saved Content: Write. A
+       damaged block file of the backup: see "verify --help"
   4    SFMC authentication failed: credentials refused, or no token endpoint at
        the auth URL (404, unknown host); check client id, secret, auth URL, account id
   130  interrupted by SIGINT/SIGTERM or --timeout`,
