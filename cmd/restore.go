@@ -70,8 +70,9 @@ directory instead, checked against the manifest. A directory that holds files is
 refused unless --force (files of the same name are then replaced).
 
 --dry-run prints the plan (create, update, unchanged, skip; with reasons) and makes no
-write request. Selection flags combine: --id and --key select the blocks matching
-either, every other flag narrows further.
+write request; a block it cannot plan is a failed row with the error, counted as failed
+in the summary line (exit 3). Selection flags combine: --id and --key select the blocks
+matching either, every other flag narrows further.
 
 EXIT STATUS
   0    success (also when nothing needed restoring)
@@ -323,14 +324,20 @@ func printRestore(w io.Writer, rep *restore.RestoreReport, snap repo.BlockState,
 		}
 	}
 	c := rep.Counts
+	// A dry run counts the blocks it could not plan (exit 3) only when
+	// there are some; a restore always says how many failed.
+	failed := ""
+	if c.Failed > 0 {
+		failed = fmt.Sprintf(", %d failed", c.Failed)
+	}
 	var err error
 	switch {
 	case rep.DryRun && rep.Target != restore.TargetSFMC:
-		_, err = fmt.Fprintf(w, "dry run: would write %s into %s (%d skipped) from the state as of %s; nothing was written\n",
-			plural(c.Write, "block"), rep.Target, c.Skip, rep.Backup)
+		_, err = fmt.Fprintf(w, "dry run: would write %s into %s (%d skipped%s) from the state as of %s; nothing was written\n",
+			plural(c.Write, "block"), rep.Target, c.Skip, failed, rep.Backup)
 	case rep.DryRun:
-		_, err = fmt.Fprintf(w, "dry run: would create %d, update %d, leave %d unchanged, skip %d (state as of %s); nothing was written\n",
-			c.Create, c.Update, c.Unchanged, c.Skip, rep.Backup)
+		_, err = fmt.Fprintf(w, "dry run: would create %d, update %d, leave %d unchanged, skip %d%s (state as of %s); nothing was written\n",
+			c.Create, c.Update, c.Unchanged, c.Skip, failed, rep.Backup)
 	case rep.Target != restore.TargetSFMC:
 		_, err = fmt.Fprintf(w, "wrote %s into %s, %d skipped, %d failed (state as of %s)\n", plural(c.Write, "block"), rep.Target, c.Skip, c.Failed, rep.Backup)
 	default:
@@ -345,12 +352,18 @@ func printRestore(w io.Writer, rep *restore.RestoreReport, snap repo.BlockState,
 
 // itemRow adds an item's row to a restore's table.
 func itemRow(t *bigTable, it *restore.RestoreItem) {
-	reason := it.Reason
-	if len(it.Notes) > 0 {
-		reason += "; " + strings.Join(it.Notes, "; ")
+	// The reason, the notes and the error, each only when there is one (a
+	// block that failed before it was planned has no reason).
+	var parts []string
+	if it.Reason != "" {
+		parts = append(parts, it.Reason)
 	}
-	if it.Error != "" {
+	reason := strings.Join(append(parts, it.Notes...), "; ")
+	switch {
+	case it.Error != "" && reason != "":
 		reason += ": " + it.Error
+	case it.Error != "":
+		reason = it.Error
 	}
 	t.row(strconv.FormatInt(it.ID, 10), it.Action, it.Status, it.Type, clip(it.Folder, maxCell), clip(it.Name, maxCell), reason)
 }
