@@ -62,7 +62,10 @@ blocks of one restore:
     it need updating (ContentBlockByKey references keep working).
 Nothing is ever deleted in SFMC. Blocks that a later backup recorded as deleted are
 restored only with --deleted or when named by --id or --key. A restore that fails part
-way reports which blocks were restored; running it again finishes the job.
+way reports which blocks were restored; after a temporary failure running it again
+finishes the job. A block whose file in the backup is damaged or missing fails again on
+every run: the error names the file (see "verify --help": run --full makes a fresh full
+backup that later restores use instead).
 
 With --target DIR the selected blocks' files (the JSON exactly as backed up and the
 readable content, under the same names as in the backup) are written into a local

@@ -6,7 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
 	"github.com/backup-creator/backup-creator/pkg/storage"
 )
 
@@ -64,5 +66,63 @@ func TestRestoreOfDamagedFileDoesNotAdviseRerun(t *testing.T) {
 				t.Errorf("a dry run restored nothing, but the error says the others were restored:\n%s", msg)
 			}
 		})
+	}
+}
+
+// The same holds for a restore into a directory, and a missing block file
+// is as permanent as a damaged one; a restore that also hit a failure a
+// rerun can fix says which is which.
+func TestRestoreToDirOfDamagedAndMissingFiles(t *testing.T) {
+	e := newRestoreEnv(t)
+	a := e.block("Header", "hdr", "<h1>Header</h1>", e.root)
+	b := e.block("Footer", "ftr", "<p>Footer</p>", e.root)
+	e.block("Body", "bdy", "<p>Body</p>", e.root)
+	folder := e.run()
+	var damaged, missing string
+	err := e.st.List(t.Context(), path.Join(folder, "blocks")+"/", func(o storage.ObjectInfo) error {
+		switch {
+		case strings.HasPrefix(path.Base(o.Key), strconv.FormatInt(a, 10)+"_") && strings.HasSuffix(o.Key, ".html"):
+			damaged = o.Key
+		case strings.HasPrefix(path.Base(o.Key), strconv.FormatInt(b, 10)+"_") && strings.HasSuffix(o.Key, ".json"):
+			missing = o.Key
+		}
+		return nil
+	})
+	if err != nil || damaged == "" || missing == "" {
+		t.Fatalf("block files of %d and %d not found (%v)", a, b, err)
+	}
+	if _, err := e.st.Put(t.Context(), damaged, strings.NewReader("x"), 1, storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.Delete(t.Context(), missing, storage.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := repo.LoadSnapshot(t.Context(), e.st, "latest", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := RestoreToDir(t.Context(), e.st, snap, t.TempDir(), RestoreOptions{})
+	var re *RestoreError
+	if !errors.As(err, &re) {
+		t.Fatalf("err = %v, want a *RestoreError", err)
+	}
+	if re.Failed != 2 || re.Damaged != 2 || rep.Counts.Write != 1 {
+		t.Fatalf("failed %d, damaged %d, written %d; want 2, 2, 1: %v", re.Failed, re.Damaged, rep.Counts.Write, err)
+	}
+	msg := err.Error()
+	for _, want := range []string{damaged, missing, "damaged or missing", "run --full", "(the others were)"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not say %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "run the same restore again") {
+		t.Errorf("the error says to rerun:\n%s", msg)
+	}
+
+	// One failure that a rerun can fix among them: the error says for which.
+	re.Failed, re.Total = 3, 4
+	msg = re.Error()
+	if !strings.Contains(msg, "2 because their files are damaged or missing") || !strings.Contains(msg, "running the same restore again retries the other 1") {
+		t.Errorf("a mixed failure does not say which blocks a rerun helps:\n%s", msg)
 	}
 }
