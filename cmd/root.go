@@ -205,6 +205,10 @@ func (a *App) setup(c *cobra.Command, configFile, envFile string) error {
 		return bindErr
 	}
 	cfg, err := config.Load(v)
+	var typeErr *config.TypeError
+	if errors.As(err, &typeErr) {
+		return invalidConfig(typeErr.Problems)
+	}
 	if err != nil {
 		return &ConfigError{Err: err}
 	}
