@@ -54,7 +54,9 @@ block under the backed-up id is used only if its customerKey agrees. No SFMC id 
 blocks of one restore:
   - found and equal to the backup (name, customerKey, folder, content, meta, design,
     superContent, slots, views, data, blocks, description): nothing is written;
-  - found and different: it is updated (PATCH) with the backed-up values;
+  - found and different: it is updated (PATCH) with the backed-up values; one edited in
+    SFMC after the backup gets a note saying whether a later backup holds that version
+    (else run "backup-creator run" first to keep it);
   - not found: it is re-created in its folder (missing folders are re-created by name),
     with its customerKey when that is free (otherwise SFMC generates one), and with
     Content Builder's suggested name (" (1)", " (2)" ...) if its name is taken. It gets
