@@ -199,7 +199,7 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 	lowerGCTarget()
 	snap, err := repo.OpenSnapshot(ctx, st, opts.Backup, at)
 	if err != nil {
-		return a.interrupted(ctx, err)
+		return a.noBackupHere(ctx, st, err)
 	}
 	defer snap.Close()
 	// Items stream, in id order, into a spool of the output (the counts

@@ -103,7 +103,7 @@ func (a *App) runVerify(ctx context.Context, opts *VerifyOptions) error {
 	} else {
 		info, err := repo.ResolveBackup(ctx, st, opts.Backup)
 		if err != nil {
-			return a.interrupted(ctx, err)
+			return a.noBackupHere(ctx, st, err)
 		}
 		names = append(names, info.Name)
 	}
@@ -126,7 +126,11 @@ func (a *App) runVerify(ctx context.Context, opts *VerifyOptions) error {
 	if opts.JSON {
 		err = writeJSON(a.Out, out)
 	} else {
-		err = printVerify(a.Out, out)
+		hint := ""
+		if len(out.Backups) == 0 {
+			hint = a.unitsHint(ctx, st)
+		}
+		err = printVerify(a.Out, out, hint)
 	}
 	if err != nil {
 		return err
@@ -137,9 +141,14 @@ func (a *App) runVerify(ctx context.Context, opts *VerifyOptions) error {
 	return nil
 }
 
-func printVerify(w io.Writer, out verifyJSON) error {
+// printVerify prints a verify report; hint (unitsHint) is added to the
+// line saying there are no backups.
+func printVerify(w io.Writer, out verifyJSON, hint string) error {
 	if len(out.Backups) == 0 {
-		_, err := fmt.Fprintf(w, "no backups in %s\n", out.Destination)
+		if hint != "" {
+			hint = "; " + hint
+		}
+		_, err := fmt.Fprintf(w, "no backups in %s%s\n", out.Destination, hint)
 		return err
 	}
 	t := newTable(w, "BACKUP", "STATUS", "FILES", "SIZE", "CHECKED", "MISSING", "CORRUPT", "EXTRA")
