@@ -52,7 +52,18 @@ func newConfigShowCmd(a *App) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "show",
 		Short: "Print the effective configuration; secrets only as (set) or (unset)",
-		Args:  cobra.NoArgs,
+		Long: `Print every configuration key with its effective value, where the value came from
+(flag, env, env file, file, secret file or default) and the environment variables that
+set it. Secrets (client secret, webhook, ping and Pushgateway URLs, SMTP password) are
+shown only as (set) or (unset). A value that loads but is out of range (concurrency: 0)
+is shown as it is: "config validate" checks them.
+
+EXIT STATUS
+  0    success (also with values that "config validate" refuses)
+  2    the configuration cannot be loaded: a bad flag, an unreadable config, env
+       or secret file, a value of the wrong type (timeout: abc), both
+       client_secret and client_secret_file set, a bad log level or format`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			entries := a.configEntries(c)
 			if asJSON {
@@ -81,7 +92,7 @@ func displayValue(v string) string {
 }
 
 func addDestFlag(c *cobra.Command) {
-	c.Flags().String("dest", "./backups", "destination: a directory or s3://, gs://, azblob:// URL")
+	c.Flags().String("dest", "./backups", destFlagHelp)
 }
 
 // configEntries lists every key with its effective value and source.
@@ -148,7 +159,12 @@ get an SFMC token and check the destination without changing it: a cloud bucket 
 probe object written, read back and deleted; a local directory a temporary file created
 and removed (a missing destination is not created: its parent is checked instead).
 
-` + configExitStatusHelp,
+EXIT STATUS
+  0    success
+  1    --online: the destination probe failed
+  2    invalid configuration or usage (every problem is listed)
+  4    --online: SFMC authentication failed (credentials refused, or
+       no token endpoint at the auth URL (404, unknown host))`,
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{unknownAreProblems: "yes"},
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -273,7 +289,18 @@ func newConfigInitCmd(a *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "init [FILE]",
 		Short: "Write a commented configuration template with every key (default backup-creator.yaml)",
-		Args:  cobra.MaximumNArgs(1),
+		Long: `Write the commented configuration template (configs/backup-creator.example.yaml: every
+key with its default, secrets left empty) to FILE, default backup-creator.yaml in the
+working directory (which every command started there reads; elsewhere pass --config
+FILE). An existing file is never overwritten.
+
+EXIT STATUS
+  0    the file was written
+  1    the file could not be written (e.g. its directory does not exist)
+  2    usage error, or FILE exists`,
+		Example: `  backup-creator config init
+  backup-creator config init /etc/backup-creator/backup-creator.yaml`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			name := "backup-creator.yaml"
 			if len(args) == 1 {
@@ -304,7 +331,8 @@ func plural(n int, word string) string { return progress.Count(n, word) }
 
 const configExitStatusHelp = `EXIT STATUS
   0    success
-  1    validate --online: the destination probe failed
+  1    validate --online: the destination probe failed; init: the file could
+       not be written
   2    invalid configuration or usage; init: the file exists
   4    validate --online: SFMC authentication failed (credentials refused, or
        no token endpoint at the auth URL (404, unknown host))`

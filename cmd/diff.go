@@ -90,7 +90,7 @@ func (a *App) runDiff(ctx context.Context, opts *DiffOptions) error {
 	rep, err := history.Diff(ctx, st, history.DiffOptions{From: opts.From, To: opts.To, Stat: opts.Stat,
 		Select: history.Selector{IDs: opts.IDs, Keys: opts.Keys, Folders: opts.Folders}})
 	if err != nil {
-		return a.interrupted(ctx, err)
+		return a.noBackupHere(ctx, st, err)
 	}
 	if opts.JSON {
 		return a.interrupted(ctx, writeDiffJSON(ctx, a.Out, st, rep, opts.Stat))

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backup-creator/backup-creator/pkg/backup/history"
+	"github.com/backup-creator/backup-creator/pkg/backup/repo"
 )
 
 // HistoryOptions are the parsed arguments of `history`.
@@ -81,8 +83,16 @@ func (a *App) runHistory(ctx context.Context, opts *HistoryOptions) error {
 	}
 	defer st.Close()
 	rep, err := history.History(ctx, st, history.Selector{IDs: opts.IDs, Keys: opts.Keys, Names: opts.Names})
+	if errors.Is(err, history.ErrNoMatch) {
+		// No match in no backup at all: maybe the units' root.
+		if _, lerr := repo.Latest(ctx, st); errors.Is(lerr, repo.ErrNoBackup) {
+			if hint := a.unitsHint(ctx, st); hint != "" {
+				return fmt.Errorf("%w; %s", err, hint)
+			}
+		}
+	}
 	if err != nil {
-		return a.interrupted(ctx, err)
+		return a.noBackupHere(ctx, st, err)
 	}
 	if opts.JSON {
 		return writeJSON(a.Out, rep)

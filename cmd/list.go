@@ -47,6 +47,10 @@ customerKey, type, folder path, name, modifiedDate, size) and the blocks it reco
 deleted in SFMC. Each backup holds only what changed since the previous one: use
 "restore --dry-run" to see the state as of a backup.
 
+With account_ids, run backs each business unit up into <dest>/mid-<MID>: list (and
+every other command but run and prune) reads one unit, --dest <dest>/mid-<MID>; on
+<dest> itself it says so, naming the unit folders there.
+
 --json prints one JSON object instead of the table (its fields are listed in README.md, section "list").
 
 EXIT STATUS
@@ -158,13 +162,17 @@ func (a *App) runList(ctx context.Context, opts *ListOptions) error {
 		if opts.JSON {
 			return writeJSON(a.Out, out)
 		}
-		return printBackups(a.Out, out)
+		hint := ""
+		if len(list) == 0 {
+			hint = a.unitsHint(ctx, st)
+		}
+		return printBackups(a.Out, out, hint)
 	}
 
 	lowerGCTarget()
 	info, err := repo.ResolveBackup(ctx, st, opts.Backup)
 	if err != nil {
-		return a.interrupted(ctx, err)
+		return a.noBackupHere(ctx, st, err)
 	}
 	if !info.Complete() {
 		switch info.Status {
@@ -291,9 +299,14 @@ func fmtTime(t *time.Time, layout string) string {
 	return t.UTC().Format(layout)
 }
 
-func printBackups(w io.Writer, out listJSON) error {
+// printBackups prints the backups of a destination; hint (unitsHint) is
+// added to the line saying there are none.
+func printBackups(w io.Writer, out listJSON, hint string) error {
 	if len(out.Backups) == 0 {
-		_, err := fmt.Fprintf(w, "no backups in %s\n", out.Destination)
+		if hint != "" {
+			hint = "; " + hint
+		}
+		_, err := fmt.Fprintf(w, "no backups in %s%s\n", out.Destination, hint)
 		return err
 	}
 	t := newTable(w, "BACKUP", "STARTED (UTC)", "STATUS", "BLOCKS", "DELETED", "FILES", "SIZE", "WATERMARK (UTC)")

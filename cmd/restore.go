@@ -54,7 +54,9 @@ block under the backed-up id is used only if its customerKey agrees. No SFMC id 
 blocks of one restore:
   - found and equal to the backup (name, customerKey, folder, content, meta, design,
     superContent, slots, views, data, blocks, description): nothing is written;
-  - found and different: it is updated (PATCH) with the backed-up values;
+  - found and different: it is updated (PATCH) with the backed-up values; one edited in
+    SFMC after the backup gets a note saying whether a later backup holds that version
+    (else run "backup-creator run" first to keep it);
   - not found: it is re-created in its folder (missing folders are re-created by name),
     with its customerKey when that is free (otherwise SFMC generates one), and with
     Content Builder's suggested name (" (1)", " (2)" ...) if its name is taken. It gets
@@ -62,7 +64,10 @@ blocks of one restore:
     it need updating (ContentBlockByKey references keep working).
 Nothing is ever deleted in SFMC. Blocks that a later backup recorded as deleted are
 restored only with --deleted or when named by --id or --key. A restore that fails part
-way reports which blocks were restored; running it again finishes the job.
+way reports which blocks were restored; after a temporary failure running it again
+finishes the job. A block whose file in the backup is damaged or missing fails again on
+every run: the error names the file (see "verify --help": run --full makes a fresh full
+backup that later restores use instead).
 
 With --target DIR the selected blocks' files (the JSON exactly as backed up and the
 readable content, under the same names as in the backup) are written into a local
@@ -70,15 +75,19 @@ directory instead, checked against the manifest. A directory that holds files is
 refused unless --force (files of the same name are then replaced).
 
 --dry-run prints the plan (create, update, unchanged, skip; with reasons) and makes no
-write request. Selection flags combine: --id and --key select the blocks matching
-either, every other flag narrows further.
+write request; a block it cannot plan is a failed row with the error, counted as failed
+in the summary line (exit 3). Selection flags combine: --id and --key select the blocks
+matching either, every other flag narrows further.
 
 EXIT STATUS
   0    success (also when nothing needed restoring)
-  1    failure (no such backup, a damaged backup file, destination unreadable)
+  1    failure (no such backup, a damaged manifest, destination unreadable)
   2    usage or configuration error (nothing was done)
-  3    partial: some selected blocks could not be restored (the others were;
-       run the same restore again to finish)
+  3    partial: some selected blocks could not be restored (the others were,
+       or with --dry-run were planned); the error says why. A temporary SFMC
+       failure: run the same restore again to finish. 403: the installed
+       package lacks Documents and Images: Write / Saved Content: Write. A
+       damaged block file of the backup: see "verify --help"
   4    SFMC authentication failed: credentials refused, or no token endpoint at
        the auth URL (404, unknown host); check client id, secret, auth URL, account id
   130  interrupted by SIGINT/SIGTERM or --timeout`,
@@ -190,7 +199,7 @@ func (a *App) runRestore(ctx context.Context, opts *RestoreOptions) error {
 	lowerGCTarget()
 	snap, err := repo.OpenSnapshot(ctx, st, opts.Backup, at)
 	if err != nil {
-		return a.interrupted(ctx, err)
+		return a.noBackupHere(ctx, st, err)
 	}
 	defer snap.Close()
 	// Items stream, in id order, into a spool of the output (the counts
@@ -320,14 +329,20 @@ func printRestore(w io.Writer, rep *restore.RestoreReport, snap repo.BlockState,
 		}
 	}
 	c := rep.Counts
+	// A dry run counts the blocks it could not plan (exit 3) only when
+	// there are some; a restore always says how many failed.
+	failed := ""
+	if c.Failed > 0 {
+		failed = fmt.Sprintf(", %d failed", c.Failed)
+	}
 	var err error
 	switch {
 	case rep.DryRun && rep.Target != restore.TargetSFMC:
-		_, err = fmt.Fprintf(w, "dry run: would write %s into %s (%d skipped) from the state as of %s; nothing was written\n",
-			plural(c.Write, "block"), rep.Target, c.Skip, rep.Backup)
+		_, err = fmt.Fprintf(w, "dry run: would write %s into %s (%d skipped%s) from the state as of %s; nothing was written\n",
+			plural(c.Write, "block"), rep.Target, c.Skip, failed, rep.Backup)
 	case rep.DryRun:
-		_, err = fmt.Fprintf(w, "dry run: would create %d, update %d, leave %d unchanged, skip %d (state as of %s); nothing was written\n",
-			c.Create, c.Update, c.Unchanged, c.Skip, rep.Backup)
+		_, err = fmt.Fprintf(w, "dry run: would create %d, update %d, leave %d unchanged, skip %d%s (state as of %s); nothing was written\n",
+			c.Create, c.Update, c.Unchanged, c.Skip, failed, rep.Backup)
 	case rep.Target != restore.TargetSFMC:
 		_, err = fmt.Fprintf(w, "wrote %s into %s, %d skipped, %d failed (state as of %s)\n", plural(c.Write, "block"), rep.Target, c.Skip, c.Failed, rep.Backup)
 	default:
@@ -342,12 +357,18 @@ func printRestore(w io.Writer, rep *restore.RestoreReport, snap repo.BlockState,
 
 // itemRow adds an item's row to a restore's table.
 func itemRow(t *bigTable, it *restore.RestoreItem) {
-	reason := it.Reason
-	if len(it.Notes) > 0 {
-		reason += "; " + strings.Join(it.Notes, "; ")
+	// The reason, the notes and the error, each only when there is one (a
+	// block that failed before it was planned has no reason).
+	var parts []string
+	if it.Reason != "" {
+		parts = append(parts, it.Reason)
 	}
-	if it.Error != "" {
+	reason := strings.Join(append(parts, it.Notes...), "; ")
+	switch {
+	case it.Error != "" && reason != "":
 		reason += ": " + it.Error
+	case it.Error != "":
+		reason = it.Error
 	}
 	t.row(strconv.FormatInt(it.ID, 10), it.Action, it.Status, it.Type, clip(it.Folder, maxCell), clip(it.Name, maxCell), reason)
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
 
 	"github.com/backup-creator/backup-creator/pkg/config"
 	"github.com/backup-creator/backup-creator/pkg/redact"
@@ -116,7 +118,7 @@ never from a flag.
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	pf := root.PersistentFlags()
-	pf.StringVar(&configFile, "config", "", "config file (YAML, JSON or TOML); default: ./backup-creator.yaml if present")
+	pf.StringVar(&configFile, "config", "", "config file, YAML, JSON or TOML by its extension (.yaml/.yml, .json, .toml); default: ./backup-creator.yaml if present")
 	pf.StringVar(&envFile, "env-file", "", "load variables not already set from this file (default: .env in the working directory, if present)")
 	pf.String("log-level", "info", "log level: debug, info, warn, error")
 	pf.String("log-format", "auto", "log format: json, console, or auto (console on a terminal, JSON otherwise)")
@@ -190,6 +192,15 @@ func (a *App) setup(c *cobra.Command, configFile, envFile string) error {
 	if configFile != "" {
 		v.SetConfigFile(configFile)
 		if err := v.ReadInConfig(); err != nil {
+			var unsupported viper.UnsupportedConfigError
+			if errors.As(err, &unsupported) {
+				// The extension decides the format (viper's message is only
+				// `Unsupported Config Type ""`).
+				if ext := filepath.Ext(configFile); ext != "" {
+					return configErrorf("config file %s: its extension decides the format, and %q is none that backup-creator reads: use .yaml or .yml (YAML), .json (JSON) or .toml (TOML)", configFile, ext)
+				}
+				return configErrorf("config file %s has no extension, and its extension decides the format: name it %s.yaml for YAML (or use .yml, .json or .toml)", configFile, configFile)
+			}
 			return configErrorf("config file %s: %w", configFile, err)
 		}
 	}
@@ -205,6 +216,10 @@ func (a *App) setup(c *cobra.Command, configFile, envFile string) error {
 		return bindErr
 	}
 	cfg, err := config.Load(v)
+	var typeErr *config.TypeError
+	if errors.As(err, &typeErr) {
+		return invalidConfig(typeErr.Problems)
+	}
 	if err != nil {
 		return &ConfigError{Err: err}
 	}

@@ -339,13 +339,16 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 	if abs, err := filepath.Abs(cfg.Dest); err == nil && localMissing(cfg.Dest) == "" && !strings.Contains(cfg.Dest, "://") {
 		sum.Destination = abs
 	}
-	// A run that fails before the engine starts still reports when it ran.
-	defer func() {
+	// A run that fails before the engine starts still reports when it ran:
+	// finish before its summary is logged, and (deferred) on every other
+	// early return.
+	finish := func() {
 		if sum.FinishedAt.Equal(started) {
 			sum.FinishedAt = a.now().UTC()
 			sum.DurationMS = sum.FinishedAt.Sub(started).Milliseconds()
 		}
-	}()
+	}
+	defer finish()
 	src, err := a.NewSource(cfg, a.log, "backup-creator/"+a.versionOrDev())
 	if err != nil {
 		return sum, &ConfigError{Err: err}
@@ -360,6 +363,7 @@ func (a *App) runOne(ctx context.Context, cfg *config.Config, ro backup.RunOptio
 			if ExitCode(err) == ExitInterrupted {
 				sum.Status = "interrupted"
 			}
+			finish()
 			a.logSummary(sum, err)
 			return sum, err
 		}

@@ -71,7 +71,7 @@ func (a *App) runShow(ctx context.Context, opts *ShowOptions) error {
 	defer st.Close()
 	got, err := history.Show(ctx, st, history.ShowOptions{Backup: opts.Backup, ID: opts.ID, Key: opts.Key, JSON: opts.JSON})
 	if err != nil {
-		return a.interrupted(ctx, err)
+		return a.noBackupHere(ctx, st, err)
 	}
 	if d := got.Block.Deleted; d != nil {
 		a.log.Warn().Int64("asset_id", got.Block.ID).Str("deleted_in", got.Block.DeletedIn).Str("backup", got.Block.Backup).

@@ -34,6 +34,19 @@ missing, corrupt (other size or sha256) or extra (in the folder, not in the mani
 Incomplete backups (no manifest: a failed run) have nothing to check against; --all lists
 them without counting them as problems, naming one explicitly fails.
 
+When a problem is found:
+  missing or corrupt block file: a restore that needs that version fails for that
+    block (exit 3; running it again does not help). "run --full" stores every block
+    that still exists in SFMC again, so restores as of that new backup and later no
+    longer need the file; restores as of older backups, and blocks deleted in SFMC
+    since, still do.
+  damaged manifest: restore, diff, history and show as of that backup or any later
+    one exit 1, prune removes nothing, and run does not notice. Put back a good copy
+    of the folder if there is one; otherwise move the folder out of the destination
+    and "run --full" (the versions only that folder held are then lost).
+  extra file: not in the manifest, so restore never uses it; look at it, then
+    remove it.
+
 EXIT STATUS
   0    every backup checked is intact
   1    a backup checked has a missing, corrupt or extra file or a damaged
@@ -90,7 +103,7 @@ func (a *App) runVerify(ctx context.Context, opts *VerifyOptions) error {
 	} else {
 		info, err := repo.ResolveBackup(ctx, st, opts.Backup)
 		if err != nil {
-			return a.interrupted(ctx, err)
+			return a.noBackupHere(ctx, st, err)
 		}
 		names = append(names, info.Name)
 	}
@@ -113,7 +126,11 @@ func (a *App) runVerify(ctx context.Context, opts *VerifyOptions) error {
 	if opts.JSON {
 		err = writeJSON(a.Out, out)
 	} else {
-		err = printVerify(a.Out, out)
+		hint := ""
+		if len(out.Backups) == 0 {
+			hint = a.unitsHint(ctx, st)
+		}
+		err = printVerify(a.Out, out, hint)
 	}
 	if err != nil {
 		return err
@@ -124,9 +141,14 @@ func (a *App) runVerify(ctx context.Context, opts *VerifyOptions) error {
 	return nil
 }
 
-func printVerify(w io.Writer, out verifyJSON) error {
+// printVerify prints a verify report; hint (unitsHint) is added to the
+// line saying there are no backups.
+func printVerify(w io.Writer, out verifyJSON, hint string) error {
 	if len(out.Backups) == 0 {
-		_, err := fmt.Fprintf(w, "no backups in %s\n", out.Destination)
+		if hint != "" {
+			hint = "; " + hint
+		}
+		_, err := fmt.Fprintf(w, "no backups in %s%s\n", out.Destination, hint)
 		return err
 	}
 	t := newTable(w, "BACKUP", "STATUS", "FILES", "SIZE", "CHECKED", "MISSING", "CORRUPT", "EXTRA")

@@ -320,16 +320,18 @@ func Keys() []string {
 	return ks
 }
 
-// Load decodes v into a Config and resolves the secret file. It does not validate.
+// Load decodes v into a Config and resolves the secret file. It does not
+// validate; a value that cannot be read as its key's type (a duration, a
+// number, a boolean) gives a *TypeError naming it.
 func Load(v *viper.Viper) (*Config, error) {
+	if p := typeProblems(v); len(p) > 0 {
+		return nil, &TypeError{Problems: p}
+	}
 	var c Config
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		Result:           &c,
 		WeaklyTypedInput: true,
-		DecodeHook: mapstructure.ComposeDecodeHookFunc(
-			mapstructure.StringToTimeDurationHookFunc(),
-			mapstructure.StringToSliceHookFunc(","),
-		),
+		DecodeHook:       decodeHooks(),
 	})
 	if err != nil {
 		return nil, err

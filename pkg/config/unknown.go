@@ -215,6 +215,17 @@ var NonKeyFields = map[string]bool{
 // file would report as unknown, fails.
 func structKeys() []string {
 	var out []string
+	for k := range fieldTypes() {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// fieldTypes maps the dotted mapstructure name of every leaf field of
+// Config to its type (see structKeys).
+func fieldTypes() map[string]reflect.Type {
+	out := map[string]reflect.Type{}
 	var walk func(t reflect.Type, prefix string)
 	walk = func(t reflect.Type, prefix string) {
 		for i := 0; i < t.NumField(); i++ {
@@ -233,10 +244,9 @@ func structKeys() []string {
 				walk(f.Type, prefix+name+".")
 				continue
 			}
-			out = append(out, prefix+name)
+			out[prefix+name] = f.Type
 		}
 	}
 	walk(reflect.TypeOf(Config{}), "")
-	sort.Strings(out)
 	return out
 }

@@ -268,13 +268,18 @@ func hashReader(r io.Reader) (int64, string, error) {
 	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// ErrFileMismatch means a backed-up file does not have the size or sha256
+// its manifest entry records: the backup is damaged, and reading it again
+// fails the same way.
+var ErrFileMismatch = errors.New("does not match its manifest entry (size or sha256)")
+
 // maxReadFile bounds what ReadFile holds when a manifest entry claims less.
 const maxReadFile = 64 << 20
 
 // ReadFile reads one backed-up file of folder into memory and checks its
 // size and sha256 against the manifest entry f. Use it for files that are
 // small enough to hold (a block's JSON or content); a mismatch is an error
-// saying the backup is damaged.
+// wrapping ErrFileMismatch.
 func ReadFile(ctx context.Context, st storage.Store, folder string, f ManifestFile) ([]byte, error) {
 	key := path.Join(folder, f.Path)
 	rc, _, err := st.Get(ctx, key)
@@ -288,7 +293,7 @@ func ReadFile(ctx context.Context, st storage.Store, folder string, f ManifestFi
 	}
 	n, sum, _ := hashReader(bytes.NewReader(data))
 	if n != f.Size || !strings.EqualFold(sum, f.SHA256) {
-		return nil, fmt.Errorf("%s does not match its manifest entry (size or sha256): the backup is damaged, run verify", key)
+		return nil, fmt.Errorf("%s %w: the backup is damaged, run verify", key, ErrFileMismatch)
 	}
 	return data, nil
 }

@@ -142,7 +142,7 @@ func copyBlockFile(ctx context.Context, st storage.Store, folder string, f repo.
 		return fmt.Errorf("copy %s: %w", key, err)
 	}
 	if n != f.Size || !strings.EqualFold(hex.EncodeToString(h.Sum(nil)), f.SHA256) {
-		return fmt.Errorf("%s does not match its manifest entry (size or sha256): the backup is damaged, run verify", key)
+		return fmt.Errorf("%s %w: the backup is damaged, run verify", key, repo.ErrFileMismatch)
 	}
 	if err = tmp.Chmod(fileMode); err != nil {
 		return fmt.Errorf("write %s: %w", dst, err)

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/backup-creator/backup-creator/pkg/backup/repo"
+	"github.com/backup-creator/backup-creator/pkg/storage"
 )
 
 // maxReportedErrors bounds the per-item errors a RestoreError carries.
@@ -106,6 +107,7 @@ type RestoreReport struct {
 
 	attempted bool    // an item was neither skipped nor not attempted
 	failures  []error // the first maxReportedErrors failures, in item order
+	damaged   int     // failed items whose file in the backup is damaged or missing
 }
 
 // Attempted reports whether the restore got to any block: false when it
@@ -113,24 +115,72 @@ type RestoreReport struct {
 // or when every selected block was skipped.
 func (rep *RestoreReport) Attempted() bool { return rep.attempted }
 
-// RestoreError means some selected blocks could not be restored. The others
-// were (the report says which); running the same restore again retries the
-// failed ones and leaves the restored ones alone.
+// RestoreError means some selected blocks could not be restored (in a dry
+// run: planned). The others were (the report says which). Running the same
+// restore again retries the failed ones and leaves the restored ones alone;
+// that finishes the job after a temporary failure, but not for a block whose
+// file in the backup is damaged or missing (Damaged counts those): it fails
+// the same way every time.
 type RestoreError struct {
 	Failed int
 	Total  int
+	// Damaged counts the failed blocks whose file in the backup does not
+	// match its manifest entry or is missing.
+	Damaged int
+	// DryRun: nothing was written, the blocks could not be planned.
+	DryRun bool
 	Err    error // errors.Join of the first failures
 }
+
+// damagedHelp is what helps a block whose file in the backup is damaged
+// (README "verify", verify --help).
+const damagedHelp = "`backup-creator run --full` makes a fresh full backup, and restores as of it no longer need " +
+	"the damaged file; see `backup-creator verify --help`"
 
 func (e *RestoreError) Error() string {
 	noun := "blocks"
 	if e.Total == 1 {
 		noun = "block"
 	}
-	return fmt.Sprintf("%d of %d selected %s could not be restored (the others were; run the same restore again to finish): %v", e.Failed, e.Total, noun, e.Err)
+	msg := fmt.Sprintf("%d of %d selected %s could not be restored", e.Failed, e.Total, noun)
+	again := "running the same restore again"
+	switch {
+	case e.DryRun:
+		msg = fmt.Sprintf("%d of %d selected %s could not be planned (nothing was written)", e.Failed, e.Total, noun)
+		again = "running the dry run again"
+	case e.Failed < e.Total:
+		msg += " (the others were)"
+	}
+	switch {
+	case e.Damaged == 0 && e.DryRun:
+		msg += ": " + again + " retries them"
+	case e.Damaged == 0:
+		msg += ": run the same restore again to finish"
+	case e.Damaged == e.Failed:
+		msg += fmt.Sprintf(": %s in the backup, so %s fails the same way; %s", damagedFiles(e.Damaged), again, damagedHelp)
+	default:
+		msg += fmt.Sprintf(": %d because %s in the backup, which fails the same way every time (%s); %s retries the other %d",
+			e.Damaged, damagedFiles(e.Damaged), damagedHelp, again, e.Failed-e.Damaged)
+	}
+	return fmt.Sprintf("%s: %v", msg, e.Err)
+}
+
+func damagedFiles(n int) string {
+	if n == 1 {
+		return "its file is damaged or missing"
+	}
+	return "their files are damaged or missing"
 }
 
 func (e *RestoreError) Unwrap() error { return e.Err }
+
+// backupFileBroken reports whether a block failed because its file in the
+// backup is damaged (repo.ErrFileMismatch) or missing: a failure that a
+// rerun repeats. Only reading the backup gives storage.ErrNotFound; SFMC's
+// not found is sfmc.ErrNotFound.
+func backupFileBroken(err error) bool {
+	return errors.Is(err, repo.ErrFileMismatch) || errors.Is(err, storage.ErrNotFound)
+}
 
 func newReport(snap repo.BlockState, target string, opts RestoreOptions) *RestoreReport {
 	return &RestoreReport{Backup: snap.AsOf(), Target: target, DryRun: opts.DryRun, Items: []RestoreItem{}, IDMap: []IDMapping{}, FoldersCreated: []string{}}
@@ -164,6 +214,9 @@ func (rep *RestoreReport) count(it *RestoreItem, failed error) {
 	if it.TargetID != 0 && it.TargetID != it.ID && it.Status != ItemFailed {
 		rep.IDMap = append(rep.IDMap, IDMapping{OldID: it.ID, NewID: it.TargetID, CustomerKey: it.CustomerKey, Name: it.Name})
 	}
+	if it.Status == ItemFailed && backupFileBroken(failed) {
+		rep.damaged++
+	}
 	if it.Status == ItemFailed && len(rep.failures) < maxReportedErrors {
 		if failed == nil {
 			failed = errors.New(it.Error)
@@ -183,5 +236,5 @@ func (rep *RestoreReport) failure() error {
 	if rep.Counts.Failed == 0 {
 		return nil
 	}
-	return &RestoreError{Failed: rep.Counts.Failed, Total: rep.Counts.Selected, Err: errors.Join(rep.failures...)}
+	return &RestoreError{Failed: rep.Counts.Failed, Total: rep.Counts.Selected, Damaged: rep.damaged, DryRun: rep.DryRun, Err: errors.Join(rep.failures...)}
 }

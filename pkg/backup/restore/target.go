@@ -33,6 +33,10 @@ type restoreRun struct {
 
 	cmu    sync.Mutex
 	claims map[int64]int64 // target id → the backed-up id it stands for
+
+	lmu       sync.Mutex
+	later     map[int64]int64 // block id → newest modified (Unix ns) in the backups after the restored one
+	laterRead bool            // later was read (nil when that failed)
 }
 
 func (rs *restoreRun) loadFolders(ctx context.Context) error {
@@ -335,16 +339,28 @@ func (rs *restoreRun) update(ctx context.Context, b *repo.SnapshotBlock, doc map
 	}
 	it.Action, it.Changes = ActionUpdate, changes
 	it.Reason = reason("differs in " + strings.Join(changes, ", "))
-	if cur.ModifiedDate.After(b.Modified) {
-		// Someone edited it after this backup: the restore replaces that edit,
-		// and no backup holds it unless a run happened since.
-		it.Notes = append(it.Notes, fmt.Sprintf("edited in SFMC after this backup (at %s): run `backup-creator run` first to keep that version",
-			cur.ModifiedDate.UTC().Format(time.RFC3339)))
+	// Someone edited it after this backup: the restore replaces that edit.
+	// A later backup of this destination may hold that version (only when
+	// the asset is of the account the backup came from).
+	edited := cur.ModifiedDate.After(b.Modified)
+	held := edited && rs.account(docInt(doc, "memberId"), cur) != accountOther && rs.heldLater(ctx, cur.ID, cur.ModifiedDate)
+	editNote := func(replaced bool) {
+		at := cur.ModifiedDate.UTC().Format(time.RFC3339)
+		switch {
+		case !edited:
+		case held:
+			it.Notes = append(it.Notes, fmt.Sprintf("edited in SFMC after this backup (at %s); a later backup holds that version (`backup-creator restore latest --id %d` brings it back)", at, cur.ID))
+		case replaced:
+			it.Notes = append(it.Notes, fmt.Sprintf("edited in SFMC after this backup (at %s); no backup held that version, and it was replaced", at))
+		default:
+			it.Notes = append(it.Notes, fmt.Sprintf("edited in SFMC after this backup (at %s), and no backup holds that version: run `backup-creator run` first to keep it", at))
+		}
 	}
 	if folderID < 0 {
 		it.Reason += " (its folder will be re-created)"
 	}
 	if rs.opts.DryRun {
+		editNote(false)
 		it.Status = ItemPlanned
 		return nil
 	}
@@ -378,8 +394,55 @@ func (rs *restoreRun) update(ctx context.Context, b *repo.SnapshotBlock, doc map
 			break
 		}
 	}
+	if it.Action == ActionUpdate {
+		editNote(true)
+	}
 	it.Status = ItemDone
 	return nil
+}
+
+// heldLater reports whether a backup of the destination made after the
+// restored one holds block id at modified or later. The versions of those
+// backups are read once, on first need (a restore of the latest backup
+// reads none); when they cannot be read, no version counts as held.
+func (rs *restoreRun) heldLater(ctx context.Context, id int64, modified time.Time) bool {
+	rs.lmu.Lock()
+	defer rs.lmu.Unlock()
+	if !rs.laterRead {
+		rs.laterRead = true
+		later, err := laterVersions(ctx, rs.r.Store, rs.rep.Backup)
+		if err != nil {
+			rs.r.Log.Debug().Err(err).Msg("backups after the restored one not read: edits since are noted as not backed up")
+		}
+		rs.later = later
+	}
+	n, ok := rs.later[id]
+	return ok && n >= modified.UnixNano()
+}
+
+// laterVersions maps every block id found in the complete backups after
+// backup to the newest modified instant (Unix ns) they hold for it.
+func laterVersions(ctx context.Context, st storage.Store, backup string) (map[int64]int64, error) {
+	list, err := repo.ListBackups(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	later := map[int64]int64{}
+	for _, bi := range list {
+		if bi.Name <= backup || !bi.Complete() {
+			continue
+		}
+		_, err := repo.ScanBackup(ctx, st, bi.Name, func(b repo.ManifestBlock) error {
+			if n := b.Modified.UnixNano(); n > later[b.ID] {
+				later[b.ID] = n
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return later, nil
 }
 
 func (rs *restoreRun) doneStatus() string {
