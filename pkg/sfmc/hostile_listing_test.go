@@ -7,11 +7,14 @@ package sfmc_test
 // the problem without secrets or forged log lines, prompt cancellation.
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -187,4 +190,161 @@ func TestHostileEmptyPageInTieCluster(t *testing.T) {
 		return // failing loudly is fine
 	}
 	checkExactlyOnce(t, e, 0, got, ids)
+}
+
+// TestHostileCancelAtEveryQuery: the caller's context is cancelled while
+// the n-th query of the listing is on its way, for every n of a full
+// partitioned listing (first page with its early probes, the partitions,
+// their read-ahead, the sweep). The listing returns an error matching
+// context.Canceled, fn is never called after it returned, and no goroutine
+// of the listing is left.
+func TestHostileCancelAtEveryQuery(t *testing.T) {
+	e, ids := hostileEnv(t, 4, sfmctest.Options{}, nil)
+	if err := e.c.Authenticate(t.Context()); err != nil { // early probes
+		t.Fatal(err)
+	}
+	before := e.srv.Stats().ByRoute["query"]
+	checkExactlyOnce(t, e, 0, listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}}), ids)
+	total := e.srv.Stats().ByRoute["query"] - before
+	if len(partitionsSent(t, e.srv)) != 4 {
+		t.Fatal("listing was not partitioned")
+	}
+	for n := 1; n <= total; n++ {
+		ctx, cancel := context.WithCancel(t.Context())
+		var (
+			mu       sync.Mutex
+			seen     int
+			returned bool
+			late     int
+		)
+		e.srv.OnRequest(func(r sfmctest.RequestInfo) {
+			if r.Route != "query" {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if seen++; seen == n {
+				cancel()
+			}
+		})
+		err := e.c.QueryAssets(ctx, sfmc.AssetQuery{TypeIDs: []int{197}}, func(sfmc.Asset) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if returned {
+				late++
+			}
+			return nil
+		})
+		mu.Lock()
+		returned = true
+		mu.Unlock()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled at query %d of %d: err = %v, want context.Canceled", n, total, err)
+		}
+		noListingGoroutines(t)
+		mu.Lock()
+		if late > 0 {
+			t.Errorf("cancelled at query %d: fn called %d times after QueryAssets returned", n, late)
+		}
+		mu.Unlock()
+		cancel()
+	}
+	e.srv.OnRequest(nil)
+}
+
+// TestHostileCancelInCallback: the context is cancelled from inside fn at
+// item i. The listing stops within the page at hand (fn is not called for
+// more than one page's items after the cancel) and returns
+// context.Canceled, unless every asset had been delivered.
+func TestHostileCancelInCallback(t *testing.T) {
+	e, ids := hostileEnv(t, 4, sfmctest.Options{}, nil)
+	if err := e.c.Authenticate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{1, 50, 51, 52, 120, 777, 1500, 2999, 3000} {
+		ctx, cancel := context.WithCancel(t.Context())
+		calls, after := 0, 0
+		err := e.c.QueryAssets(ctx, sfmc.AssetQuery{TypeIDs: []int{197}}, func(sfmc.Asset) error {
+			calls++
+			if calls > i {
+				after++
+			}
+			if calls == i {
+				cancel()
+			}
+			return nil
+		})
+		cancel()
+		switch {
+		case err == nil && calls != len(ids):
+			t.Errorf("cancelled at item %d: no error after %d of %d assets", i, calls, len(ids))
+		case err != nil && !errors.Is(err, context.Canceled):
+			t.Errorf("cancelled at item %d: err = %v, want context.Canceled", i, err)
+		}
+		if after > 50 {
+			t.Errorf("cancelled at item %d: fn called %d more times", i, after)
+		}
+		noListingGoroutines(t)
+	}
+}
+
+// TestHostileCallbackErrorWhileReadAheadInFlight: fn fails while every
+// partition has its read-ahead request held by the server (it never
+// answers until the test ends). QueryAssets returns fn's error at once,
+// without waiting for the server, calls fn no more, and leaves no
+// goroutine behind.
+func TestHostileCallbackErrorWhileReadAheadInFlight(t *testing.T) {
+	e, _ := hostileEnv(t, 4, sfmctest.Options{}, nil)
+	release := make(chan struct{})
+	defer close(release)
+	var (
+		mu    sync.Mutex
+		parts = map[idBounds]int{}
+		held  = make(chan struct{}, 64)
+	)
+	e.srv.OnRequest(func(r sfmctest.RequestInfo) {
+		if !isPartitionQuery(t, r) {
+			return
+		}
+		var q sentQuery
+		_ = json.Unmarshal(r.Body, &q)
+		b := queryIDBounds(t, q.Query)
+		mu.Lock()
+		parts[b]++
+		hold := parts[b] > 1
+		mu.Unlock()
+		if hold { // every partition's second page: its read-ahead
+			held <- struct{}{}
+			<-release
+		}
+	})
+	stop := errors.New("writer failed")
+	calls, after := 0, 0
+	failed := false
+	err := e.c.QueryAssets(t.Context(), sfmc.AssetQuery{TypeIDs: []int{197}}, func(sfmc.Asset) error {
+		calls++
+		if failed {
+			after++
+		}
+		if calls == 50+60 { // a partition's item, once all read ahead
+			for range 4 {
+				<-held
+			}
+			// The check below sees the partitions' goroutines while they
+			// run, so its silence after the return means something.
+			if g := strings.Join(sfmcGoroutines(), "\n"); !strings.Contains(g, "runAhead") {
+				t.Errorf("no runAhead goroutine seen during the listing:\n%s", g)
+			}
+			failed = true
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("err = %v, want the callback's error", err)
+	}
+	if after > 0 {
+		t.Errorf("fn called %d times after it failed", after)
+	}
+	noListingGoroutines(t)
 }
