@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strings"
@@ -347,4 +348,93 @@ func TestHostileCallbackErrorWhileReadAheadInFlight(t *testing.T) {
 		t.Errorf("fn called %d times after it failed", after)
 	}
 	noListingGoroutines(t)
+}
+
+// TestHostileChurnDuringListing: at the start of every query the server
+// serves, a few assets are edited, one is deleted and one is created
+// (late-indexed and tied timestamps in the variants). Once the listing
+// returns: no version was delivered twice, every asset that survived was
+// delivered in the version it has now (the last request is the sweep's, so
+// every edit before it is in reach), and every created asset that survived
+// was delivered.
+func TestHostileChurnDuringListing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		k    int
+		opts sfmctest.Options
+	}{
+		{"serial", 1, sfmctest.Options{}},
+		{"partitioned", 4, sfmctest.Options{}},
+		{"partitioned, tick rounding", 4, sfmctest.Options{TickRounding: true}},
+		{"partitioned, unstable ties", 4, sfmctest.Options{UnstableTies: true, TickRounding: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, ids := hostileEnv(t, tc.k, tc.opts, nil)
+			if err := e.c.Authenticate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			var mu sync.Mutex
+			live := slices.Clone(ids)
+			deleted := map[int64]bool{}
+			queries := 0
+			e.srv.OnRequest(func(r sfmctest.RequestInfo) {
+				if r.Route != "query" {
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				queries++
+				for range 3 {
+					id := live[rng.IntN(len(live))]
+					if err := e.srv.UpdateAsset(0, id, func(s *sfmctest.AssetSpec) { s.Content = fmt.Sprintf("edit %d", queries) }); err != nil {
+						t.Error(err)
+					}
+				}
+				i := rng.IntN(len(live))
+				if err := e.srv.DeleteAsset(0, live[i]); err != nil {
+					t.Error(err)
+				}
+				deleted[live[i]] = true
+				live = slices.Delete(live, i, i+1)
+				id, err := e.srv.CreateAsset(0, sfmctest.AssetSpec{Name: fmt.Sprintf("created %d", queries), Content: "new"})
+				if err != nil {
+					t.Error(err)
+				}
+				live = append(live, id)
+			})
+			got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+			e.srv.OnRequest(nil)
+			if tc.k > 1 && len(partitionsSent(t, e.srv)) != tc.k {
+				t.Fatal("listing was not partitioned")
+			}
+			noVersionTwice(t, got)
+			delivered := map[version]bool{}
+			for _, a := range got {
+				delivered[versionOf(a)] = true
+			}
+			var missing []string
+			for _, id := range live {
+				raw, ok := e.srv.AssetJSON(0, id)
+				if !ok {
+					t.Fatalf("asset %d gone", id)
+				}
+				var cur sfmc.Asset
+				if err := json.Unmarshal(raw, &cur); err != nil {
+					t.Fatal(err)
+				}
+				md, err := sfmc.ParseTime(cur.ModifiedDateRaw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !delivered[version{id, md.UTC()}] {
+					missing = append(missing, fmt.Sprintf("%d@%s", id, cur.ModifiedDateRaw))
+				}
+			}
+			if len(missing) > 0 {
+				t.Errorf("%d live assets not delivered in their current version (after %d queries with churn), e.g. %v",
+					len(missing), queries, missing[:min(len(missing), 8)])
+			}
+		})
+	}
 }
