@@ -438,3 +438,124 @@ func TestHostileChurnDuringListing(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileBrokenAnswersOutsideThePartitions: answers that break off
+// mid-item, dropped connections and 5xx on the requests around the
+// partitions (the early probes, the first page, the sweep), and a storm of
+// 429/50200 that the retries outlast. Every asset exactly once, nothing
+// left running.
+func TestHostileBrokenAnswersOutsideThePartitions(t *testing.T) {
+	sweepFault := func(f sfmctest.Fault) func(*testing.T, *env) {
+		// The sweep's request: a page of 50 without id bounds after the
+		// partitions have started. The hook runs before the faults, so a
+		// fault injected there hits this very request.
+		return func(t *testing.T, e *env) {
+			var mu sync.Mutex
+			partitioned, done := false, false
+			e.srv.OnRequest(func(r sfmctest.RequestInfo) {
+				mu.Lock()
+				defer mu.Unlock()
+				if isPartitionQuery(t, r) {
+					partitioned = true
+					return
+				}
+				var q sentQuery
+				if r.Route != "query" || json.Unmarshal(r.Body, &q) != nil || q.Page.PageSize != 50 || !partitioned || done {
+					return
+				}
+				done = true
+				e.srv.InjectFault(f)
+			})
+		}
+	}
+	inject := func(f sfmctest.Fault) func(*testing.T, *env) {
+		return func(_ *testing.T, e *env) { e.srv.InjectFault(f) }
+	}
+	for _, tc := range []struct {
+		name  string
+		setup func(*testing.T, *env)
+	}{
+		{"probes cut mid-item", inject(sfmctest.Fault{Route: "query", PageSize: 1, Times: 3, CutAfterBytes: 70})},
+		{"probe dropped", inject(sfmctest.Fault{Route: "query", PageSize: 1, Drop: true})},
+		{"probes 500", inject(sfmctest.Fault{Route: "query", PageSize: 1, Times: 2, Status: 500})},
+		{"probe 429 blocked", inject(sfmctest.Fault{Route: "query", PageSize: 1, Times: 2, Status: 429})},
+		{"first page cut mid-item", inject(sfmctest.Fault{Route: "query", PageSize: 50, CutAfterBytes: 5000})},
+		{"first page cut twice", inject(sfmctest.Fault{Route: "query", PageSize: 50, Times: 2, CutAfterBytes: 300})},
+		{"sweep cut mid-item", sweepFault(sfmctest.Fault{Route: "query", CutAfterBytes: 40})},
+		{"sweep dropped", sweepFault(sfmctest.Fault{Route: "query", Drop: true})},
+		{"429 storm while reading ahead", inject(sfmctest.Fault{Route: "query", PageSize: 50, After: 6, Times: 12, Status: 429})},
+		{"503 storm while reading ahead", inject(sfmctest.Fault{Route: "query", PageSize: 50, After: 6, Times: 12, Status: 503, RetryAfter: 1})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, ids := hostileEnv(t, 4, sfmctest.Options{}, func(c *sfmc.Config) { c.MaxAttempts = 16 })
+			if err := e.c.Authenticate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			tc.setup(t, e)
+			got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+			e.srv.OnRequest(nil)
+			checkExactlyOnce(t, e, 0, got, ids)
+			if len(partitionsSent(t, e.srv)) != 4 {
+				t.Fatal("listing was not partitioned")
+			}
+			if e.c.Stats()[sfmc.StatRetries] == 0 {
+				t.Error("no request was retried: the fault did not fire")
+			}
+			noListingGoroutines(t)
+		})
+	}
+}
+
+// TestHostileEndless429WhileReadingAhead: once the partitions run, every
+// query is refused with 429/50200. The listing gives up with an error that
+// says so (status and attempts), promptly (waits are recorded, not taken),
+// and leaves nothing running.
+func TestHostileEndless429WhileReadingAhead(t *testing.T) {
+	e, _ := hostileEnv(t, 4, sfmctest.Options{}, nil)
+	e.srv.InjectFault(sfmctest.Fault{Route: "query", PageSize: 50, After: 6, Times: -1, Status: 429})
+	err := e.c.QueryAssets(t.Context(), sfmc.AssetQuery{TypeIDs: []int{197}}, func(sfmc.Asset) error { return nil })
+	var api *sfmc.APIError
+	if !errors.As(err, &api) || api.StatusCode != 429 || !strings.Contains(err.Error(), "gave up after") {
+		t.Fatalf("err = %v, want a 429 APIError that gave up", err)
+	}
+	noListingGoroutines(t)
+}
+
+// TestHostileHugeItemInAPartition: one asset in the middle of the id range
+// is larger than sfmc.max_item_bytes. Its partition fails with an error
+// naming the asset, the others stop, and nothing is left running.
+func TestHostileHugeItemInAPartition(t *testing.T) {
+	e, ids := hostileEnv(t, 4, sfmctest.Options{}, func(c *sfmc.Config) { c.MaxItemBytes = 64 << 10 })
+	huge := ids[1700]
+	if err := e.srv.UpdateAsset(0, huge, func(s *sfmctest.AssetSpec) { s.Content = strings.Repeat("x", 200<<10) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.SetModifiedDate(0, huge, base.Add(1700*3*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	err := e.c.QueryAssets(t.Context(), sfmc.AssetQuery{TypeIDs: []int{197}}, func(sfmc.Asset) error { return nil })
+	if !errors.Is(err, sfmc.ErrResponseTooLarge) || !strings.Contains(err.Error(), fmt.Sprintf("asset id %d", huge)) {
+		t.Fatalf("err = %v, want ErrResponseTooLarge naming asset %d", err, huge)
+	}
+	if len(partitionsSent(t, e.srv)) != 4 {
+		t.Fatal("listing was not partitioned")
+	}
+	noListingGoroutines(t)
+}
+
+// TestHostileItemsBeyondTheReadAheadBudget: assets each larger than a
+// partition's share of the read-ahead budget, spread over every id range,
+// and answers that break off inside them: exactly once.
+func TestHostileItemsBeyondTheReadAheadBudget(t *testing.T) {
+	e, ids := hostileEnv(t, 4, sfmctest.Options{}, func(c *sfmc.Config) { c.ListReadAhead = 64 << 10 })
+	for i := 0; i < len(ids); i += 97 {
+		if err := e.srv.UpdateAsset(0, ids[i], func(s *sfmctest.AssetSpec) { s.Content = strings.Repeat("y", 40<<10) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setDates(t, e.srv, ids, base, 3*time.Millisecond)
+	e.srv.InjectFault(sfmctest.Fault{Route: "query", PageSize: 50, After: 7, Times: 4, CutAfterBytes: 30 << 10})
+	got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+	checkExactlyOnce(t, e, 0, got, ids)
+	noListingGoroutines(t)
+}
