@@ -102,3 +102,31 @@ func TestTLSServer(t *testing.T) {
 		t.Fatalf("%d %s", res.StatusCode, b)
 	}
 }
+
+func TestHostileLyingIDsAndCount(t *testing.T) {
+	s := New(t, Options{})
+	want := s.AddBlocks(0, 30, 197)
+	r := newRest(t, s)
+	all := map[string]any{"page": map[string]int{"page": 1, "pageSize": 10},
+		"query": map[string]any{"property": "id", "simpleOperator": "greaterThan", "value": 0}}
+	five := 5
+	s.InjectFault(Fault{Route: RouteQuery, IDOffset: -1_000_000_000, Count: &five})
+	res, q := r.query(all)
+	got := ids(heads(t, q.Items))
+	if res.Status != 200 || q.Count != 5 || len(got) != 10 || got[0] != want[0]-1_000_000_000 || got[9] != want[9]-1_000_000_000 {
+		t.Fatalf("lying ids and count: %d, count %d, ids %v (true ids %v)", res.Status, q.Count, got, want[:10])
+	}
+	s.InjectFault(Fault{Route: RouteQuery, OmitCount: true})
+	res = r.do(http.MethodPost, "/asset/v1/content/assets/query", all)
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(res.Body, &m); err != nil || res.Status != 200 {
+		t.Fatalf("omit count: %d %v %s", res.Status, err, res.Body)
+	}
+	if _, has := m["count"]; has || m["items"] == nil || m["pageSize"] == nil {
+		t.Errorf("omit count: %s", res.Body)
+	}
+	// The next answer is true again.
+	if _, q := r.query(all); q.Count != 30 || ids(heads(t, q.Items))[0] != want[0] {
+		t.Errorf("after the faults: count %d, first id %d", q.Count, ids(heads(t, q.Items))[0])
+	}
+}

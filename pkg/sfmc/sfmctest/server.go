@@ -541,6 +541,11 @@ type reqCtx struct {
 	ignoreKeyset bool
 	// ignoreIDRange: a hostile fault asks to drop a query's id ranges.
 	ignoreIDRange bool
+	// idOffset, count and omitCount: a hostile fault asks to lie about
+	// the ids or the count of a query's answer.
+	idOffset  int64
+	count     *int
+	omitCount bool
 }
 
 // ServeHTTP implements http.Handler.
@@ -633,6 +638,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if fault != nil && fault.IgnoreIDRange {
 		rc.ignoreIDRange = true
+	}
+	if fault != nil {
+		rc.idOffset, rc.count, rc.omitCount = fault.IDOffset, fault.Count, fault.OmitCount
 	}
 	if fault != nil && fault.CutAfterBytes > 0 {
 		s.dispatch(&cutWriter{statusRecorder: rec, left: fault.CutAfterBytes}, rt, rc)
