@@ -559,3 +559,72 @@ func TestHostileItemsBeyondTheReadAheadBudget(t *testing.T) {
 	checkExactlyOnce(t, e, 0, got, ids)
 	noListingGoroutines(t)
 }
+
+// TestHostileProbesLieAboutIDs: the one-item probes that plan the
+// partitions answer with ids that the pages do not have (every probe's ids
+// shifted). The pages are true, so whatever partitions come out, every
+// asset must be delivered exactly once: the first and the last partition
+// are open-ended, and the ranges must tile the ids whatever bounds the
+// probes gave.
+func TestHostileProbesLieAboutIDs(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		offset func(ids []int64) int64
+	}{
+		{"above every id", func(ids []int64) int64 { return 10_000 }},
+		{"below every id, still positive", func(ids []int64) int64 { return -(ids[0] - 100) }},
+		{"range straddling zero", func(ids []int64) int64 { return -ids[1500] }},
+		{"all ids negative", func(ids []int64) int64 { return -(ids[len(ids)-1] + 1000) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, ids := hostileEnv(t, 4, sfmctest.Options{}, nil)
+			e.srv.InjectFault(sfmctest.Fault{Route: "query", PageSize: 1, Times: -1, IDOffset: tc.offset(ids)})
+			got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+			checkExactlyOnce(t, e, 0, got, ids)
+			noListingGoroutines(t)
+		})
+	}
+}
+
+// TestHostileCountsThatLie: the count of an answer is not the number of
+// matches. A count larger than the truth, or one missing, may cost
+// requests; one smaller than what the page itself holds (a full page of 50
+// counted as 10 matches) is self-contradictory and must not end a walk
+// with the rest of its assets unlisted. A listing may fail loudly
+// (ErrEndlessPaging) when the pages go on far beyond the count; it must
+// never be silently short.
+func TestHostileCountsThatLie(t *testing.T) {
+	n := func(v int) *int { return &v }
+	for _, tc := range []struct {
+		name string
+		k    int
+		f    sfmctest.Fault
+	}{
+		{"far too large everywhere", 4, sfmctest.Fault{Route: "query", Times: -1, Count: n(1_000_000)}},
+		{"missing everywhere", 4, sfmctest.Fault{Route: "query", Times: -1, OmitCount: true}},
+		{"missing on the first page", 4, sfmctest.Fault{Route: "query", OmitCount: true}},
+		{"missing on the probes", 4, sfmctest.Fault{Route: "query", PageSize: 1, Times: -1, OmitCount: true}},
+		{"zero on the probes", 4, sfmctest.Fault{Route: "query", PageSize: 1, Times: -1, Count: n(0)}},
+		{"one more than the page, always", 4, sfmctest.Fault{Route: "query", PageSize: 50, Times: -1, Count: n(51)}},
+		{"smaller than its full page, serial", 1, sfmctest.Fault{Route: "query", PageSize: 50, After: 8, Count: n(10)}},
+		{"smaller than its full page, in a partition", 4, sfmctest.Fault{Route: "query", PageSize: 50, After: 8, Count: n(10)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, ids := hostileEnv(t, tc.k, sfmctest.Options{}, nil)
+			e.srv.InjectFault(tc.f)
+			var got []sfmc.Asset
+			err := e.c.QueryAssets(t.Context(), sfmc.AssetQuery{TypeIDs: []int{197}}, func(a sfmc.Asset) error {
+				got = append(got, a)
+				return nil
+			})
+			noListingGoroutines(t)
+			if errors.Is(err, sfmc.ErrEndlessPaging) {
+				return // loud, and it says why
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkExactlyOnce(t, e, 0, got, ids)
+		})
+	}
+}
