@@ -7,6 +7,7 @@ package sfmc_test
 // the problem without secrets or forged log lines, prompt cancellation.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/backup-creator/backup-creator/pkg/sfmc"
 	"github.com/backup-creator/backup-creator/pkg/sfmc/sfmctest"
+	"github.com/rs/zerolog"
 )
 
 // hostileEnv is a partitioned (or, with k = 1, serial) client over 3000
@@ -627,4 +629,92 @@ func TestHostileCountsThatLie(t *testing.T) {
 			checkExactlyOnce(t, e, 0, got, ids)
 		})
 	}
+}
+
+// forgedText is server text that would forge a log line or move the
+// terminal's cursor if printed raw.
+const forgedText = "\x1b[2K\r{\"level\":\"info\",\"message\":\"forged\"}\n\u009b31m"
+
+// TestHostileServerTextInPartitionErrors: a partition's page and a probe
+// are answered 400 with a message carrying control characters and the
+// request's own bearer token. The partition's error names the query and
+// the status, shows the message escaped and the token redacted; the probe's
+// refusal, logged as a warning before the listing goes on serially, is one
+// JSON log line per event with neither the forged line nor the token.
+func TestHostileServerTextInPartitionErrors(t *testing.T) {
+	t.Run("partition page", func(t *testing.T) {
+		e, _ := hostileEnv(t, 4, sfmctest.Options{}, nil)
+		var mu sync.Mutex
+		injected := false
+		e.srv.OnRequest(func(r sfmctest.RequestInfo) {
+			mu.Lock()
+			defer mu.Unlock()
+			if isPartitionQuery(t, r) && !injected {
+				injected = true
+				e.srv.InjectFault(sfmctest.Fault{Route: "query", Status: 400, Echo: true, Message: "bad" + forgedText})
+			}
+		})
+		err := e.c.QueryAssets(t.Context(), sfmc.AssetQuery{TypeIDs: []int{197}}, func(sfmc.Asset) error { return nil })
+		var api *sfmc.APIError
+		if !errors.As(err, &api) || api.StatusCode != 400 {
+			t.Fatalf("err = %v, want a 400 APIError", err)
+		}
+		msg := err.Error()
+		if strings.ContainsAny(msg, "\x1b\r\n\u009b") {
+			t.Errorf("control characters reached the error text: %q", msg)
+		}
+		if !strings.Contains(msg, "asset query") || !strings.Contains(msg, "400") {
+			t.Errorf("error %q does not name the query and its status", msg)
+		}
+		for _, tok := range e.spy.Seen() {
+			if strings.Contains(msg, tok) {
+				t.Errorf("error %q contains the bearer token", msg)
+			}
+		}
+		noListingGoroutines(t)
+	})
+	t.Run("probe refused", func(t *testing.T) {
+		var logs syncBuffer
+		e, ids := hostileEnv(t, 4, sfmctest.Options{}, func(c *sfmc.Config) {
+			c.Logger = zerolog.New(&logs).Level(zerolog.WarnLevel)
+		})
+		e.srv.InjectFault(sfmctest.Fault{Route: "query", PageSize: 1, Status: 400, Echo: true, Message: "refused" + forgedText})
+		got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+		checkExactlyOnce(t, e, 0, got, ids)
+		out := logs.String()
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		if out == "" || len(lines) != 1 {
+			t.Fatalf("want one warning line, got %q", out)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", lines[0], err)
+		}
+		if m["message"] == "forged" || strings.Contains(out, "\x1b") || !strings.Contains(out, "refused") {
+			t.Errorf("log %q: forged or raw text, or the refusal not shown", out)
+		}
+		for _, tok := range e.spy.Seen() {
+			if strings.Contains(out, tok) {
+				t.Errorf("log %q contains the bearer token", out)
+			}
+		}
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
