@@ -718,3 +718,55 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestHostileEarlyProbesNeverAnswered: the probes sent with the first page
+// of a full listing are held by the server and never answered. A listing
+// that its first page shows to be short, or whose callback fails on the
+// first page, returns at once without waiting for them, and leaves no
+// goroutine behind.
+func TestHostileEarlyProbesNeverAnswered(t *testing.T) {
+	stop := errors.New("writer failed")
+	for _, tc := range []struct {
+		name   string
+		assets int
+		fn     func(sfmc.Asset) error
+		want   error
+	}{
+		{"short listing", 120, func(sfmc.Asset) error { return nil }, nil},
+		{"callback fails on the first page", 3000, func(sfmc.Asset) error { return stop }, stop},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, sfmctest.Options{}, withPartitions(4))
+			ids := e.srv.AddBlocks(0, tc.assets, 197)
+			setDates(t, e.srv, ids, base, 3*time.Millisecond)
+			if err := e.c.Authenticate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			release := make(chan struct{})
+			defer close(release)
+			probes := make(chan struct{}, 8)
+			e.srv.OnRequest(func(r sfmctest.RequestInfo) {
+				var q sentQuery
+				if r.Route == "query" && json.Unmarshal(r.Body, &q) == nil && q.Page.PageSize == 1 {
+					probes <- struct{}{}
+					<-release
+				}
+			})
+			var got []sfmc.Asset
+			err := e.c.QueryAssets(t.Context(), sfmc.AssetQuery{TypeIDs: []int{197}}, func(a sfmc.Asset) error {
+				got = append(got, a)
+				return tc.fn(a)
+			})
+			if !errors.Is(err, tc.want) || (tc.want != nil) != (err != nil) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if len(probes) == 0 {
+				t.Fatal("no early probe was sent: the test did not run as designed")
+			}
+			if tc.want == nil {
+				checkExactlyOnce(t, e, 0, got, ids)
+			}
+			noListingGoroutines(t)
+		})
+	}
+}
