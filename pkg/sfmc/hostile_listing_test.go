@@ -770,3 +770,68 @@ func TestHostileEarlyProbesNeverAnswered(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileDateHeaderSkew: SFMC's Date header and the clock that stamps
+// modifiedDate disagree (a gateway with its own clock; the API reference,
+// §5.1, reports a stack said to stamp Mountain time). The lowest id range
+// holds 10 assets, so its partition ends after one page; the 10 are then
+// edited while the others page. Only the final sweep can see the new
+// versions, and it starts from the Date header's clock at the split minus
+// five minutes: with the stamps an hour behind the header, it starts after
+// the edits.
+func TestHostileDateHeaderSkew(t *testing.T) {
+	for _, skew := range []time.Duration{-time.Hour, 4 * time.Minute, time.Hour} {
+		t.Run(skew.String(), func(t *testing.T) {
+			e := newEnv(t, sfmctest.Options{DateSkew: skew}, withPartitions(4))
+			ids := e.srv.AddBlocks(0, 4000, 197)
+			for _, id := range ids[10:1000] {
+				if err := e.srv.DeleteAsset(0, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			live := append(slices.Clone(ids[:10]), ids[1000:]...)
+			rev := slices.Clone(live)
+			slices.Reverse(rev) // oldest first from the highest id: the low range is a partition's
+			setDates(t, e.srv, rev, base, 3*time.Millisecond)
+			var mu sync.Mutex
+			partitionQueries, edited := 0, 0
+			e.srv.OnRequest(func(r sfmctest.RequestInfo) {
+				if !isPartitionQuery(t, r) {
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if partitionQueries++; partitionQueries > 8 && edited < 10 {
+					if err := e.srv.UpdateAsset(0, ids[edited], func(s *sfmctest.AssetSpec) { s.Content = "edited" }); err != nil {
+						t.Error(err)
+					}
+					edited++
+				}
+			})
+			got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+			e.srv.OnRequest(nil)
+			if edited != 10 {
+				t.Fatalf("only %d assets edited during the listing", edited)
+			}
+			noVersionTwice(t, got)
+			delivered := map[version]bool{}
+			for _, a := range got {
+				delivered[versionOf(a)] = true
+			}
+			for _, id := range ids[:10] {
+				raw, _ := e.srv.AssetJSON(0, id)
+				var cur sfmc.Asset
+				if err := json.Unmarshal(raw, &cur); err != nil {
+					t.Fatal(err)
+				}
+				md, err := sfmc.ParseTime(cur.ModifiedDateRaw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !delivered[version{id, md.UTC()}] {
+					t.Errorf("asset %d: its version edited during the listing (%s) was not delivered", id, cur.ModifiedDateRaw)
+				}
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHostileEchoAndMessage(t *testing.T) {
@@ -128,5 +129,31 @@ func TestHostileLyingIDsAndCount(t *testing.T) {
 	// The next answer is true again.
 	if _, q := r.query(all); q.Count != 30 || ids(heads(t, q.Items))[0] != want[0] {
 		t.Errorf("after the faults: count %d, first id %d", q.Count, ids(heads(t, q.Items))[0])
+	}
+}
+
+func TestDateSkewMovesOnlyTheDateHeader(t *testing.T) {
+	clk := newClock(time.Date(2024, 7, 1, 12, 0, 0, 0, time.UTC))
+	s := New(t, Options{Now: clk.Now, DateSkew: time.Hour})
+	id := s.AddBlocks(0, 1, 197)[0]
+	r := newRest(t, s)
+	if err := s.UpdateAsset(0, id, func(a *AssetSpec) { a.Content = "x" }); err != nil {
+		t.Fatal(err)
+	}
+	res := r.do(http.MethodGet, "/asset/v1/content/assets/"+itoa(id), nil)
+	var a itemHead
+	if err := json.Unmarshal(res.Body, &a); err != nil {
+		t.Fatal(err)
+	}
+	date, err := http.ParseTime(res.Header.Get("Date"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := time.Parse(time.RFC3339Nano, a.ModifiedDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !date.Equal(clk.Now().Add(time.Hour)) || !md.Equal(clk.Now()) {
+		t.Errorf("Date %s, modifiedDate %s; want the clock %s plus one hour, and the clock", date, md, clk.Now())
 	}
 }

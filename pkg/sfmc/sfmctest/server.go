@@ -100,6 +100,11 @@ type Options struct {
 	// Now clock) has passed; GET by id sees them at once, as with SFMC's
 	// search index trailing its database.
 	IndexLag time.Duration
+	// DateSkew is added to the clock of the Date header only: a Date
+	// header ahead of (or, negative, behind) the clock that stamps
+	// modifiedDate, as when the gateway's and the database's clocks
+	// disagree, or a stack stamps Mountain time labelled -06:00.
+	DateSkew time.Duration
 	// TLS serves https with a certificate made at start for 127.0.0.1,
 	// ::1 and localhost; HTTPClient returns a client that trusts it.
 	TLS bool
@@ -555,7 +560,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The Date header tells the server's clock (Options.Now), as SFMC's does.
-	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
+	w.Header().Set("Date", s.now().Add(s.opts.DateSkew).UTC().Format(http.TimeFormat))
 	rt, params := route(r.Method, r.URL.Path)
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
 	if err != nil {
