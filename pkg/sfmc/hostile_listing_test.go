@@ -835,3 +835,100 @@ func TestHostileDateHeaderSkew(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileRetryableChaos: random retryable faults (dropped connections,
+// answers broken off at a random byte, 500, 503, 429 with and without
+// errorcode 50200) on a random tenth of the requests of a partitioned
+// listing with tie clusters across the partitions and a server that
+// sometimes ignores the id ranges. Every seed: every asset exactly once.
+func TestHostileRetryableChaos(t *testing.T) {
+	for seed := range uint64(6) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			e, ids := hostileEnv(t, 4, sfmctest.Options{TickRounding: true}, func(c *sfmc.Config) {
+				c.MaxAttempts = 30
+				c.ListReadAhead = 48 << 10
+			})
+			var tie []int64
+			for i, id := range ids {
+				if i%7 == 3 {
+					tie = append(tie, id)
+				}
+			}
+			setDates(t, e.srv, tie, base.Add(time.Hour), 0)
+			if seed%2 == 0 {
+				if err := e.c.Authenticate(t.Context()); err != nil { // early probes
+					t.Fatal(err)
+				}
+			}
+			rng := rand.New(rand.NewPCG(seed, 99))
+			var mu sync.Mutex
+			fired := 0
+			e.srv.OnRequest(func(r sfmctest.RequestInfo) {
+				if r.Route != "query" {
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if rng.IntN(10) != 0 {
+					return
+				}
+				fired++
+				var f sfmctest.Fault
+				switch rng.IntN(7) {
+				case 0:
+					f = sfmctest.Fault{Drop: true}
+				case 1:
+					f = sfmctest.Fault{CutAfterBytes: 1 + rng.Int64N(30_000)}
+				case 2:
+					f = sfmctest.Fault{Status: 500}
+				case 3:
+					f = sfmctest.Fault{Status: 503, RetryAfter: 1}
+				case 4:
+					f = sfmctest.Fault{Status: 429}
+				case 5:
+					f = sfmctest.Fault{Status: 429, RetryAfter: 2}
+				case 6:
+					f = sfmctest.Fault{IgnoreIDRange: true}
+				}
+				f.Route = "query"
+				e.srv.InjectFault(f) // fires on this very request (faults follow the hook)
+			})
+			got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+			e.srv.OnRequest(nil)
+			if fired == 0 {
+				t.Fatal("no fault fired")
+			}
+			if len(partitionsSent(t, e.srv)) != 4 {
+				t.Fatal("listing was not partitioned")
+			}
+			checkExactlyOnce(t, e, 0, got, ids)
+			noListingGoroutines(t)
+		})
+	}
+}
+
+// TestHostileProbesUndercountRecentChanges: every asset was changed in the
+// last two minutes, but the probes count none (count 0), so the listing is
+// partitioned and ends with a sweep over the last five minutes, which
+// covers every asset. The sweep must skip what the partitions and the first
+// page delivered: nothing twice.
+func TestHostileProbesUndercountRecentChanges(t *testing.T) {
+	for _, early := range []bool{false, true} {
+		t.Run(fmt.Sprintf("early probes %v", early), func(t *testing.T) {
+			e, ids := hostileEnv(t, 4, sfmctest.Options{}, nil)
+			setDates(t, e.srv, ids, time.Now().Add(-2*time.Minute), 3*time.Millisecond)
+			if early {
+				if err := e.c.Authenticate(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			zero := 0
+			e.srv.InjectFault(sfmctest.Fault{Route: "query", PageSize: 1, Times: -1, Count: &zero})
+			got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+			if len(partitionsSent(t, e.srv)) != 4 {
+				t.Fatal("listing was not partitioned")
+			}
+			checkExactlyOnce(t, e, 0, got, ids)
+		})
+	}
+}
