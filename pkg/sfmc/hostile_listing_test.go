@@ -12,11 +12,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -937,4 +940,94 @@ func TestHostileProbesUndercountRecentChanges(t *testing.T) {
 			checkExactlyOnce(t, e, 0, got, ids)
 		})
 	}
+}
+
+// bodyCounter is a transport that counts the bytes the client has read
+// from query response bodies.
+type bodyCounter struct {
+	next http.RoundTripper
+	n    atomic.Int64
+}
+
+func (b *bodyCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := b.next.RoundTrip(r)
+	if err == nil && strings.HasSuffix(r.URL.Path, "/assets/query") {
+		resp.Body = &countedBody{ReadCloser: resp.Body, n: &b.n}
+	}
+	return resp, err
+}
+
+type countedBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c *countedBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// TestHostileReadAheadStaysWithinBudget: pages of 50 assets of 4 KB (about
+// 200 KB a page) and a read-ahead budget of 64 KB for 4 partitions. The
+// callback stops at the first item of a partition until every other
+// partition is waiting to hand an item on; then what the client has read
+// from the query bodies and not yet handed to the callback is at most the
+// budget, plus per partition one item and the decoder's read buffer. (With
+// the default budget of 16 MiB the same listing holds about 950 KB there:
+// whole pages.)
+func TestHostileReadAheadStaysWithinBudget(t *testing.T) {
+	const budget = 64 << 10
+	counter := &bodyCounter{next: http.DefaultTransport}
+	e, ids := hostileEnv(t, 4, sfmctest.Options{}, func(c *sfmc.Config) {
+		c.ListReadAhead = budget
+		c.HTTPClient = &http.Client{Transport: counter}
+	})
+	content := strings.Repeat("<p>block</p>", 4<<10/12)
+	for _, id := range ids {
+		if err := e.srv.UpdateAsset(0, id, func(s *sfmctest.AssetSpec) { s.Content = content }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setDates(t, e.srv, ids, base, 3*time.Millisecond)
+	var delivered int64
+	calls := 0
+	err := e.c.QueryAssets(t.Context(), sfmc.AssetQuery{TypeIDs: []int{197}}, func(a sfmc.Asset) error {
+		calls++
+		if calls == 51 { // the first page is serial: this is a partition's first item
+			deadline := time.Now().Add(10 * time.Second)
+			for waitingToEmit() < 3 {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("the other partitions never all waited to hand an item on:\n%s", strings.Join(sfmcGoroutines(), "\n\n"))
+				}
+				runtime.Gosched()
+			}
+			held := counter.n.Load() - delivered
+			const slack = 4 * (8<<10 + 64<<10) // one item and a decoder buffer per partition
+			t.Logf("read ahead and not yet handed on: %d KB (budget %d KB)", held>>10, budget>>10)
+			if held > budget+slack {
+				t.Errorf("the client holds %d KB read ahead, more than the budget of %d KB plus %d KB", held>>10, budget>>10, slack>>10)
+			}
+		}
+		delivered += int64(len(a.Raw))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(partitionsSent(t, e.srv)) != 4 {
+		t.Fatal("listing was not partitioned")
+	}
+}
+
+// waitingToEmit counts the goroutines of a partitioned listing that wait
+// for their turn to call fn.
+func waitingToEmit() int {
+	n := 0
+	for _, g := range sfmcGoroutines() {
+		if strings.Contains(g, "sync.(*Mutex).Lock") && strings.Contains(g, "runPartitions.func1") {
+			n++
+		}
+	}
+	return n
 }
