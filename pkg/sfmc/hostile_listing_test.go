@@ -1031,3 +1031,34 @@ func waitingToEmit() int {
 	}
 	return n
 }
+
+// TestHostileTokensRevokedWhileReadingAhead: every token is revoked while
+// the partitions page with requests in flight, twice. Each request that
+// gets 401 refreshes once and goes on: every asset exactly once, and the
+// concurrent 401s share refreshes (a few tokens, not one per request).
+func TestHostileTokensRevokedWhileReadingAhead(t *testing.T) {
+	e, ids := hostileEnv(t, 4, sfmctest.Options{}, nil)
+	var mu sync.Mutex
+	n := 0
+	e.srv.OnRequest(func(r sfmctest.RequestInfo) {
+		if !isPartitionQuery(t, r) {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if n++; n == 6 || n == 20 {
+			e.srv.ExpireAllTokens()
+		}
+	})
+	got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+	e.srv.OnRequest(nil)
+	checkExactlyOnce(t, e, 0, got, ids)
+	st := e.srv.Stats()
+	if st.ByRouteStatus["query 401"] == 0 {
+		t.Fatal("no request got 401: the test did not run as designed")
+	}
+	if st.TokensIssued > 1+2*4 {
+		t.Errorf("%d tokens issued for two revocations: refreshes are not shared", st.TokensIssued)
+	}
+	noListingGoroutines(t)
+}
