@@ -1062,3 +1062,25 @@ func TestHostileTokensRevokedWhileReadingAhead(t *testing.T) {
 	}
 	noListingGoroutines(t)
 }
+
+// TestHostileReplayedPageInTieCluster: as TestHostileReplayedPage, with the
+// stale page answering a request of the walk through a cluster of 300
+// assets with one modifiedDate (by id): the rest of the cluster must not be
+// skipped.
+func TestHostileReplayedPageInTieCluster(t *testing.T) {
+	e := newEnv(t, sfmctest.Options{}, withPartitions(1))
+	ids := e.srv.AddBlocks(0, 600, 197)
+	setDates(t, e.srv, ids[:150], base, time.Second)
+	setDates(t, e.srv, ids[150:450], base.Add(time.Hour), 0)
+	setDates(t, e.srv, ids[450:], base.Add(2*time.Hour), time.Second)
+	e.srv.InjectFault(sfmctest.Fault{Route: "query", After: 5, IgnoreKeyset: true})
+	var got []sfmc.Asset
+	err := e.c.QueryAssets(t.Context(), sfmc.AssetQuery{TypeIDs: []int{197}}, func(a sfmc.Asset) error {
+		got = append(got, a)
+		return nil
+	})
+	if err != nil {
+		return // failing loudly is fine
+	}
+	checkExactlyOnce(t, e, 0, got, ids)
+}
