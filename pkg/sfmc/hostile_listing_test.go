@@ -862,7 +862,7 @@ func TestHostileDateHeaderSkew(t *testing.T) {
 func TestHostileRetryableChaos(t *testing.T) {
 	for seed := range uint64(6) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			e, ids := hostileEnv(t, 4, sfmctest.Options{TickRounding: true}, func(c *sfmc.Config) {
+			e, ids := hostileEnv(t, 4, sfmctest.Options{TickRounding: true, UnstableTies: seed%3 == 1}, func(c *sfmc.Config) {
 				c.MaxAttempts = 30
 				c.ListReadAhead = 48 << 10
 			})
@@ -1092,4 +1092,79 @@ func TestHostileReplayedPageInTieCluster(t *testing.T) {
 		return // failing loudly is fine
 	}
 	checkExactlyOnce(t, e, 0, got, ids)
+}
+
+// TestHostileCallbackRequestUnderSharedBudget: the callback makes an SFMC
+// request of its own through the same client (the engine's writers fetch
+// each file asset's binary with GetAssetFile), with a shared request
+// Budget (set whenever account_ids lists business units; its size is
+// `concurrency`). A listing attempt holds its Budget slot until its body is
+// read, and it reads the body while handing items to fn (serial), or waits
+// in it for the page before to be handed on (read-ahead). If those attempts
+// hold every slot, fn's request never gets one: the listing must still end.
+// The 10 s watchdog only stops a hung test; an unhung listing takes about
+// a second (with -race).
+func TestHostileCallbackRequestUnderSharedBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		k, budget int
+	}{
+		{"serial, budget 1", 1, 1},
+		{"4 partitions, budget 4", 4, 4},
+		{"4 partitions, budget 8 shared by two listings", 4, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			budget := sfmc.NewBudget(tc.budget)
+			e, ids := hostileEnv(t, tc.k, sfmctest.Options{}, func(c *sfmc.Config) { c.Budget = budget })
+			listings := 1
+			if tc.budget > tc.k {
+				listings = tc.budget / tc.k
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var waiting atomic.Int64 // requests waiting for a slot when the watchdog fired
+			watchdog := time.AfterFunc(10*time.Second, func() { waiting.Store(budget.Waiting() + 1); cancel() })
+			defer watchdog.Stop()
+			errs := make(chan error, listings)
+			for range listings {
+				go func() {
+					// A second listing through its own client (another
+					// business unit) sharing the budget.
+					c := e.c
+					if listings > 1 {
+						cfg := e.cfg
+						cfg.Budget = budget
+						var err error
+						if c, err = sfmc.New(cfg); err != nil {
+							errs <- err
+							return
+						}
+					}
+					var mu sync.Mutex
+					n := 0
+					errs <- c.QueryAssets(ctx, sfmc.AssetQuery{TypeIDs: []int{197}}, func(a sfmc.Asset) error {
+						mu.Lock()
+						n++
+						fetch := n%10 == 1 // a file asset, say, every tenth block
+						mu.Unlock()
+						if fetch {
+							_, err := c.GetAsset(ctx, a.ID)
+							return err
+						}
+						return nil
+					})
+				}()
+			}
+			for range listings {
+				if err := <-errs; err != nil {
+					if w := waiting.Load(); w > 0 {
+						t.Fatalf("the listing hung: after 10 s, %d requests waited for a slot of the budget of %d, all held by listing requests (%v)", w-1, tc.budget, err)
+					}
+					t.Fatal(err)
+				}
+			}
+			_ = ids
+			noListingGoroutines(t)
+		})
+	}
 }
