@@ -48,7 +48,8 @@ type Options struct {
 	// MaxPageSize is the largest page size served. Default 500; -1 disables.
 	MaxPageSize int
 	// PageSizeMode says what happens above MaxPageSize: "clamp" (default,
-	// the response echoes the clamped size) or "reject" (400).
+	// the response echoes the clamped size), "clamp-quiet" (clamped, but
+	// the response echoes the size asked for) or "reject" (400).
 	PageSizeMode string
 	// ResultWindow is the Elasticsearch result window: a page whose end
 	// ((page-1)*pageSize+pageSize) exceeds it fails with "all shards failed".
