@@ -70,7 +70,7 @@
 // trusts it). scripts/sfmc-emulator switches the modes on with --hostile.
 //
 // Behaviour the reference marks as unconfirmed is configurable through
-// Options (page-size clamp or reject, result-window status, offset-less filter
+// Options (page-size clamp, quiet clamp or reject, result-window status, offset-less filter
 // zone, empty-page items, create status, file body form, unstable order of
 // equal sort keys, search-index lag, a Date header skewed against the
 // modifiedDate clock).
