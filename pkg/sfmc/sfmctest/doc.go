@@ -37,7 +37,8 @@
 //	GET    /_emulator/categories?mid=N, POST /_emulator/categories?mid=N {"name","parentId"}
 //	GET|DELETE /_emulator/stats, GET|DELETE /_emulator/requests
 //	POST   /_emulator/faults                  {"route","pageSize","after","times","status","retryAfter","retryAfterInBodyOnly","drop","cutAfterBytes","latency":"250ms","emptyPage",
-//	                                           "message","echo","redirect","floodBytes","ignoreKeyset","ignoreIDRange","endlessPages"}
+//	                                           "message","echo","redirect","floodBytes","ignoreKeyset","ignoreIDRange","endlessPages",
+//	                                           "idOffset","count","omitCount"}
 //	DELETE /_emulator/faults, POST /_emulator/expire-tokens
 //
 // Hostile modes, for testing that a client survives a broken or malicious
@@ -59,12 +60,18 @@
 //     partition of a parallel listing gets the assets of the others.
 //   - EndlessPages: every query gets a full page of new made-up assets, later
 //     each time, under a count of two pages.
+//   - IDOffset: a query is served as usual but every item's id in the
+//     answer is shifted by this much (with PageSize 1: the probes of a
+//     partitioned listing lie about the id range).
+//   - Count / OmitCount: a query's answer reports that count instead of
+//     the true number of matches, or none at all (the items are true).
 //
 // Options.TLS serves https with a certificate made at start (HTTPClient
 // trusts it). scripts/sfmc-emulator switches the modes on with --hostile.
 //
 // Behaviour the reference marks as unconfirmed is configurable through
-// Options (page-size clamp or reject, result-window status, offset-less filter
+// Options (page-size clamp, quiet clamp or reject, result-window status, offset-less filter
 // zone, empty-page items, create status, file body form, unstable order of
-// equal sort keys, search-index lag).
+// equal sort keys, search-index lag, a Date header skewed against the
+// modifiedDate clock).
 package sfmctest

@@ -80,6 +80,16 @@ type Fault struct {
 	// each page dated later than the one before, claiming a count of two
 	// pages: a listing that never ends and moves past its count.
 	EndlessPages bool `json:"endlessPages"`
+	// IDOffset serves a query as usual, but every item's id in the answer
+	// is shifted by this much: an answer that lies about ids (with
+	// PageSize 1, probes that disagree with the pages).
+	IDOffset int64 `json:"idOffset"`
+	// Count, when set, is the count a query's answer reports instead of
+	// the true number of matches (a count that lies); the items are the
+	// true ones.
+	Count *int `json:"count,omitempty"`
+	// OmitCount leaves "count" out of a query's answer.
+	OmitCount bool `json:"omitCount"`
 }
 
 // cutWriter passes the first left bytes of a body through, then breaks the

@@ -1,6 +1,7 @@
 package sfmctest
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -173,6 +174,9 @@ func (s *Server) handleQuery(w http.ResponseWriter, rc *reqCtx) *apiError {
 		count, items := s.runQuery(rc.st, plan, keys, pr, rc.n)
 		body = s.renderList(rc.st, count, pr, items, projection(fields))
 	})
+	if aerr == nil {
+		body.lie(rc)
+	}
 	if aerr != nil {
 		return aerr
 	}
@@ -202,11 +206,41 @@ type listBody struct {
 	pr        pageRequest
 	docs      [][]byte
 	omitEmpty bool
+	omitCount bool
+}
+
+// lie applies the hostile faults that falsify an answer: ids shifted by
+// rc.idOffset (documents start with {"id":N, as render writes them), the
+// count replaced or left out.
+func (l *listBody) lie(rc *reqCtx) {
+	if rc.count != nil {
+		l.count = *rc.count
+	}
+	l.omitCount = rc.omitCount
+	if rc.idOffset == 0 {
+		return
+	}
+	for i, d := range l.docs {
+		rest, ok := bytes.CutPrefix(d, []byte(`{"id":`))
+		end := bytes.IndexByte(rest, ',')
+		if !ok || end < 0 {
+			continue
+		}
+		id, err := strconv.ParseInt(string(rest[:end]), 10, 64)
+		if err != nil {
+			continue
+		}
+		b := strconv.AppendInt([]byte(`{"id":`), id+rc.idOffset, 10)
+		l.docs[i] = append(b, rest[end:]...)
+	}
 }
 
 func (l *listBody) write(w http.ResponseWriter) {
 	head := listEnvelope(l.count, l.pr, nil, true)
 	head = head[:len(head)-1] // without the closing brace
+	if l.omitCount {
+		head = append([]byte("{"), head[bytes.IndexByte(head, ',')+1:]...)
+	}
 	size := len(head) + 1
 	if len(l.docs) > 0 || !l.omitEmpty {
 		size += len(`,"items":[]`) + max(len(l.docs)-1, 0)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHostileEchoAndMessage(t *testing.T) {
@@ -100,5 +101,59 @@ func TestTLSServer(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 || !strings.Contains(string(b), `"rest_instance_url":"https://127.0.0.1:`) {
 		t.Fatalf("%d %s", res.StatusCode, b)
+	}
+}
+
+func TestHostileLyingIDsAndCount(t *testing.T) {
+	s := New(t, Options{})
+	want := s.AddBlocks(0, 30, 197)
+	r := newRest(t, s)
+	all := map[string]any{"page": map[string]int{"page": 1, "pageSize": 10},
+		"query": map[string]any{"property": "id", "simpleOperator": "greaterThan", "value": 0}}
+	five := 5
+	s.InjectFault(Fault{Route: RouteQuery, IDOffset: -1_000_000_000, Count: &five})
+	res, q := r.query(all)
+	got := ids(heads(t, q.Items))
+	if res.Status != 200 || q.Count != 5 || len(got) != 10 || got[0] != want[0]-1_000_000_000 || got[9] != want[9]-1_000_000_000 {
+		t.Fatalf("lying ids and count: %d, count %d, ids %v (true ids %v)", res.Status, q.Count, got, want[:10])
+	}
+	s.InjectFault(Fault{Route: RouteQuery, OmitCount: true})
+	res = r.do(http.MethodPost, "/asset/v1/content/assets/query", all)
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(res.Body, &m); err != nil || res.Status != 200 {
+		t.Fatalf("omit count: %d %v %s", res.Status, err, res.Body)
+	}
+	if _, has := m["count"]; has || m["items"] == nil || m["pageSize"] == nil {
+		t.Errorf("omit count: %s", res.Body)
+	}
+	// The next answer is true again.
+	if _, q := r.query(all); q.Count != 30 || ids(heads(t, q.Items))[0] != want[0] {
+		t.Errorf("after the faults: count %d, first id %d", q.Count, ids(heads(t, q.Items))[0])
+	}
+}
+
+func TestDateSkewMovesOnlyTheDateHeader(t *testing.T) {
+	clk := newClock(time.Date(2024, 7, 1, 12, 0, 0, 0, time.UTC))
+	s := New(t, Options{Now: clk.Now, DateSkew: time.Hour})
+	id := s.AddBlocks(0, 1, 197)[0]
+	r := newRest(t, s)
+	if err := s.UpdateAsset(0, id, func(a *AssetSpec) { a.Content = "x" }); err != nil {
+		t.Fatal(err)
+	}
+	res := r.do(http.MethodGet, "/asset/v1/content/assets/"+itoa(id), nil)
+	var a itemHead
+	if err := json.Unmarshal(res.Body, &a); err != nil {
+		t.Fatal(err)
+	}
+	date, err := http.ParseTime(res.Header.Get("Date"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := time.Parse(time.RFC3339Nano, a.ModifiedDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !date.Equal(clk.Now().Add(time.Hour)) || !md.Equal(clk.Now()) {
+		t.Errorf("Date %s, modifiedDate %s; want the clock %s plus one hour, and the clock", date, md, clk.Now())
 	}
 }

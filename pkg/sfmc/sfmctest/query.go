@@ -559,6 +559,17 @@ func compareForSort(x, y value) int {
 // pageRequest is the resolved paging of a list request.
 type pageRequest struct {
 	page, size int
+	// echo, when > 0, is the pageSize the answer reports instead of size
+	// (PageSizeMode "clamp-quiet").
+	echo int
+}
+
+// echoSize is the pageSize an answer reports.
+func (pr pageRequest) echoSize() int {
+	if pr.echo > 0 {
+		return pr.echo
+	}
+	return pr.size
 }
 
 // resolvePage applies defaults, the maximum page size and the result window.
@@ -569,9 +580,13 @@ func (s *Server) resolvePage(page, size int) (pageRequest, *apiError) {
 	if size < 1 {
 		size = 50
 	}
+	echo := 0
 	if max := s.opts.MaxPageSize; max > 0 && size > max {
 		if s.opts.PageSizeMode == "reject" {
 			return pageRequest{}, badRequest(10005, "pageSize must not exceed %d.", max)
+		}
+		if s.opts.PageSizeMode == "clamp-quiet" {
+			echo = size
 		}
 		size = max
 	}
@@ -582,7 +597,7 @@ func (s *Server) resolvePage(page, size int) (pageRequest, *apiError) {
 				"Elasticsearch exception [type=search_phase_execution_exception, reason=all shards failed]: Result window is too large, from + size must be less than or equal to: [%d] but was [%d].", w, end)}
 		}
 	}
-	return pageRequest{page: page, size: size}, nil
+	return pageRequest{page: page, size: size, echo: echo}, nil
 }
 
 // runQuery filters st's assets by plan and sorts them; it returns the total
@@ -759,7 +774,7 @@ func listEnvelope(count int, pr pageRequest, items [][]byte, omitEmpty bool) []b
 	b = append(b, `,"page":`...)
 	b = strconv.AppendInt(b, int64(pr.page), 10)
 	b = append(b, `,"pageSize":`...)
-	b = strconv.AppendInt(b, int64(pr.size), 10)
+	b = strconv.AppendInt(b, int64(pr.echoSize()), 10)
 	b = append(b, `,"links":{}`...)
 	if len(items) == 0 && omitEmpty {
 		return append(b, '}')

@@ -69,7 +69,7 @@ func TestQueryPlanSelectsWhatThePredicateSelects(t *testing.T) {
 			t.Fatal(err)
 		}
 		for si, sort := range sorts {
-			for _, pr := range []pageRequest{{1, 500}, {2, 500}, {1, 1}} {
+			for _, pr := range []pageRequest{{page: 1, size: 500}, {page: 2, size: 500}, {page: 1, size: 1}} {
 				s.readLocked(st, func() {
 					pred, aerr := s.compileQuery(st, raw, 0)
 					if aerr != nil {
@@ -102,7 +102,7 @@ func TestQueryPlanSelectsWhatThePredicateSelects(t *testing.T) {
 	s.readLocked(st, func() {
 		raw, _ := json.Marshal(base)
 		plan, _ := s.planQuery(st, raw)
-		if n, _ := s.runQuery(st, plan, nil, pageRequest{1, 1}, 1); n < 1000 {
+		if n, _ := s.runQuery(st, plan, nil, pageRequest{page: 1, size: 1}, 1); n < 1000 {
 			t.Errorf("listing query counts %d", n)
 		}
 	})

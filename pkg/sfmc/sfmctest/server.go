@@ -48,7 +48,8 @@ type Options struct {
 	// MaxPageSize is the largest page size served. Default 500; -1 disables.
 	MaxPageSize int
 	// PageSizeMode says what happens above MaxPageSize: "clamp" (default,
-	// the response echoes the clamped size) or "reject" (400).
+	// the response echoes the clamped size), "clamp-quiet" (clamped, but
+	// the response echoes the size asked for) or "reject" (400).
 	PageSizeMode string
 	// ResultWindow is the Elasticsearch result window: a page whose end
 	// ((page-1)*pageSize+pageSize) exceeds it fails with "all shards failed".
@@ -100,6 +101,11 @@ type Options struct {
 	// Now clock) has passed; GET by id sees them at once, as with SFMC's
 	// search index trailing its database.
 	IndexLag time.Duration
+	// DateSkew is added to the clock of the Date header only: a Date
+	// header ahead of (or, negative, behind) the clock that stamps
+	// modifiedDate, as when the gateway's and the database's clocks
+	// disagree, or a stack stamps Mountain time labelled -06:00.
+	DateSkew time.Duration
 	// TLS serves https with a certificate made at start for 127.0.0.1,
 	// ::1 and localhost; HTTPClient returns a client that trusts it.
 	TLS bool
@@ -541,6 +547,11 @@ type reqCtx struct {
 	ignoreKeyset bool
 	// ignoreIDRange: a hostile fault asks to drop a query's id ranges.
 	ignoreIDRange bool
+	// idOffset, count and omitCount: a hostile fault asks to lie about
+	// the ids or the count of a query's answer.
+	idOffset  int64
+	count     *int
+	omitCount bool
 }
 
 // ServeHTTP implements http.Handler.
@@ -550,7 +561,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The Date header tells the server's clock (Options.Now), as SFMC's does.
-	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
+	w.Header().Set("Date", s.now().Add(s.opts.DateSkew).UTC().Format(http.TimeFormat))
 	rt, params := route(r.Method, r.URL.Path)
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
 	if err != nil {
@@ -633,6 +644,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if fault != nil && fault.IgnoreIDRange {
 		rc.ignoreIDRange = true
+	}
+	if fault != nil {
+		rc.idOffset, rc.count, rc.omitCount = fault.IDOffset, fault.Count, fault.OmitCount
 	}
 	if fault != nil && fault.CutAfterBytes > 0 {
 		s.dispatch(&cutWriter{statusRecorder: rec, left: fault.CutAfterBytes}, rt, rc)
