@@ -11,8 +11,11 @@ import (
 // process stay within one concurrency budget towards SFMC, which limits
 // concurrent API calls per tenant and answers 429 above the limit. A slot is
 // held from sending an attempt until its response body has been read and
-// closed; waits between retries hold none. A Budget is safe for concurrent
-// use.
+// closed, except for an asset query, whose slot is released once SFMC has
+// answered: its items go to a callback while the body is read, and that
+// callback may need a slot itself (the engine fetches file assets during the
+// listing), which would otherwise wait forever for slots the listing holds.
+// Waits between retries hold none. A Budget is safe for concurrent use.
 type Budget struct {
 	slots   chan struct{}
 	waiting atomic.Int64 // requests waiting for a slot (tests observe it)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -343,6 +344,10 @@ type call struct {
 	// onBlocked, when set, is called for every 429 answer with errorcode
 	// 50200 ("requests temporarily blocked": too many concurrent requests).
 	onBlocked func()
+	// streams: handle hands the body's items to a caller's callback as it
+	// reads them, so the Budget slot is released once the response headers
+	// are in (see Budget).
+	streams bool
 }
 
 // do runs cl with retries. For a successful response it calls handle with the
@@ -450,11 +455,14 @@ func (c *Client) attempt(ctx context.Context, cl call, tok *token, handle func(*
 	if tok != nil {
 		req.Header.Set("Authorization", "Bearer "+tok.access)
 	}
+	freeSlot := func() {}
 	if b := c.cfg.Budget; b != nil {
 		if err := b.acquire(actx, cl.name); err != nil {
 			return 0, 0, err
 		}
-		defer b.release()
+		var once sync.Once
+		freeSlot = func() { once.Do(b.release) }
+		defer freeSlot()
 	}
 	c.count(cl.stat)
 	start := time.Now()
@@ -490,6 +498,12 @@ func (c *Client) attempt(ctx context.Context, cl call, tok *token, handle func(*
 		lb.left, lb.limit, lb.key = maxTokenResponse, maxTokenResponse, "the token response limit"
 	}
 	resp.Body = lb
+	if cl.streams {
+		// handle hands items to a callback that may itself need a slot
+		// (the engine fetches file assets while the listing goes on): the
+		// server has answered, so the slot goes before the body is read.
+		freeSlot()
+	}
 	if err := handle(resp); err != nil {
 		if errors.Is(err, errBadResponse) {
 			return 0, 0, fmt.Errorf("sfmc: %s: %w", cl.name, err)

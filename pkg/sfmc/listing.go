@@ -364,7 +364,7 @@ func (c *Client) queryPage(ctx context.Context, q queryBody, onBlocked func(), b
 		return nil, fmt.Errorf("sfmc: asset query: %w", err)
 	}
 	var res queryResult
-	err = c.do(ctx, call{method: http.MethodPost, path: pathAssetQuery, body: body, stat: StatQuery, name: "POST asset query", onBlocked: onBlocked},
+	err = c.do(ctx, call{method: http.MethodPost, path: pathAssetQuery, body: body, stat: StatQuery, name: "POST asset query", onBlocked: onBlocked, streams: true},
 		func(resp *http.Response) error {
 			res = queryResult{}
 			if before != nil {
