@@ -167,6 +167,9 @@ type keyset struct {
 	pages    int       // requests so far
 	maxCount int       // the largest count the server reported
 	prevLast *assetKey // the last item of the previous full page in normal mode
+	// shortCounted: the walk went on after a short page whose count said
+	// more were left.
+	shortCounted bool
 	// count is the server's count on the last page (-1 when it sent none),
 	// n the items on it and eff the page size the server honours.
 	count, n, eff int
@@ -217,6 +220,19 @@ func (k *keyset) emit(a Asset, fn func(Asset) error) error {
 	return fn(a)
 }
 
+// inWindow reports whether a lies in the walk's keyset window, the only
+// items that count for its position: an item before the window (a stale or
+// replayed answer, or a server that ignored the filter) is neither emitted
+// nor allowed to move the walk back. A server that ignores the id range of
+// a partition still advances it (its items are in the window; emit leaves
+// them to the walk that owns them).
+func (k *keyset) inWindow(a Asset) bool {
+	if !k.horizon.IsZero() && a.ModifiedDate.Before(k.horizon) {
+		return false
+	}
+	return k.afterID == 0 || a.ID > k.afterID
+}
+
 // run walks to the end.
 func (k *keyset) run(ctx context.Context, fn func(Asset) error) error {
 	for {
@@ -233,7 +249,31 @@ func (k *keyset) step(ctx context.Context, fn func(Asset) error) (done bool, err
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("sfmc: asset query: %w", err)
 	}
-	p, err := k.c.queryPage(ctx, k.page(), k.onBlocked, k.beforeBody, func(a Asset) error { return k.emit(a, fn) })
+	// An empty answer that continues a walk is asked again (SFMC "sometimes
+	// returns a payload without items"). In normal mode the page before
+	// counted what matches this query too, so when it said more were left
+	// an answer that stays empty fails the listing. Otherwise (its count
+	// unknown, or a tie-mode page, whose query matches less) one more empty
+	// answer is taken as the end.
+	cont := k.pages > 0 && (k.n >= k.eff || k.count > k.n)
+	strong := k.afterID == 0 && k.pages > 0 && k.count > k.n && !k.shortCounted
+	prevCount, tries := k.count, 0
+	p, err := k.c.queryPage(ctx, k.page(), pageHooks{
+		onBlocked: k.onBlocked,
+		before:    k.beforeBody,
+		in:        k.inWindow,
+		check: func(r *queryResult) error {
+			switch tries++; {
+			case r.n == 0 && r.all > 0:
+				return fmt.Errorf("%w: all %d of its assets lie before the query's position (modifiedDate ≥ %s)", errEmptyPage, r.all, FormatTime(k.lower))
+			case r.n == 0 && strong:
+				return fmt.Errorf("%w: the page before counted %d assets from here, this one holds none", errEmptyPage, prevCount)
+			case r.n == 0 && cont && tries == 1:
+				return fmt.Errorf("%w after a full page", errEmptyPage)
+			}
+			return nil
+		},
+	}, func(a Asset) error { return k.emit(a, fn) })
 	if err != nil {
 		return false, err
 	}
@@ -258,7 +298,9 @@ func (k *keyset) step(ctx context.Context, fn func(Asset) error) (done bool, err
 		return false, fmt.Errorf("sfmc: asset query: %w: %d pages of up to %d assets for a listing the server counts as %d assets",
 			ErrEndlessPaging, k.pages, effSize, k.maxCount)
 	}
-	full := p.n > 0 && p.n >= effSize
+	// A page the server filled is not the last, even when some of its
+	// items lay outside the window.
+	full := p.n > 0 && p.all >= effSize
 	last := p.last
 	if k.afterID > 0 {
 		if full && last.ModifiedDate.Equal(k.tieAt) {
@@ -273,8 +315,21 @@ func (k *keyset) step(ctx context.Context, fn func(Asset) error) (done bool, err
 		k.advance(k.tieAt.Add(time.Millisecond))
 		return false, nil
 	}
-	if !full || (p.count != nil && *p.count <= p.n) {
+	// A full page ends the walk only when its count says it holds all
+	// that is left; a count below what the page itself holds contradicts it,
+	// and the next page tells.
+	if full && p.count != nil && *p.count == p.n {
 		return true, nil
+	}
+	k.shortCounted = false
+	if !full {
+		if p.count == nil || *p.count <= p.n {
+			return true, nil
+		}
+		// A short page whose count says more match: a server that gives
+		// fewer than asked without saying so, or a count that is wrong.
+		// Go on from its last item; an empty page then ends the walk.
+		k.shortCounted = true
 	}
 	lk := keyOf(last)
 	if k.prevLast != nil && *k.prevLast == lk {
@@ -347,28 +402,48 @@ var ErrEndlessPaging = errors.New("endless paging")
 // queryResult is what a walk needs to know about one page; the items
 // themselves went to emit.
 type queryResult struct {
-	count       *int
-	pageSize    int
-	n           int
+	count    *int
+	pageSize int
+	// n counts the items pageHooks.in selected (first and last among
+	// them), all every item of the answer.
+	n, all      int
 	first, last Asset // without Raw and Content
+}
+
+// errEmptyPage is the (retried) error of an answer without items in the
+// walk's window where more were expected: the page before said more were
+// left, or every item lies before the walk's position (a stale answer).
+var errEmptyPage = errors.New("the server answered an empty page")
+
+// pageHooks are a walk's hooks into queryPage; each may be nil.
+type pageHooks struct {
+	// onBlocked is called for every 429/50200 answer.
+	onBlocked func()
+	// before is called before an answer's items are read.
+	before func() error
+	// in selects the items that count for queryResult (n, first, last);
+	// the others are not handed to emit either.
+	in func(Asset) bool
+	// check inspects a fully read answer; its error fails the attempt, which
+	// is retried like a broken-off answer.
+	check func(*queryResult) error
 }
 
 // queryPage sends one asset query. Every item is decoded and handed to emit
 // as it arrives; an error from emit is returned unchanged. When an attempt
 // breaks off and is retried, items already emitted come again (emit skips
-// them). onBlocked, when not nil, is called for every 429/50200 answer;
-// before, when not nil, before an answer's items are read.
-func (c *Client) queryPage(ctx context.Context, q queryBody, onBlocked func(), before func() error, emit func(Asset) error) (*queryResult, error) {
+// them).
+func (c *Client) queryPage(ctx context.Context, q queryBody, h pageHooks, emit func(Asset) error) (*queryResult, error) {
 	body, err := json.Marshal(q)
 	if err != nil {
 		return nil, fmt.Errorf("sfmc: asset query: %w", err)
 	}
 	var res queryResult
-	err = c.do(ctx, call{method: http.MethodPost, path: pathAssetQuery, body: body, stat: StatQuery, name: "POST asset query", onBlocked: onBlocked, streams: true},
+	err = c.do(ctx, call{method: http.MethodPost, path: pathAssetQuery, body: body, stat: StatQuery, name: "POST asset query", onBlocked: h.onBlocked, streams: true},
 		func(resp *http.Response) error {
 			res = queryResult{}
-			if before != nil {
-				if err := outsideTimeout(resp, before); err != nil {
+			if h.before != nil {
+				if err := outsideTimeout(resp, h.before); err != nil {
 					return &callbackError{err}
 				}
 			}
@@ -376,6 +451,10 @@ func (c *Client) queryPage(ctx context.Context, q queryBody, onBlocked func(), b
 				a, err := decodeAsset(raw)
 				if err != nil {
 					return &callbackError{err}
+				}
+				res.all++
+				if h.in != nil && !h.in(a) {
+					return nil
 				}
 				small := a
 				small.Raw, small.Content = nil, ""
@@ -390,6 +469,9 @@ func (c *Client) queryPage(ctx context.Context, q queryBody, onBlocked func(), b
 				return nil
 			})
 			res.count, res.pageSize = meta.Count, meta.PageSize
+			if err == nil && h.check != nil {
+				err = h.check(&res)
+			}
 			return err
 		})
 	if err != nil {

@@ -133,7 +133,7 @@ func (c *Client) probe(ctx context.Context, q queryBody, sort ...querySort) (*As
 	q.Sort = sort
 	q.Fields = alwaysFields
 	var first *Asset
-	p, err := c.queryPage(ctx, q, nil, nil, func(a Asset) error {
+	p, err := c.queryPage(ctx, q, pageHooks{}, func(a Asset) error {
 		if first == nil {
 			a.Raw, a.Content = nil, ""
 			first = &a
@@ -201,7 +201,12 @@ func (c *Client) planPartitions(k *keyset, parts int, pr probeOutcome) []*keyset
 	if pr.refused || pr.lowest == nil || pr.highest == nil || pr.total == nil || pr.changed == nil || 2**pr.changed > *pr.total {
 		return nil
 	}
-	lo, hi := pr.lowest.ID, pr.highest.ID
+	// Ids are positive; a probe that says otherwise must not produce a
+	// bound ≤ 0, which means "unbounded" and would overlap the ranges.
+	lo, hi := max(pr.lowest.ID, 1), pr.highest.ID
+	if hi < lo {
+		return nil
+	}
 	if span := hi - lo + 1; span < int64(parts) {
 		parts = int(max(span, 1))
 	}
