@@ -799,8 +799,9 @@ func TestHostileEarlyProbesNeverAnswered(t *testing.T) {
 // holds 10 assets, so its partition ends after one page; the 10 are then
 // edited while the others page. Only the final sweep can see the new
 // versions, and it starts from the Date header's clock at the split minus
-// five minutes: with the stamps an hour behind the header, it starts after
-// the edits.
+// a margin (65 minutes, for the hour a Mountain-time stack would be
+// behind the header); with the stamps an hour behind, it must not start
+// after the edits.
 func TestHostileDateHeaderSkew(t *testing.T) {
 	for _, skew := range []time.Duration{-time.Hour, 4 * time.Minute, time.Hour} {
 		t.Run(skew.String(), func(t *testing.T) {
@@ -932,7 +933,7 @@ func TestHostileRetryableChaos(t *testing.T) {
 
 // TestHostileProbesUndercountRecentChanges: every asset was changed in the
 // last two minutes, but the probes count none (count 0), so the listing is
-// partitioned and ends with a sweep over the last five minutes, which
+// partitioned and ends with a sweep over the last 65 minutes, which
 // covers every asset. The sweep must skip what the partitions and the first
 // page delivered: nothing twice.
 func TestHostileProbesUndercountRecentChanges(t *testing.T) {

@@ -60,8 +60,10 @@ const codeBlocked = 50200
 // sweepMargin is how far before SFMC's clock at the split the final sweep of
 // a partitioned listing starts. It covers the difference between the clock
 // of the Date header (one-second resolution) and the clock that stamps
-// modifiedDate.
-const sweepMargin = 5 * time.Minute
+// modifiedDate: a few minutes between servers, and an hour where a stack
+// stamps Mountain time with the -06:00 offset (sfmc-api §5.1, unconfirmed),
+// which puts every stamp an hour behind the Date header.
+const sweepMargin = 65 * time.Minute
 
 // minPagesPerPartition: a listing is split only when what remains after its
 // first page fills at least this many pages per partition; below that the
@@ -249,6 +251,16 @@ func (k *keyset) owns(id int64) bool {
 // runPartitions runs the partition walks concurrently and then the sweep.
 func (c *Client) runPartitions(ctx context.Context, k *keyset, ps []*keyset, sweepFrom time.Time, fn func(Asset) error) error {
 	sweep := c.newKeyset(k.typeIDs, sweepFrom, k.size, k.fields)
+	if k.lower.After(sweep.lower) {
+		// The first pages delivered everything before k's position: the
+		// sweep need not list it again (probes that undercounted recent
+		// changes let a listing of recent assets be split). What they
+		// delivered at the boundary k still knows.
+		sweep.lower = k.lower
+		for key := range k.seen {
+			sweep.seen[key] = struct{}{}
+		}
+	}
 	sweep.advance(sweep.lower)
 	var (
 		mu sync.Mutex // fn is called by one partition at a time; guards sweep.seen and failed
