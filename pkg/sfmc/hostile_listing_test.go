@@ -1195,3 +1195,26 @@ func TestHostileQuietPageSizeClamp(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileTypeFilterIgnored: a listing of more than 50 types is queried
+// in chunks; a server that ignores the type condition answers every chunk
+// with every type. Each asset must still come once (from its own chunk),
+// serial and partitioned.
+func TestHostileTypeFilterIgnored(t *testing.T) {
+	for _, k := range []int{1, 4} {
+		t.Run(fmt.Sprintf("K=%d", k), func(t *testing.T) {
+			e := newEnv(t, sfmctest.Options{}, withPartitions(k))
+			low := e.srv.AddBlocks(0, 1500, 20)   // in the first chunk of 50 type ids
+			high := e.srv.AddBlocks(0, 1500, 197) // in the second
+			ids := append(slices.Clone(low), high...)
+			setDates(t, e.srv, ids, base, 3*time.Millisecond)
+			types := []int{197}
+			for id := 1; id <= 59; id++ {
+				types = append(types, id)
+			}
+			e.srv.InjectFault(sfmctest.Fault{Route: "query", Times: -1, IgnoreTypeFilter: true})
+			got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: types})
+			checkExactlyOnce(t, e, 0, got, ids)
+		})
+	}
+}

@@ -152,6 +152,7 @@ func uniqueInts(in []int) []int {
 type keyset struct {
 	c       *Client
 	typeIDs []int
+	types   map[int]struct{} // typeIDs as a set (nil: every type); shared, read-only
 	size    int
 	fields  []string
 	// idFrom and idTo bound a partition: id ≥ idFrom (when > 0) and
@@ -184,6 +185,12 @@ type keyset struct {
 
 func (c *Client) newKeyset(typeIDs []int, since time.Time, size int, fields []string) *keyset {
 	k := &keyset{c: c, typeIDs: typeIDs, size: size, fields: fields, seen: map[assetKey]struct{}{}}
+	if len(typeIDs) > 0 {
+		k.types = make(map[int]struct{}, len(typeIDs))
+		for _, id := range typeIDs {
+			k.types[id] = struct{}{}
+		}
+	}
 	if !since.IsZero() {
 		k.lower = since.Truncate(time.Millisecond)
 	}
@@ -202,11 +209,16 @@ func (k *keyset) advance(to time.Time) {
 	}
 }
 
-// emit passes a to fn unless it was emitted before or lies outside the
+// emit passes a to fn unless it was emitted before, lies outside the
 // walk's id range (a server that ignored the range condition: the walk
-// that owns the id emits it).
+// that owns the id emits it) or is of a type the walk does not list (a
+// server that ignored the type condition: the walk of its type chunk
+// emits it; an asset whose type the answer leaves out is kept).
 func (k *keyset) emit(a Asset, fn func(Asset) error) error {
 	if !k.owns(a.ID) {
+		return nil
+	}
+	if _, ok := k.types[a.AssetType.ID]; k.types != nil && a.AssetType.ID != 0 && !ok {
 		return nil
 	}
 	if !k.horizon.IsZero() && a.ModifiedDate.Before(k.horizon) {

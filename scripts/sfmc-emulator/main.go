@@ -163,19 +163,21 @@ hostile modes (--hostile MODE, repeatable; each lasts for the server's life):
                      first page again and again
   ignore-id-range    the asset query drops its id >= / id < conditions, so every partition of a
                      parallel listing gets the assets of the others too
+  ignore-type-filter the asset query drops its assetType condition, so each chunk of a listing of
+                     more than 50 types gets the assets of the others too
   endless-pages      every asset query answers a full page of new made-up assets, dated later each
                      time, while claiming two pages in all
   control-chars      the asset query answers 400 with a message of ANSI escapes and CR/LF that
                      would forge a JSON log line if printed raw
 The same modes are fields of POST /_emulator/faults: message, echo, redirect, floodBytes,
-ignoreKeyset, ignoreIDRange, endlessPages (with route, status, times).
+ignoreKeyset, ignoreIDRange, ignoreTypeFilter, endlessPages (with route, status, times).
 `
 
 // controlCharsMessage is the control-chars mode's error message.
 const controlCharsMessage = "Request failed\x1b[2K\r{\"level\":\"info\",\"message\":\"backup complete\"}\n\x1b[31mFORGED\x1b[0m"
 
 func hostileNames() string {
-	return "echo-secrets, redirect-token=URL, redirect-rest=URL, flood=BYTES, ignore-keyset, ignore-id-range, endless-pages, control-chars"
+	return "echo-secrets, redirect-token=URL, redirect-rest=URL, flood=BYTES, ignore-keyset, ignore-id-range, ignore-type-filter, endless-pages, control-chars"
 }
 
 // hostileFaults turns a --hostile value into the faults that implement it.
@@ -209,6 +211,8 @@ func hostileFaults(v string) ([]sfmctest.Fault, error) {
 		}, nil
 	case "ignore-id-range":
 		return []sfmctest.Fault{{Route: sfmctest.RouteQuery, IgnoreIDRange: true, Times: -1}}, nil
+	case "ignore-type-filter":
+		return []sfmctest.Fault{{Route: sfmctest.RouteQuery, IgnoreTypeFilter: true, Times: -1}}, nil
 	case "endless-pages":
 		return []sfmctest.Fault{{Route: sfmctest.RouteQuery, EndlessPages: true, Times: -1}}, nil
 	case "control-chars":

@@ -37,7 +37,7 @@
 //	GET    /_emulator/categories?mid=N, POST /_emulator/categories?mid=N {"name","parentId"}
 //	GET|DELETE /_emulator/stats, GET|DELETE /_emulator/requests
 //	POST   /_emulator/faults                  {"route","pageSize","after","times","status","retryAfter","retryAfterInBodyOnly","drop","cutAfterBytes","latency":"250ms","emptyPage",
-//	                                           "message","echo","redirect","floodBytes","ignoreKeyset","ignoreIDRange","endlessPages",
+//	                                           "message","echo","redirect","floodBytes","ignoreKeyset","ignoreIDRange","ignoreTypeFilter","endlessPages",
 //	                                           "idOffset","count","omitCount"}
 //	DELETE /_emulator/faults, POST /_emulator/expire-tokens
 //
@@ -58,6 +58,8 @@
 //     the same first page every time.
 //   - IgnoreIDRange: the query drops its id ≥ / id < conditions, so each
 //     partition of a parallel listing gets the assets of the others.
+//   - IgnoreTypeFilter: the query drops its assetType condition, so each
+//     chunk of a listing of more than 50 types gets the assets of the others.
 //   - EndlessPages: every query gets a full page of new made-up assets, later
 //     each time, under a count of two pages.
 //   - IDOffset: a query is served as usual but every item's id in the

@@ -76,6 +76,9 @@ type Fault struct {
 	// greaterThanOrEqual / lessThan, what a partitioned listing adds) were
 	// not there: every partition gets assets of the others.
 	IgnoreIDRange bool `json:"ignoreIDRange"`
+	// IgnoreTypeFilter serves a query as if its assetType.id (or .name)
+	// condition were not there: a listing of some types gets every type.
+	IgnoreTypeFilter bool `json:"ignoreTypeFilter"`
 	// EndlessPages answers a query with a full page of made-up assets,
 	// each page dated later than the one before, claiming a count of two
 	// pages: a listing that never ends and moves past its count.

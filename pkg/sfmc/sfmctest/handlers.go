@@ -131,7 +131,10 @@ func (s *Server) handleQuery(w http.ResponseWriter, rc *reqCtx) *apiError {
 		pr.page = 1
 	}
 	if rc.ignoreIDRange {
-		qraw = dropIDRange(qraw)
+		qraw = dropConds(qraw, isIDRange)
+	}
+	if rc.ignoreTypeFilter {
+		qraw = dropConds(qraw, isTypeFilter)
 	}
 	var fields []string
 	if raw, present := m["fields"]; present && !isNull(raw) {
@@ -806,17 +809,17 @@ func (s *Server) handleRestore(w http.ResponseWriter, rc *reqCtx) *apiError {
 	return nil
 }
 
-// dropIDRange replaces every "id greaterThanOrEqual" and "id lessThan"
-// condition of a query by one every asset meets (IgnoreIDRange).
-func dropIDRange(raw json.RawMessage) json.RawMessage {
+// dropConds replaces every simple condition of a query that drop selects
+// by one every asset meets (IgnoreIDRange, IgnoreTypeFilter).
+func dropConds(raw json.RawMessage, drop func(prop, op string) bool) json.RawMessage {
 	var q map[string]json.RawMessage
 	if json.Unmarshal(raw, &q) != nil {
 		return raw
 	}
 	if l, ok := q["leftOperand"]; ok {
-		q["leftOperand"] = dropIDRange(l)
+		q["leftOperand"] = dropConds(l, drop)
 		if r, ok := q["rightOperand"]; ok {
-			q["rightOperand"] = dropIDRange(r)
+			q["rightOperand"] = dropConds(r, drop)
 		}
 		out, _ := json.Marshal(q)
 		return out
@@ -824,8 +827,18 @@ func dropIDRange(raw json.RawMessage) json.RawMessage {
 	var prop, op string
 	_ = json.Unmarshal(q["property"], &prop)
 	_ = json.Unmarshal(q["simpleOperator"], &op)
-	if strings.EqualFold(prop, "id") && (strings.EqualFold(op, "greaterThanOrEqual") || strings.EqualFold(op, "lessThan")) {
+	if drop(prop, op) {
 		return json.RawMessage(`{"property":"id","simpleOperator":"greaterThan","value":0}`)
 	}
 	return raw
+}
+
+// isIDRange selects the id ≥ / id < conditions of a partitioned listing.
+func isIDRange(prop, op string) bool {
+	return strings.EqualFold(prop, "id") && (strings.EqualFold(op, "greaterThanOrEqual") || strings.EqualFold(op, "lessThan"))
+}
+
+// isTypeFilter selects the assetType.id / assetType.name conditions.
+func isTypeFilter(prop, _ string) bool {
+	return strings.EqualFold(prop, "assetType.id") || strings.EqualFold(prop, "assetType.name")
 }

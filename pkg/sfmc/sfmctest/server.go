@@ -547,6 +547,8 @@ type reqCtx struct {
 	ignoreKeyset bool
 	// ignoreIDRange: a hostile fault asks to drop a query's id ranges.
 	ignoreIDRange bool
+	// ignoreTypeFilter: a hostile fault asks to drop a query's type filter.
+	ignoreTypeFilter bool
 	// idOffset, count and omitCount: a hostile fault asks to lie about
 	// the ids or the count of a query's answer.
 	idOffset  int64
@@ -644,6 +646,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if fault != nil && fault.IgnoreIDRange {
 		rc.ignoreIDRange = true
+	}
+	if fault != nil && fault.IgnoreTypeFilter {
+		rc.ignoreTypeFilter = true
 	}
 	if fault != nil {
 		rc.idOffset, rc.count, rc.omitCount = fault.IDOffset, fault.Count, fault.OmitCount
