@@ -1218,3 +1218,30 @@ func TestHostileTypeFilterIgnored(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileEmptyPageThatStays: an empty answer where the page before
+// counted more, again on every retry, fails the listing loudly, naming the
+// count; so does a page of nothing but stale assets. Neither ends it
+// silently short.
+func TestHostileEmptyPageThatStays(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    sfmctest.Fault
+		want string
+	}{
+		{"empty", sfmctest.Fault{Route: "query", PageSize: 50, After: 8, Times: -1, EmptyPage: true}, "the page before counted"},
+		{"stale", sfmctest.Fault{Route: "query", PageSize: 50, After: 8, Times: -1, IgnoreKeyset: true}, "lie outside the query (modifiedDate ≥"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, _ := hostileEnv(t, 1, sfmctest.Options{}, nil)
+			e.srv.InjectFault(tc.f)
+			err := e.c.QueryAssets(t.Context(), sfmc.AssetQuery{TypeIDs: []int{197}}, func(sfmc.Asset) error { return nil })
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "gave up after") {
+				t.Fatalf("err = %v, want an error saying %q after the retries", err, tc.want)
+			}
+			if r := e.c.Stats()[sfmc.StatRetries]; r != int64(e.cfg.MaxAttempts-1) {
+				t.Errorf("%d retries, want %d", r, e.cfg.MaxAttempts-1)
+			}
+		})
+	}
+}

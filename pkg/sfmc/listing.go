@@ -277,7 +277,11 @@ func (k *keyset) step(ctx context.Context, fn func(Asset) error) (done bool, err
 		check: func(r *queryResult) error {
 			switch tries++; {
 			case r.n == 0 && r.all > 0:
-				return fmt.Errorf("%w: all %d of its assets lie before the query's position (modifiedDate ≥ %s)", errEmptyPage, r.all, FormatTime(k.lower))
+				pos := "modifiedDate ≥ " + FormatTime(k.lower)
+				if k.afterID > 0 {
+					pos += fmt.Sprintf(" and id > %d", k.afterID)
+				}
+				return fmt.Errorf("%w: all %d of its assets lie outside the query (%s)", errEmptyPage, r.all, pos)
 			case r.n == 0 && strong:
 				return fmt.Errorf("%w: the page before counted %d assets from here, this one holds none", errEmptyPage, prevCount)
 			case r.n == 0 && cont && tries == 1:
