@@ -152,7 +152,11 @@ func TestRunBacksUpOnlyItsShard(t *testing.T) {
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
-// inflight counts the SFMC requests in flight across clients.
+// inflight counts the SFMC requests in flight across clients, as the
+// request budget bounds them: from sending until the body is closed, but for
+// an asset query only until SFMC has answered (its slot is freed then, so
+// that the writers can fetch file assets while its items are handed on; see
+// sfmc.Budget).
 type inflight struct {
 	base     http.RoundTripper
 	now, max atomic.Int64
@@ -163,9 +167,9 @@ func (f *inflight) RoundTrip(r *http.Request) (*http.Response, error) {
 	for m := f.max.Load(); n > m && !f.max.CompareAndSwap(m, n); m = f.max.Load() {
 	}
 	resp, err := f.base.RoundTrip(r)
-	if err != nil {
+	if err != nil || strings.HasSuffix(r.URL.Path, "/assets/query") {
 		f.now.Add(-1)
-		return nil, err
+		return resp, err
 	}
 	resp.Body = &countedBody{ReadCloser: resp.Body, f: f}
 	return resp, nil
