@@ -767,11 +767,26 @@ func TestHostileEarlyProbesNeverAnswered(t *testing.T) {
 			release := make(chan struct{})
 			defer close(release)
 			probes := make(chan struct{}, 8)
+			sawProbe := make(chan struct{})
+			var once sync.Once
 			e.srv.OnRequest(func(r sfmctest.RequestInfo) {
 				var q sentQuery
-				if r.Route == "query" && json.Unmarshal(r.Body, &q) == nil && q.Page.PageSize == 1 {
+				if r.Route != "query" || json.Unmarshal(r.Body, &q) != nil {
+					return
+				}
+				if q.Page.PageSize == 1 {
 					probes <- struct{}{}
+					once.Do(func() { close(sawProbe) })
 					<-release
+					return
+				}
+				if r.N == 1 {
+					// The first page is answered once a probe is on its way,
+					// so the listing cannot end before it sent one.
+					select {
+					case <-sawProbe:
+					case <-time.After(10 * time.Second):
+					}
 				}
 			})
 			var got []sfmc.Asset
@@ -1243,5 +1258,26 @@ func TestHostileEmptyPageThatStays(t *testing.T) {
 				t.Errorf("%d retries, want %d", r, e.cfg.MaxAttempts-1)
 			}
 		})
+	}
+}
+
+// TestHostileEmptyFirstPageOfAPartition: the first answer a partition gets
+// is empty (count 0). The other partitions go on and move the watermark
+// past its range, so taking that answer as the end would lose the range
+// for good: it is asked again once.
+func TestHostileEmptyFirstPageOfAPartition(t *testing.T) {
+	e, ids := hostileEnv(t, 4, sfmctest.Options{}, nil)
+	var once sync.Once
+	e.srv.OnRequest(func(r sfmctest.RequestInfo) {
+		if isPartitionQuery(t, r) {
+			// Before faults are picked: this request (or another
+			// partition's first, sent at the same time) gets it.
+			once.Do(func() { e.srv.InjectFault(sfmctest.Fault{Route: "query", EmptyPage: true}) })
+		}
+	})
+	got := listAll(t, e.c, sfmc.AssetQuery{TypeIDs: []int{197}})
+	checkExactlyOnce(t, e, 0, got, ids)
+	if r := e.c.Stats()[sfmc.StatRetries]; r != 1 {
+		t.Errorf("%d retries, want 1 (the empty first page asked again)", r)
 	}
 }

@@ -171,6 +171,10 @@ type keyset struct {
 	// shortCounted: the walk went on after a short page whose count said
 	// more were left.
 	shortCounted bool
+	// askTwice: an empty first page is asked again once before it is
+	// taken as the end (a partition: the other partitions' items move the
+	// watermark past what a glitch would leave out of its range).
+	askTwice bool
 	// count is the server's count on the last page (-1 when it sent none),
 	// n the items on it and eff the page size the server honours.
 	count, n, eff int
@@ -265,9 +269,9 @@ func (k *keyset) step(ctx context.Context, fn func(Asset) error) (done bool, err
 	// returns a payload without items"). In normal mode the page before
 	// counted what matches this query too, so when it said more were left
 	// an answer that stays empty fails the listing. Otherwise (its count
-	// unknown, or a tie-mode page, whose query matches less) one more empty
-	// answer is taken as the end.
-	cont := k.pages > 0 && (k.n >= k.eff || k.count > k.n)
+	// unknown, or a tie-mode page, whose query matches less; or the first
+	// page of a partition) one more empty answer is taken as the end.
+	cont := k.pages > 0 && (k.n >= k.eff || k.count > k.n) || k.pages == 0 && k.askTwice
 	strong := k.afterID == 0 && k.pages > 0 && k.count > k.n && !k.shortCounted
 	prevCount, tries := k.count, 0
 	p, err := k.c.queryPage(ctx, k.page(), pageHooks{

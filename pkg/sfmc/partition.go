@@ -220,7 +220,7 @@ func (c *Client) planPartitions(k *keyset, parts int, pr probeOutcome) []*keyset
 	for i := range ps {
 		p := *k
 		p.idFrom, p.idTo = bounds[i], bounds[i+1]
-		p.pages, p.maxCount, p.prevLast = 0, 0, nil
+		p.pages, p.maxCount, p.prevLast, p.askTwice = 0, 0, nil, true
 		p.seen = maps.Clone(k.seen)
 		maps.DeleteFunc(p.seen, func(key assetKey, _ struct{}) bool { return !p.owns(key.id) })
 		ps[i] = &p
